@@ -1,0 +1,43 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { cors } from 'hono/cors';
+import { HTTPException } from 'hono/http-exception';
+import { ApiError, errorResponse } from './errors';
+import { classify } from './routes/classify';
+import { info } from './routes/info';
+import { bodyError } from './validation';
+
+export const app = new OpenAPIHono({
+  // zod-openapi calls this when a schema rejects the request: answer with our error shape.
+  defaultHook: async (result, c) => {
+    if (result.success) return;
+    // The hook is not handed the rejected value; Hono caches the parsed body, so read it again.
+    throw bodyError(result.target === 'json' ? await c.req.json() : undefined);
+  },
+});
+
+app.use(cors());
+app.route('/', info);
+app.route('/', classify);
+
+app.doc31('/openapi.json', {
+  openapi: '3.1.0',
+  info: {
+    title: 'mnist-edge',
+    version: '1.0.0',
+    description: 'Handwritten-digit CNN (MNIST) on tfjs WASM SIMD in a Cloudflare Worker.',
+  },
+});
+
+app.notFound((c) => errorResponse(c, 404, 'not_found', `No route for ${c.req.method} ${c.req.path}; see /openapi.json.`));
+
+app.onError((err, c) => {
+  if (err instanceof ApiError) return errorResponse(c, err.status, err.code, err.message);
+  if (err instanceof HTTPException) {
+    // Raised by Hono's validator (malformed JSON) and zod-openapi's media-type gate.
+    if (err.status === 415) return errorResponse(c, 415, 'unsupported_media_type', 'Set Content-Type: application/json.');
+    if (err.status === 400) return errorResponse(c, 400, 'invalid_json', 'The body is not valid JSON.');
+  }
+  // Anything else is our fault: log it, never leak a stack trace.
+  console.error(err);
+  return errorResponse(c, 500, 'internal_error', 'The server failed to handle this request.');
+});

@@ -1,0 +1,49 @@
+import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
+import { INPUT_SHAPE, MAX_PIXEL_VALUE, PIXEL_COUNT } from '../../shared/model-spec';
+import { getRuntime } from '../runtime';
+import { errorContent, HealthResponse, ModelInfo } from '../schemas';
+import type { z } from '@hono/zod-openapi';
+
+const input: z.infer<typeof ModelInfo>['input'] = {
+  shape: [...INPUT_SHAPE],
+  pixels: PIXEL_COUNT,
+  range: [0, MAX_PIXEL_VALUE],
+  layout: 'row-major grayscale, white ink on black (MNIST)',
+};
+
+const health = createRoute({
+  method: 'get',
+  path: '/healthz',
+  summary: 'Liveness',
+  responses: { 200: { content: { 'application/json': { schema: HealthResponse } }, description: 'The Worker is up.' } },
+});
+
+const model = createRoute({
+  method: 'get',
+  path: '/model',
+  summary: 'The model being served and the backend running it',
+  responses: {
+    200: { content: { 'application/json': { schema: ModelInfo } }, description: 'Model metadata and backend.' },
+    500: errorContent('The model could not be loaded.'),
+  },
+});
+
+export const info = new OpenAPIHono()
+  .openapi(health, (c) => c.json({ status: 'ok' as const }, 200))
+  .openapi(model, async (c) => {
+    // Loading here too means /model reports the backend actually in use, not a configured name.
+    const { metadata, backend } = await getRuntime();
+    const quantization = typeof metadata.quantization === 'string' ? metadata.quantization : undefined;
+    return c.json(
+      {
+        version: metadata.version,
+        trainedAt: metadata.trainedAt,
+        testAccuracy: metadata.testAccuracy,
+        parameters: metadata.parameters,
+        quantization,
+        input,
+        backend,
+      },
+      200,
+    );
+  });

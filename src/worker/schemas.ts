@@ -1,0 +1,78 @@
+// Every request and response shape, in zod: the validators and GET /openapi.json both come from here.
+import { z } from '@hono/zod-openapi';
+import { IMAGE_SIZE, MAX_PIXEL_VALUE, NUM_CLASSES, PIXEL_COUNT } from '../shared/model-spec';
+import { ERROR_CODES } from './errors';
+
+export const MAX_BATCH = 256;
+/** Fits 256 digits of 784 pixels even written as floats with a few decimals. */
+export const MAX_BODY_BYTES = 2 * 1024 * 1024;
+
+export const Pixel = z.number().min(0).max(MAX_PIXEL_VALUE);
+
+export const Pixels = z
+  .array(Pixel)
+  .length(PIXEL_COUNT)
+  .openapi('Pixels', {
+    description: `One ${IMAGE_SIZE}×${IMAGE_SIZE} digit, row-major, grayscale 0–${MAX_PIXEL_VALUE}, white ink on black as in MNIST.`,
+  });
+
+export const SingleBody = z.strictObject({ pixels: Pixels }).openapi('SingleDigitRequest');
+export const BatchBody = z
+  .strictObject({ images: z.array(Pixels).min(1).max(MAX_BATCH) })
+  .openapi('BatchRequest', { description: `1 to ${MAX_BATCH} digits, answered in order.` });
+// Seam for the image helper: a JSON {"image": "data:image/png;base64,…"} form joins this union.
+export const ClassifyJsonBody = z.union([SingleBody, BatchBody]).openapi('ClassifyRequest');
+export type ClassifyJsonBody = z.infer<typeof ClassifyJsonBody>;
+
+const Probabilities = z.array(z.number().min(0).max(1)).length(NUM_CLASSES).openapi({
+  description: 'Softmax output, one probability per digit 0–9; sums to 1.',
+});
+
+export const Prediction = z
+  .object({
+    digit: z.number().int().min(0).max(NUM_CLASSES - 1),
+    confidence: z.number().min(0).max(1).openapi({ description: 'Probability of the predicted digit.' }),
+    probabilities: Probabilities,
+  })
+  .openapi('Prediction');
+
+const ModelVersion = z.string().openapi({ description: 'Content hash of the model that answered.' });
+
+export const SingleResponse = Prediction.extend({ model: ModelVersion }).openapi('SingleDigitResponse');
+export const BatchResponse = z
+  .object({ predictions: z.array(Prediction), model: ModelVersion })
+  .openapi('BatchResponse');
+
+export const ErrorResponse = z
+  .object({
+    error: z.object({
+      code: z.enum(ERROR_CODES).openapi({ description: 'Stable, machine-readable.' }),
+      message: z.string().openapi({ description: 'What went wrong and how to fix it.' }),
+    }),
+  })
+  .openapi('Error');
+
+export const HealthResponse = z.object({ status: z.literal('ok') }).openapi('Health');
+
+export const ModelInfo = z
+  .object({
+    version: z.string(),
+    trainedAt: z.string(),
+    testAccuracy: z.number(),
+    parameters: z.number().int(),
+    quantization: z.string().optional(),
+    input: z.object({
+      shape: z.tuple([z.number(), z.number(), z.number()]),
+      pixels: z.number().int(),
+      range: z.tuple([z.number(), z.number()]),
+      layout: z.string(),
+    }),
+    backend: z.object({ name: z.string(), simd: z.boolean(), threads: z.number().int() }),
+  })
+  .openapi('ModelInfo');
+
+/** `content` entry for an error response in the OpenAPI document. */
+export const errorContent = (description: string) => ({
+  content: { 'application/json': { schema: ErrorResponse } },
+  description,
+});
