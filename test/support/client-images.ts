@@ -1,0 +1,270 @@
+// A "real-client" test set made from MNIST *test* digits: each digit re-rendered the way people
+// actually send digits — large scans of dark ink on paper, transparent canvas exports, phone
+// JPEGs, small digits off-centre in a larger frame, thick marker strokes. Seeded and
+// deterministic; pure TypeScript (fast-png, jpeg-js), so it runs in Node and in workerd.
+
+import { encode as encodePng } from 'fast-png';
+import jpeg from 'jpeg-js';
+
+export const CLIENT_KINDS = ['scan', 'canvas', 'jpeg', 'small', 'marker'] as const;
+export type ClientKind = (typeof CLIENT_KINDS)[number];
+
+export interface ClientImage {
+  /** Index of the digit in MNIST's test set. */
+  readonly index: number;
+  readonly label: number;
+  readonly kind: ClientKind;
+  readonly mediaType: 'image/png' | 'image/jpeg';
+  readonly bytes: Uint8Array;
+}
+
+export interface MnistDigits {
+  readonly count: number;
+  /** count × 784 bytes, white ink on black. */
+  readonly images: Uint8Array;
+  readonly labels: Uint8Array;
+}
+
+/** Parses MNIST's IDX files (big-endian: magic 2051/2049, counts, dims, then uint8 data). */
+export function parseIdx(imagesFile: Uint8Array, labelsFile: Uint8Array): MnistDigits {
+  const iv = new DataView(imagesFile.buffer, imagesFile.byteOffset, imagesFile.byteLength);
+  const lv = new DataView(labelsFile.buffer, labelsFile.byteOffset, labelsFile.byteLength);
+  if (iv.getInt32(0) !== 2051 || lv.getInt32(0) !== 2049) throw new Error('not MNIST IDX image/label files');
+  const count = iv.getInt32(4);
+  if (lv.getInt32(4) !== count || iv.getInt32(8) !== 28 || iv.getInt32(12) !== 28) {
+    throw new Error('MNIST IDX files disagree on count or are not 28×28');
+  }
+  return { count, images: imagesFile.subarray(16, 16 + count * 784), labels: labelsFile.subarray(8, 8 + count) };
+}
+
+/** mulberry32: small, fast, good enough for test data. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+type Rng = () => number;
+const uniform = (rng: Rng, lo: number, hi: number) => lo + (hi - lo) * rng();
+const intIn = (rng: Rng, lo: number, hi: number) => Math.floor(uniform(rng, lo, hi + 1));
+function gaussian(rng: Rng): number {
+  const u = Math.max(rng(), 1e-12);
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng());
+}
+
+/** 3×3 grey dilation of a 28×28 digit: a felt marker instead of a pen. */
+function dilate28(digit: Uint8Array): Uint8Array {
+  const out = new Uint8Array(784);
+  for (let y = 0; y < 28; y++) {
+    for (let x = 0; x < 28; x++) {
+      let m = 0;
+      for (let dy = -1; dy <= 1; dy++) {
+        for (let dx = -1; dx <= 1; dx++) {
+          const yy = y + dy;
+          const xx = x + dx;
+          // Corners at 0.7 strength round the pen tip a little.
+          if (yy >= 0 && yy < 28 && xx >= 0 && xx < 28) {
+            const v = digit[yy * 28 + xx] * (dx && dy ? 0.7 : 1);
+            if (v > m) m = v;
+          }
+        }
+      }
+      out[y * 28 + x] = Math.round(m);
+    }
+  }
+  return out;
+}
+
+/**
+ * Ink coverage (0–1) of the digit drawn `size` px wide: bilinear upsampling, then a soft
+ * threshold at half coverage so edges are crisp like pen strokes rather than blurry pixels.
+ */
+function renderInk(digit: Uint8Array, size: number, softness: number): Float32Array {
+  const out = new Float32Array(size * size);
+  const ratio = 28 / size;
+  for (let y = 0; y < size; y++) {
+    const fy = Math.min(27, Math.max(0, (y + 0.5) * ratio - 0.5));
+    const y0 = Math.floor(fy);
+    const y1 = Math.min(27, y0 + 1);
+    const wy = fy - y0;
+    for (let x = 0; x < size; x++) {
+      const fx = Math.min(27, Math.max(0, (x + 0.5) * ratio - 0.5));
+      const x0 = Math.floor(fx);
+      const x1 = Math.min(27, x0 + 1);
+      const wx = fx - x0;
+      const v =
+        ((1 - wy) * ((1 - wx) * digit[y0 * 28 + x0] + wx * digit[y0 * 28 + x1]) +
+          wy * ((1 - wx) * digit[y1 * 28 + x0] + wx * digit[y1 * 28 + x1])) /
+        255;
+      out[y * size + x] = Math.min(1, Math.max(0, (v - 0.5) / softness + 0.5));
+    }
+  }
+  return out;
+}
+
+/** 3×3 box blur (a slightly out-of-focus scanner or camera). */
+function blur(data: Float32Array, width: number, height: number): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      let sum = 0;
+      let n = 0;
+      for (let dy = -1; dy <= 1; dy++) {
+        const yy = y + dy;
+        if (yy < 0 || yy >= height) continue;
+        for (let dx = -1; dx <= 1; dx++) {
+          const xx = x + dx;
+          if (xx < 0 || xx >= width) continue;
+          sum += data[yy * width + xx];
+          n++;
+        }
+      }
+      out[y * width + x] = sum / n;
+    }
+  }
+  return out;
+}
+
+interface Canvas {
+  readonly width: number;
+  readonly height: number;
+  /** Ink coverage 0–1. */
+  readonly ink: Float32Array;
+}
+
+/** Pastes the `size`-px digit into a frame at (left, top). */
+function frame(ink: Float32Array, size: number, width: number, height: number, left: number, top: number): Canvas {
+  const out = new Float32Array(width * height);
+  for (let y = 0; y < size; y++) {
+    const ty = top + y;
+    if (ty < 0 || ty >= height) continue;
+    for (let x = 0; x < size; x++) {
+      const tx = left + x;
+      if (tx >= 0 && tx < width) out[ty * width + tx] = ink[y * size + x];
+    }
+  }
+  return { width, height, ink: out };
+}
+
+/** Paper-and-ink photograph: uneven paper tone, dark ink, blur and sensor noise; RGB bytes. */
+function photograph(canvas: Canvas, rng: Rng, opts: { noise: number; lightInk?: boolean }): Uint8Array {
+  const { width, height } = canvas;
+  const ink = blur(canvas.ink, width, height);
+  const paper = uniform(rng, 185, 245);
+  const inkTone = uniform(rng, 10, 80);
+  const tint = [uniform(rng, -8, 8), uniform(rng, -8, 8), uniform(rng, -8, 8)];
+  // A gentle lighting gradient across the page.
+  const gx = uniform(rng, -12, 12) / width;
+  const gy = uniform(rng, -12, 12) / height;
+  const rgb = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = y * width + x;
+      const bg = paper + gx * (x - width / 2) + gy * (y - height / 2);
+      let v = bg + (inkTone - bg) * ink[i];
+      if (opts.lightInk) v = 255 - v;
+      for (let c = 0; c < 3; c++) {
+        rgb[3 * i + c] = Math.min(255, Math.max(0, Math.round(v + tint[c] + opts.noise * gaussian(rng))));
+      }
+    }
+  }
+  return rgb;
+}
+
+function rgbToGray(rgb: Uint8Array): Uint8Array {
+  const out = new Uint8Array(rgb.length / 3);
+  for (let i = 0; i < out.length; i++) out[i] = Math.round(0.299 * rgb[3 * i] + 0.587 * rgb[3 * i + 1] + 0.114 * rgb[3 * i + 2]);
+  return out;
+}
+
+/** Renders one MNIST digit as a client would send it. */
+export function renderClientImage(digit: Uint8Array, kind: ClientKind, rng: Rng): Pick<ClientImage, 'mediaType' | 'bytes'> {
+  switch (kind) {
+    case 'scan': {
+      // A large scan: the digit 250–400 px, margins around it, gray or colour PNG.
+      const size = intIn(rng, 250, 400);
+      const width = size + intIn(rng, 20, 160);
+      const height = size + intIn(rng, 20, 160);
+      const canvas = frame(renderInk(digit, size, 0.25), size, width, height, intIn(rng, 0, width - size), intIn(rng, 0, height - size));
+      const rgb = photograph(canvas, rng, { noise: uniform(rng, 2, 7) });
+      const bytes = rng() < 0.5
+        ? encodePng({ width, height, data: rgbToGray(rgb), channels: 1, depth: 8 })
+        : encodePng({ width, height, data: rgb, channels: 3, depth: 8 });
+      return { mediaType: 'image/png', bytes };
+    }
+    case 'canvas': {
+      // An HTML canvas export: strokes in one dark colour, alpha = coverage, transparent paper.
+      const size = intIn(rng, 180, 260);
+      const side = 280;
+      const off = () => intIn(rng, 0, side - size);
+      const canvas = frame(renderInk(digit, size, 0.15), size, side, side, off(), off());
+      const colour = rng() < 0.7 ? [0, 0, 0] : [intIn(rng, 0, 40), intIn(rng, 0, 40), intIn(rng, 60, 140)];
+      const rgba = new Uint8Array(side * side * 4);
+      for (let i = 0; i < side * side; i++) {
+        const a = Math.round(canvas.ink[i] * 255);
+        if (a === 0) continue; // transparent black, exactly what canvas.toBlob() writes
+        rgba.set(colour, 4 * i);
+        rgba[4 * i + 3] = a;
+      }
+      return { mediaType: 'image/png', bytes: encodePng({ width: side, height: side, data: rgba, channels: 4, depth: 8 }) };
+    }
+    case 'jpeg': {
+      // A phone photo: the digit 200–350 px, JPEG quality 70–90.
+      const size = intIn(rng, 200, 350);
+      const width = size + intIn(rng, 40, 200);
+      const height = size + intIn(rng, 40, 200);
+      const canvas = frame(renderInk(digit, size, 0.3), size, width, height, intIn(rng, 0, width - size), intIn(rng, 0, height - size));
+      const rgb = photograph(canvas, rng, { noise: uniform(rng, 2, 6) });
+      const rgba = new Uint8Array(width * height * 4);
+      for (let i = 0; i < width * height; i++) {
+        rgba.set(rgb.subarray(3 * i, 3 * i + 3), 4 * i);
+        rgba[4 * i + 3] = 255;
+      }
+      const encoded = jpeg.encode({ width, height, data: rgba }, intIn(rng, 70, 90));
+      return { mediaType: 'image/jpeg', bytes: new Uint8Array(encoded.data) };
+    }
+    case 'small': {
+      // A small digit (34–60 px) somewhere in a larger picture; a fifth are chalk on a board.
+      const size = intIn(rng, 34, 60);
+      const width = intIn(rng, 160, 360);
+      const height = intIn(rng, 120, 300);
+      const canvas = frame(renderInk(digit, size, 0.35), size, width, height, intIn(rng, 0, width - size), intIn(rng, 0, height - size));
+      const rgb = photograph(canvas, rng, { noise: uniform(rng, 1, 4), lightInk: rng() < 0.2 });
+      return { mediaType: 'image/png', bytes: encodePng({ width, height, data: rgbToGray(rgb), channels: 1, depth: 8 }) };
+    }
+    case 'marker': {
+      // Thick felt-marker strokes on paper.
+      const size = intIn(rng, 220, 360);
+      const width = size + intIn(rng, 20, 120);
+      const height = size + intIn(rng, 20, 120);
+      const canvas = frame(renderInk(dilate28(digit), size, 0.25), size, width, height, intIn(rng, 0, width - size), intIn(rng, 0, height - size));
+      const rgb = photograph(canvas, rng, { noise: uniform(rng, 1, 5) });
+      return { mediaType: 'image/png', bytes: encodePng({ width, height, data: rgbToGray(rgb), channels: 1, depth: 8 }) };
+    }
+  }
+}
+
+/**
+ * `count` client images from MNIST test digits chosen by `seed`, kinds in rotation (so each kind
+ * gets count/5). The same seed always gives the same bytes.
+ */
+export function generateClientImages(mnist: MnistDigits, count: number, seed = 4): ClientImage[] {
+  const rng = seededRandom(seed);
+  // Distinct digits: a seeded partial Fisher–Yates shuffle of the test-set indices.
+  const order = Array.from({ length: mnist.count }, (_, i) => i);
+  const out: ClientImage[] = [];
+  for (let k = 0; k < Math.min(count, mnist.count); k++) {
+    const j = k + Math.floor(rng() * (mnist.count - k));
+    [order[k], order[j]] = [order[j], order[k]];
+    const index = order[k];
+    const kind = CLIENT_KINDS[k % CLIENT_KINDS.length];
+    const digit = mnist.images.subarray(index * 784, (index + 1) * 784);
+    out.push({ index, label: mnist.labels[index], kind, ...renderClientImage(digit, kind, rng) });
+  }
+  return out;
+}
