@@ -1,0 +1,307 @@
+// Client images (PNG, JPEG, data URLs) to MNIST-style 28×28 digits.
+// fast-png and jpeg-js are pure JavaScript, so this runs unchanged in workerd and in Node.
+
+import { decode as decodePng, type DecodedPng } from 'fast-png';
+import jpeg from 'jpeg-js';
+import { imageSize } from 'image-size';
+import { normalizeDigit, NoInkError, type GrayImage } from '../shared/normalize.ts';
+import { ApiError } from './errors.ts';
+import { MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE } from './image-limits.ts';
+
+export type ImageFormat = 'png' | 'jpeg';
+
+/** Media types this module decodes (what the route should accept as raw bodies). */
+export const IMAGE_MEDIA_TYPES: Readonly<Record<string, ImageFormat>> = {
+  'image/png': 'png',
+  'image/jpeg': 'jpeg',
+  'image/jpg': 'jpeg',
+  'image/pjpeg': 'jpeg',
+};
+
+const invalid = (message: string) => new ApiError(422, 'invalid_image', message);
+
+/** The format from the file's magic bytes, whatever the client claimed. */
+export function sniffFormat(bytes: Uint8Array): ImageFormat | undefined {
+  if (bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) {
+    return 'png';
+  }
+  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpeg';
+  return undefined;
+}
+
+function baseMediaType(mediaType: string | undefined): string {
+  return (mediaType ?? '').split(';')[0].trim().toLowerCase();
+}
+
+const readU32 = (b: Uint8Array, i: number) => ((b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]) >>> 0;
+const readU16 = (b: Uint8Array, i: number) => (b[i] << 8) | b[i + 1];
+
+/** Walks the PNG chunk list: every chunk must fit in the file and IEND must be reached. */
+function assertPngComplete(bytes: Uint8Array): void {
+  let i = 8;
+  while (i + 12 <= bytes.length) {
+    const length = readU32(bytes, i);
+    const type = String.fromCharCode(bytes[i + 4], bytes[i + 5], bytes[i + 6], bytes[i + 7]);
+    i += 12 + length;
+    if (i > bytes.length) break;
+    if (type === 'IEND') return;
+  }
+  throw invalid('the PNG file is truncated (its chunks end before IEND)');
+}
+
+/**
+ * Walks the JPEG segments to the first scan, then requires an end-of-image marker after it.
+ * (Inside entropy-coded data 0xFF is always followed by 0x00 or a restart marker, so FFD9 after
+ * the scan is the real end; an EXIF thumbnail's own FFD9 sits in a skipped APP1 segment.)
+ */
+function assertJpegComplete(bytes: Uint8Array): void {
+  let i = 2;
+  while (i + 4 <= bytes.length) {
+    if (bytes[i] !== 0xff) throw invalid('the JPEG file is corrupt (bad segment marker)');
+    const marker = bytes[i + 1];
+    if (marker === 0xff) {
+      i++;
+      continue;
+    }
+    if (marker === 0xda) {
+      for (let j = bytes.length - 2; j > i; j--) {
+        if (bytes[j] === 0xff && bytes[j + 1] === 0xd9) return;
+      }
+      break;
+    }
+    i += 2 + (marker >= 0xd0 && marker <= 0xd7 ? 0 : readU16(bytes, i + 2));
+  }
+  throw invalid('the JPEG file is truncated (no complete scan and end-of-image marker)');
+}
+
+/** Header dimensions (and JPEG EXIF orientation), checked against the limits before decoding. */
+function checkHeader(bytes: Uint8Array): { width: number; height: number; orientation: number } {
+  let size: ReturnType<typeof imageSize>;
+  try {
+    size = imageSize(bytes);
+  } catch {
+    throw invalid('the image header is unreadable');
+  }
+  const { width, height } = size;
+  if (!width || !height) throw invalid('the image header has no dimensions');
+  if (width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE || width * height > MAX_IMAGE_PIXELS) {
+    throw new ApiError(
+      413,
+      'image_too_large',
+      `the image is ${width}×${height}; the limit is ${MAX_IMAGE_SIDE} px a side and ${MAX_IMAGE_PIXELS} pixels`,
+    );
+  }
+  return { width, height, orientation: size.orientation ?? 1 };
+}
+
+const luma = (r: number, g: number, b: number) => 0.299 * r + 0.587 * g + 0.114 * b;
+
+/** Unpacks 1/2/4-bit samples of one channel per pixel (gray or palette index), row by row. */
+function unpackSamples(png: DecodedPng): Uint16Array | Uint8Array {
+  if (png.depth >= 8) return png.data as Uint8Array | Uint16Array;
+  const { width, height, depth } = png;
+  const stride = Math.ceil((width * depth) / 8);
+  const out = new Uint8Array(width * height);
+  const mask = (1 << depth) - 1;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const bit = x * depth;
+      const byte = png.data[y * stride + (bit >> 3)];
+      out[y * width + x] = (byte >> (8 - depth - (bit & 7))) & mask;
+    }
+  }
+  return out;
+}
+
+/** Gray (0–255) and alpha (0–1, or undefined when opaque) of every pixel of a decoded PNG. */
+function pngToGrayAlpha(png: DecodedPng): { gray: Float32Array; alpha?: Float32Array } {
+  const n = png.width * png.height;
+  const gray = new Float32Array(n);
+  const samples = unpackSamples(png);
+  const expected = n * (png.palette ? 1 : png.channels);
+  if (samples.length < expected) throw invalid('the PNG image data is shorter than its header says');
+
+  if (png.palette) {
+    const palette = png.palette;
+    const trns = png.transparency;
+    const alpha = trns ? new Float32Array(n) : undefined;
+    for (let i = 0; i < n; i++) {
+      const entry = palette[samples[i]];
+      if (!entry) throw invalid('the PNG refers to a palette entry it does not define');
+      gray[i] = luma(entry[0], entry[1], entry[2]);
+      if (alpha) alpha[i] = (entry.length > 3 ? entry[3] : trns && samples[i] < trns.length ? trns[samples[i]] : 255) / 255;
+    }
+    return { gray, alpha };
+  }
+
+  const max = (1 << png.depth) - 1;
+  const scale = 255 / max;
+  const c = png.channels;
+  const hasAlpha = c === 2 || c === 4;
+  // tRNS on gray/RGB images names one colour (in sample units) that is fully transparent.
+  const key = !hasAlpha && png.transparency ? png.transparency : undefined;
+  const alpha = hasAlpha || key ? new Float32Array(n) : undefined;
+  for (let i = 0; i < n; i++) {
+    const o = i * c;
+    if (c <= 2) {
+      gray[i] = samples[o] * scale;
+    } else {
+      gray[i] = luma(samples[o], samples[o + 1], samples[o + 2]) * scale;
+    }
+    if (!alpha) continue;
+    if (hasAlpha) {
+      alpha[i] = samples[o + c - 1] / max;
+    } else if (key) {
+      const transparent = c === 1 ? samples[o] === key[0] : samples[o] === key[0] && samples[o + 1] === key[1] && samples[o + 2] === key[2];
+      alpha[i] = transparent ? 0 : 1;
+    }
+  }
+  return { gray, alpha };
+}
+
+/**
+ * Composites over a background chosen to contrast with the drawing: a canvas export of dark strokes
+ * on transparent pixels goes onto white paper, light strokes on transparency onto black.
+ */
+function composite(gray: Float32Array, alpha: Float32Array | undefined): Uint8Array {
+  const out = new Uint8Array(gray.length);
+  if (!alpha) {
+    for (let i = 0; i < gray.length; i++) out[i] = Math.round(gray[i]);
+    return out;
+  }
+  let mass = 0;
+  let weighted = 0;
+  for (let i = 0; i < gray.length; i++) {
+    mass += alpha[i];
+    weighted += alpha[i] * gray[i];
+  }
+  const background = mass === 0 || weighted / mass < 128 ? 255 : 0;
+  for (let i = 0; i < gray.length; i++) {
+    out[i] = Math.round(alpha[i] * gray[i] + (1 - alpha[i]) * background);
+  }
+  return out;
+}
+
+/** Applies an EXIF orientation (2–8) so that phone photos come out upright. */
+export function orient(image: GrayImage, orientation: number): GrayImage {
+  if (orientation < 2 || orientation > 8) return image;
+  const { width: w, height: h, data } = image;
+  const swap = orientation >= 5;
+  const ow = swap ? h : w;
+  const oh = swap ? w : h;
+  const out = new Uint8Array(w * h);
+  for (let y = 0; y < oh; y++) {
+    for (let x = 0; x < ow; x++) {
+      // Source pixel (sx, sy) that lands at (x, y) for each EXIF orientation.
+      let sx: number;
+      let sy: number;
+      switch (orientation) {
+        case 2: [sx, sy] = [w - 1 - x, y]; break;
+        case 3: [sx, sy] = [w - 1 - x, h - 1 - y]; break;
+        case 4: [sx, sy] = [x, h - 1 - y]; break;
+        case 5: [sx, sy] = [y, x]; break;
+        case 6: [sx, sy] = [y, h - 1 - x]; break;
+        case 7: [sx, sy] = [w - 1 - y, h - 1 - x]; break;
+        default: [sx, sy] = [w - 1 - y, x]; break;
+      }
+      out[y * ow + x] = data[sy * w + sx];
+    }
+  }
+  return { width: ow, height: oh, data: out };
+}
+
+/**
+ * Decodes PNG or JPEG bytes to 8-bit grayscale with transparency composited away.
+ * Throws ApiError 413 `image_too_large`, 415 `unsupported_media_type` or 422 `invalid_image`.
+ */
+export function decodeToGray(bytes: Uint8Array, mediaType?: string): GrayImage {
+  if (bytes.length > MAX_IMAGE_BYTES) {
+    throw new ApiError(413, 'payload_too_large', `the image is ${bytes.length} bytes; the limit is ${MAX_IMAGE_BYTES}`);
+  }
+  const format = sniffFormat(bytes);
+  if (!format) {
+    const declared = baseMediaType(mediaType);
+    if (declared && !(declared in IMAGE_MEDIA_TYPES) && declared !== 'application/octet-stream') {
+      throw new ApiError(415, 'unsupported_media_type', `${declared} is not supported; send image/png or image/jpeg`);
+    }
+    throw invalid('the body is not a PNG or JPEG image');
+  }
+  const { width, height, orientation } = checkHeader(bytes);
+
+  if (format === 'png') {
+    assertPngComplete(bytes);
+    let png: DecodedPng;
+    try {
+      png = decodePng(bytes, { checkCrc: true });
+    } catch (error) {
+      throw invalid(`the PNG could not be decoded: ${(error as Error).message}`);
+    }
+    if (png.width !== width || png.height !== height) throw invalid('the PNG header is inconsistent');
+    const { gray, alpha } = pngToGrayAlpha(png);
+    return { width, height, data: composite(gray, alpha) };
+  }
+
+  assertJpegComplete(bytes);
+  let decoded: { width: number; height: number; data: Uint8Array };
+  try {
+    decoded = jpeg.decode(bytes, {
+      useTArray: true,
+      formatAsRGBA: false,
+      tolerantDecoding: false,
+      maxResolutionInMP: MAX_IMAGE_PIXELS / 1e6,
+      maxMemoryUsageInMB: 256,
+    });
+  } catch (error) {
+    throw invalid(`the JPEG could not be decoded: ${(error as Error).message}`);
+  }
+  const n = decoded.width * decoded.height;
+  if (!n || decoded.data.length < n * 3) throw invalid('the JPEG image data is incomplete');
+  const data = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    data[i] = Math.round(luma(decoded.data[3 * i], decoded.data[3 * i + 1], decoded.data[3 * i + 2]));
+  }
+  return orient({ width: decoded.width, height: decoded.height, data }, orientation);
+}
+
+/** Splits a `data:image/png;base64,…` URL (or bare base64) into bytes and its declared media type. */
+export function parseDataUrl(value: string): { bytes: Uint8Array; mediaType?: string } {
+  let mediaType: string | undefined;
+  let payload = value.trim();
+  if (payload.startsWith('data:')) {
+    const comma = payload.indexOf(',');
+    const header = comma < 0 ? '' : payload.slice(5, comma).toLowerCase();
+    if (comma < 0 || !header.split(';').includes('base64')) {
+      throw new ApiError(422, 'invalid_image', 'the data URL must be base64-encoded: data:image/png;base64,…');
+    }
+    mediaType = header.split(';')[0] || undefined;
+    payload = payload.slice(comma + 1);
+  }
+  payload = payload.replace(/\s+/g, '');
+  if (payload.length > Math.ceil((MAX_IMAGE_BYTES * 4) / 3) + 4) {
+    throw new ApiError(413, 'payload_too_large', `the image is larger than ${MAX_IMAGE_BYTES} bytes`);
+  }
+  // Accept the URL-safe alphabet too, and missing padding.
+  payload = payload.replace(/-/g, '+').replace(/_/g, '/');
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(payload) || payload.length % 4 === 1) {
+    throw new ApiError(422, 'invalid_image', 'the image is not valid base64');
+  }
+  const binary = atob(payload.padEnd(Math.ceil(payload.length / 4) * 4, '='));
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return { bytes, mediaType };
+}
+
+/**
+ * The whole path for one client image: decode, composite, detect polarity, normalise MNIST-style.
+ * Returns 784 pixels (0–255, white ink on black). Throws ApiError with a 4xx status on bad input,
+ * including 422 `no_ink` for a picture with nothing drawn on it.
+ */
+export function imageToDigit(bytes: Uint8Array, mediaType?: string): Uint8Array {
+  const gray = decodeToGray(bytes, mediaType);
+  try {
+    return normalizeDigit(gray);
+  } catch (error) {
+    if (error instanceof NoInkError) throw new ApiError(422, 'no_ink', error.message);
+    throw error;
+  }
+}
