@@ -1,0 +1,22 @@
+// Puts tfjs on the wasm backend with the training kernels it lacks.
+import * as tf from '@tensorflow/tfjs';
+import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
+import { registerTrainingKernels } from './kernels.ts';
+
+export interface BackendInfo {
+  name: string;
+  simd: boolean;
+  /** tfjs turns wasm threads off in Node: one thread per process. */
+  threads: number;
+}
+
+export async function useWasmBackend(): Promise<BackendInfo> {
+  registerTrainingKernels();
+  if (!(await tf.setBackend('wasm'))) throw new Error('The tfjs wasm backend failed to initialise');
+  await tf.ready();
+  return {
+    name: tf.getBackend(),
+    simd: Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')),
+    threads: getThreadsCount(),
+  };
+}

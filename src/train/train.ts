@@ -1,0 +1,148 @@
+// The training loop: the seed's recipe on tf.data batches shuffled per epoch with a seeded order.
+import * as tf from '@tensorflow/tfjs';
+import { PIXEL_COUNT } from '../shared/model-spec.ts';
+import { toTensors, type DigitSet } from './data.ts';
+import type { AdadeltaConfig } from './optimizer.ts';
+import type { EpochRecord } from './pictures.ts';
+
+export interface Recipe {
+  epochs: number;
+  batchSize: number;
+  /** Train on the first N training images only (smoke runs, benchmarks). */
+  trainLimit: number | null;
+  seed: number;
+  optimizer: AdadeltaConfig;
+}
+
+export interface TrainHooks {
+  onEpochStart?(epoch: number, steps: number): void;
+  onBatchEnd?(step: number, logs: { loss: number; accuracy: number; msPerStep: number }): void;
+  /** Awaited: a checkpoint can be written here. */
+  onEpochEnd?(record: EpochRecord): Promise<void> | void;
+}
+
+export interface TrainSummary {
+  history: EpochRecord[];
+  trainSeconds: number;
+  imagesPerSecond: number;
+  msPerStep: number;
+}
+
+/** Mulberry32: small, fast and good enough to shuffle with. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The example order of one epoch; a function of (seed, epoch) so a resumed run sees the same order. */
+export function epochOrder(count: number, seed: number, epoch: number): Uint32Array {
+  const random = seededRandom(seed * 1_000_003 + epoch);
+  const order = Uint32Array.from({ length: count }, (_, i) => i);
+  for (let i = count - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order;
+}
+
+export async function trainModel(
+  model: tf.LayersModel,
+  recipe: Recipe,
+  train: DigitSet,
+  test: DigitSet,
+  hooks: TrainHooks = {},
+  initialEpoch = 0,
+  history: EpochRecord[] = [],
+): Promise<TrainSummary> {
+  const steps = Math.ceil(train.count / recipe.batchSize);
+  let epoch = initialEpoch;
+  const batches = tf.data.generator(function* () {
+    const order = epochOrder(train.count, recipe.seed, epoch);
+    for (let start = 0; start < train.count; start += recipe.batchSize) {
+      yield toTensors(train, order.subarray(start, start + recipe.batchSize));
+    }
+  });
+  const { xs: testXs, ys: testYs } = toTensors(test);
+  let epochStarted = 0;
+  let lastBatchEnded = 0;
+  let epochsRun = 0;
+  let stepSeconds = 0;
+  const started = performance.now();
+  try {
+    await model.fitDataset(batches, {
+      epochs: recipe.epochs,
+      initialEpoch,
+      validationData: [testXs, testYs],
+      validationBatchSize: 500,
+      verbose: 0,
+      callbacks: {
+        onEpochBegin: async (e) => {
+          epoch = e;
+          epochStarted = performance.now();
+          hooks.onEpochStart?.(e + 1, steps);
+        },
+        onBatchEnd: async (step, logs) => {
+          lastBatchEnded = performance.now();
+          const msPerStep = (lastBatchEnded - epochStarted) / (step + 1);
+          hooks.onBatchEnd?.(step + 1, { loss: logs?.loss ?? NaN, accuracy: logs?.acc ?? NaN, msPerStep });
+        },
+        onEpochEnd: async (e, logs) => {
+          const seconds = (performance.now() - epochStarted) / 1000;
+          epochsRun++;
+          stepSeconds += (lastBatchEnded - epochStarted) / 1000;
+          const record: EpochRecord = {
+            epoch: e + 1,
+            loss: logs!.loss,
+            accuracy: logs!.acc,
+            testLoss: logs!.val_loss,
+            testAccuracy: logs!.val_acc,
+            seconds: Math.round(seconds * 10) / 10,
+          };
+          history.push(record);
+          await hooks.onEpochEnd?.(record);
+        },
+      },
+    });
+  } finally {
+    tf.dispose([testXs, testYs]);
+  }
+  const trainSeconds = (performance.now() - started) / 1000;
+  return {
+    history,
+    trainSeconds,
+    // Throughput counts training steps only, not the per-epoch validation.
+    imagesPerSecond: (epochsRun * train.count) / stepSeconds,
+    msPerStep: (stepSeconds * 1000) / (epochsRun * steps),
+  };
+}
+
+/** Test loss and accuracy of any model on a digit set, in batches. */
+export async function evaluate(model: tf.LayersModel, set: DigitSet, batchSize = 500): Promise<{ loss: number; accuracy: number }> {
+  let lossSum = 0;
+  let correct = 0;
+  for (let start = 0; start < set.count; start += batchSize) {
+    const end = Math.min(start + batchSize, set.count);
+    const slice: DigitSet = {
+      count: end - start,
+      images: set.images.subarray(start * PIXEL_COUNT, end * PIXEL_COUNT),
+      labels: set.labels.subarray(start, end),
+    };
+    const { xs, ys } = toTensors(slice);
+    const [loss, hits] = tf.tidy(() => {
+      const probs = model.predict(xs) as tf.Tensor2D;
+      const l = tf.metrics.categoricalCrossentropy(ys, probs).sum();
+      const h = probs.argMax(1).equal(ys.argMax(1)).sum();
+      return [l, h];
+    });
+    lossSum += (await loss.data())[0];
+    correct += (await hits.data())[0];
+    tf.dispose([xs, ys, loss, hits]);
+  }
+  return { loss: lossSum / set.count, accuracy: correct / set.count };
+}

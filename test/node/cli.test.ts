@@ -1,0 +1,45 @@
+// The trainer's command line, run as a user runs it.
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { loadModelFiles } from '../../src/train/export.ts';
+
+const run = promisify(execFile);
+const train = (...args: string[]) => run('npx', ['tsx', 'src/train/main.ts', ...args], { cwd: path.resolve(__dirname, '../..') });
+
+describe('npm run train', () => {
+  it('documents every flag in --help', async () => {
+    const { stdout } = await train('--help');
+    for (const flag of ['--epochs', '--batch-size', '--train-limit', '--out', '--seed', '--quantize', '--resume']) {
+      expect(stdout).toContain(flag);
+    }
+  });
+
+  it('refuses a bad flag value with a usage message and exit code 2', async () => {
+    const failure = await train('--epochs', 'many').catch((e: { code: number; stderr: string }) => e);
+    expect(failure).toMatchObject({ code: 2 });
+    expect((failure as { stderr: string }).stderr).toMatch(/--epochs must be a positive integer/);
+  });
+
+  it('trains a smoke model and writes a loadable model directory with metadata and pictures', async () => {
+    const out = path.join(await mkdtemp(path.join(tmpdir(), 'train-')), 'model');
+    const { stdout } = await train('--epochs', '1', '--train-limit', '256', '--batch-size', '64', '--out', out);
+    expect(stdout).toMatch(/on the wasm backend \(SIMD on/);
+    expect(stdout).toMatch(/epoch 1\/1: train loss [\d.]+ acc [\d.]+% \| test loss [\d.]+ acc [\d.]+%/);
+    expect((await readdir(out)).sort()).toEqual(['curves.png', 'metadata.json', 'model.json', 'samples.png', 'weights.bin']);
+    const metadata = JSON.parse(await readFile(path.join(out, 'metadata.json'), 'utf8'));
+    expect(metadata).toMatchObject({ parameters: 1_199_882, backend: { name: 'wasm', simd: true }, recipe: { epochs: 1, trainImages: 256 } });
+    expect(metadata.history).toHaveLength(1);
+    expect(metadata.version).toMatch(/^[0-9a-f]{16}$/);
+    const png = await readFile(path.join(out, 'curves.png'));
+    expect(png.subarray(1, 4).toString()).toBe('PNG');
+    const model = await loadModelFiles({
+      modelJson: await readFile(path.join(out, 'model.json'), 'utf8'),
+      weights: new Uint8Array(await readFile(path.join(out, 'weights.bin'))),
+    });
+    expect(model.countParams()).toBe(1_199_882);
+  }, 180_000);
+});
