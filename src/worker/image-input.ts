@@ -1,0 +1,94 @@
+// Image inputs for POST /classify: raw PNG/JPEG bodies, multipart uploads (field `image`), JSON
+// data URLs, and `?normalize=true` for raw pixels. Each image becomes one MNIST-style digit.
+
+import type { Context } from 'hono';
+import { IMAGE_SIZE, PIXEL_COUNT } from '../shared/model-spec.ts';
+import { NoInkError, normalizeDigit } from '../shared/normalize.ts';
+import { imageToDigit, parseDataUrl } from './decode-image.ts';
+import { ApiError } from './errors.ts';
+import { MAX_IMAGE_BYTES } from './image-limits.ts';
+import type { DigitBatch, InputParser } from './inputs.ts';
+
+/** Room for multipart boundaries and part headers around the file. */
+const MULTIPART_OVERHEAD = 64 * 1024;
+
+function single(digit: Uint8Array): DigitBatch {
+  return { pixels: Float32Array.from(digit), count: 1, single: true };
+}
+
+function rawImageParser(mediaType: string): InputParser {
+  return {
+    mediaType,
+    content: {
+      schema: { type: 'string', format: 'binary' },
+      description: `A picture of one digit, any size up to 4096×4096, either polarity; it is normalised like MNIST.`,
+    },
+    maxBytes: MAX_IMAGE_BYTES,
+    async parse(c: Context) {
+      const bytes = new Uint8Array(await c.req.arrayBuffer());
+      return single(imageToDigit(bytes, mediaType));
+    },
+  };
+}
+
+const multipartParser: InputParser = {
+  mediaType: 'multipart/form-data',
+  content: {
+    schema: {
+      type: 'object',
+      properties: { image: { type: 'string', format: 'binary', description: 'PNG or JPEG file of one digit.' } },
+      required: ['image'],
+    },
+    description: 'An HTML form upload, e.g. `curl -F image=@digit.png`.',
+  },
+  maxBytes: MAX_IMAGE_BYTES + MULTIPART_OVERHEAD,
+  async parse(c: Context) {
+    let form: FormData;
+    try {
+      form = await c.req.formData();
+    } catch {
+      throw new ApiError(400, 'invalid_body', 'The multipart body could not be read.');
+    }
+    const part = form.get('image');
+    if (part === null) throw new ApiError(400, 'invalid_body', 'Send the picture in a form field named "image".');
+    if (typeof part === 'string') {
+      // A text field holding a data URL, as some clients send canvas.toDataURL().
+      const { bytes, mediaType } = parseDataUrl(part);
+      return single(imageToDigit(bytes, mediaType));
+    }
+    return single(imageToDigit(new Uint8Array(await part.arrayBuffer()), part.type));
+  },
+};
+
+/** Plugs into inputs.ts: tried by media type before the JSON body. */
+export const imageParsers: readonly InputParser[] = [
+  rawImageParser('image/png'),
+  rawImageParser('image/jpeg'),
+  multipartParser,
+];
+
+/** JSON `{"image": "data:image/png;base64,…"}` (or bare base64) → one digit. */
+export function fromImageJson(image: string): DigitBatch {
+  const { bytes, mediaType } = parseDataUrl(image);
+  return single(imageToDigit(bytes, mediaType));
+}
+
+/**
+ * `?normalize=true` on raw pixels: each digit is recentred and rescaled like MNIST (e.g. a
+ * free-hand drawing sent as 784 numbers). A digit with no ink is a 422, not a guess.
+ */
+export function normalizeBatch(batch: DigitBatch): DigitBatch {
+  const pixels = new Float32Array(batch.pixels.length);
+  for (let i = 0; i < batch.count; i++) {
+    const digit = batch.pixels.subarray(i * PIXEL_COUNT, (i + 1) * PIXEL_COUNT);
+    const gray = Uint8Array.from(digit, (v) => Math.round(v));
+    try {
+      pixels.set(normalizeDigit({ width: IMAGE_SIZE, height: IMAGE_SIZE, data: gray }), i * PIXEL_COUNT);
+    } catch (error) {
+      if (!(error instanceof NoInkError)) throw error;
+      const which = batch.single ? 'The digit' : `Digit ${i}`;
+      throw new ApiError(422, 'no_ink', `${which} has no ink to normalise: every pixel is background.`);
+    }
+  }
+  return { ...batch, pixels };
+}
