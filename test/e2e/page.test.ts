@@ -1,0 +1,116 @@
+// The draw-a-digit page in headless Chromium (Debian's /usr/bin/chromium via playwright-core):
+// real mouse strokes on the canvas, the prediction and the bars the page shows, and Clear.
+import { existsSync, mkdirSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium) {
+  console.warn(`SKIPPED browser test: no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH).`);
+}
+
+/** Strokes in unit coordinates (0–1 of the canvas), one polyline per stroke. */
+type Stroke = Array<[number, number]>;
+const DIGITS: Record<number, Stroke[]> = {
+  1: [[[0.52, 0.15], [0.5, 0.5], [0.49, 0.85]]],
+  0: [[[0.5, 0.14], [0.33, 0.22], [0.27, 0.5], [0.33, 0.78], [0.5, 0.86], [0.67, 0.78], [0.73, 0.5], [0.67, 0.22], [0.5, 0.14]]],
+  7: [[[0.27, 0.18], [0.73, 0.18], [0.55, 0.5], [0.43, 0.85]]],
+  4: [[[0.55, 0.15], [0.27, 0.6], [0.75, 0.6]], [[0.6, 0.35], [0.6, 0.87]]],
+};
+
+async function draw(page: Page, strokes: Stroke[]) {
+  const box = await page.getByTestId('canvas').boundingBox();
+  if (!box) throw new Error('canvas not visible');
+  for (const stroke of strokes) {
+    const at = ([x, y]: [number, number]) => [box.x + x * box.width, box.y + y * box.height] as const;
+    await page.mouse.move(...at(stroke[0]));
+    await page.mouse.down();
+    for (let i = 1; i < stroke.length; i++) await page.mouse.move(...at(stroke[i]), { steps: 8 });
+    await page.mouse.up();
+  }
+}
+
+async function probabilities(page: Page): Promise<number[]> {
+  return page.locator('[data-testid^="bar-"]').evaluateAll((bars) => bars.map((bar) => Number((bar as HTMLElement).dataset.probability)));
+}
+
+describe.skipIf(!haveChromium)('draw-a-digit page', () => {
+  let browser: Browser;
+  let page: Page;
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    page = await browser.newPage({ viewport: { width: 1000, height: 760 } });
+    // The page must work with no outside network: fail on any request that leaves the Worker.
+    const origin = new URL(inject('workerUrl')).origin;
+    await page.route('**/*', (route) => (route.request().url().startsWith(origin) || route.request().url().startsWith('data:') ? route.continue() : route.abort()));
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    await page.goto(inject('workerUrl'));
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('shows an empty state with ten bars', async () => {
+    await expect.poll(() => page.getByTestId('prediction').textContent()).toBe('?');
+    expect(await probabilities(page)).toEqual(new Array(10).fill(0));
+  });
+
+  for (const digit of [1, 0, 7, 4]) {
+    it(`reads a ${digit} drawn with the mouse`, async () => {
+      await page.getByTestId('clear').click();
+      const answer = page.waitForResponse((r) => r.url().endsWith('/classify') && r.request().method() === 'POST');
+      await draw(page, DIGITS[digit]);
+      const response = await answer;
+      expect(response.request().headers()['content-type']).toBe('image/png');
+      expect(response.status()).toBe(200);
+      // Multi-stroke digits fire one request per stroke; wait for the page to settle on the last.
+      await expect.poll(() => page.getByTestId('prediction').textContent(), { timeout: 10_000 }).toBe(String(digit));
+      const p = await probabilities(page);
+      expect(p).toHaveLength(10);
+      expect(p.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 2);
+      expect(p.indexOf(Math.max(...p))).toBe(digit);
+      const width = await page.getByTestId(`bar-${digit}`).locator('.bar-fill').evaluate((el) => (el as HTMLElement).style.width);
+      expect(parseFloat(width)).toBeGreaterThan(50);
+    });
+  }
+
+  it('clears the drawing and the answer', async () => {
+    await draw(page, DIGITS[7]);
+    await expect.poll(() => page.getByTestId('prediction').textContent()).toBe('7');
+    await page.getByTestId('clear').click();
+    expect(await page.getByTestId('prediction').textContent()).toBe('?');
+    expect(await probabilities(page)).toEqual(new Array(10).fill(0));
+    const blank = await page.getByTestId('canvas').evaluate((c) => {
+      const canvas = c as HTMLCanvasElement;
+      const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+      return data.every((v) => v === 0);
+    });
+    expect(blank).toBe(true);
+  });
+
+  it('fits a phone screen and takes a screenshot for the README', async () => {
+    await page.getByTestId('clear').click();
+    await draw(page, DIGITS[4]);
+    await expect.poll(() => page.getByTestId('prediction').textContent()).toBe('4');
+    mkdirSync('docs', { recursive: true });
+    await page.screenshot({ path: 'docs/page.png' });
+
+    const phone = await browser.newPage({ viewport: { width: 375, height: 740 }, hasTouch: true, isMobile: true });
+    await phone.goto(inject('workerUrl'));
+    const scrollWidth = await phone.evaluate(() => document.documentElement.scrollWidth);
+    expect(scrollWidth).toBeLessThanOrEqual(375);
+    const canvas = await phone.getByTestId('canvas').boundingBox();
+    expect(canvas!.width).toBeGreaterThan(250);
+    expect(await phone.getByTestId('canvas').evaluate((c) => getComputedStyle(c).touchAction)).toBe('none');
+    await phone.screenshot({ path: 'docs/page-phone.png', fullPage: true });
+    await phone.close();
+  });
+});
