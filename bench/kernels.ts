@@ -1,0 +1,58 @@
+// Stock tfjs-backend-wasm kernels vs the training kernels of src/train/kernels.ts, side by side at
+// the seed model's sizes (batch 128). Run: npx tsx bench/kernels.ts [rounds]
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { getKernel, type KernelConfig, type TensorInfo } from '@tensorflow/tfjs-core';
+import { registerTrainingKernels } from '../src/train/kernels.ts';
+import { compare } from './stats.ts';
+
+const rounds = Number(process.argv[2] ?? 7);
+const stock = {
+  backpropInput: getKernel('Conv2DBackpropInput', 'wasm'),
+  batchMatMul: getKernel('BatchMatMul', 'wasm'),
+};
+registerTrainingKernels();
+await tf.setBackend('wasm');
+const backend = tf.backend();
+stock.backpropInput.setupFunc?.(backend);
+
+/** Runs a kernel config directly (bypassing the registry) and waits for its result. */
+function runStock(config: KernelConfig, inputs: Record<string, tf.Tensor>, attrs: object): void {
+  const out = config.kernelFunc({ inputs, attrs: attrs as tf.NamedAttrMap, backend }) as TensorInfo;
+  backend.readSync(out.dataId);
+  backend.disposeData(out.dataId);
+}
+function runAndRead(name: string, inputs: Record<string, tf.Tensor>, attrs: object): void {
+  const out = tf.engine().runKernel(name, inputs, attrs as tf.NamedAttrMap) as tf.Tensor;
+  out.dataSync();
+  out.dispose();
+}
+
+const x = tf.randomNormal([128, 26, 26, 32]);
+const w = tf.randomNormal([3, 3, 32, 64]);
+const dy = tf.randomNormal([128, 24, 24, 64]);
+const conv = { strides: 1, pad: 'valid', dataFormat: 'NHWC', dimRoundingMode: undefined };
+const flat = tf.randomNormal([128, 9216]);
+const g = tf.randomNormal([128, 128]);
+const denseW = tf.randomNormal([9216, 128]);
+
+console.log(`tfjs ${tf.version.tfjs}, backend ${tf.getBackend()}, ${rounds} rounds, medians in ms`);
+const t = await compare(
+  {
+    'forward Conv2D (reference)': () => runAndRead('Conv2D', { x, filter: w }, { ...conv, dilations: 1 }),
+    'Conv2DBackpropInput stock': () => runStock(stock.backpropInput, { dy, filter: w }, { ...conv, inputShape: x.shape }),
+    'Conv2DBackpropInput ours': () => runAndRead('Conv2DBackpropInput', { dy, filter: w }, { ...conv, inputShape: x.shape }),
+    'Conv2DBackpropFilter ours': () => runAndRead('Conv2DBackpropFilter', { x, dy }, { ...conv, filterShape: w.shape }),
+    'MatMul xᵀ·g stock (transposeA)': () => runStock(stock.batchMatMul, { a: flat, b: g }, { transposeA: true, transposeB: false }),
+    'MatMul xᵀ·g ours': () => runAndRead('BatchMatMul', { a: flat, b: g }, { transposeA: true, transposeB: false }),
+    'MatMul g·Wᵀ stock (transposeB)': () => runStock(stock.batchMatMul, { a: g, b: denseW }, { transposeA: false, transposeB: true }),
+    'MatMul g·Wᵀ ours': () => runAndRead('BatchMatMul', { a: g, b: denseW }, { transposeA: false, transposeB: true }),
+  },
+  rounds,
+);
+for (const [name, ms] of Object.entries(t)) console.log(`${name.padEnd(34)} ${ms.toFixed(1).padStart(8)}`);
+const ratio = (a: string, b: string) => (t[a] / t[b]).toFixed(1);
+console.log(`\nConv2DBackpropInput: stock / ours = ${ratio('Conv2DBackpropInput stock', 'Conv2DBackpropInput ours')}×`);
+console.log(`Conv2DBackpropFilter / forward conv = ${ratio('Conv2DBackpropFilter ours', 'forward Conv2D (reference)')}× (stock: no kernel)`);
+console.log(`MatMul transposeA: stock / ours = ${ratio('MatMul xᵀ·g stock (transposeA)', 'MatMul xᵀ·g ours')}×`);
+console.log(`MatMul transposeB: stock / ours = ${ratio('MatMul g·Wᵀ stock (transposeB)', 'MatMul g·Wᵀ ours')}×`);
