@@ -13,6 +13,9 @@ export const Pixels = z
   .array(Pixel)
   .length(PIXEL_COUNT)
   .openapi('Pixels', {
+    // zod-to-openapi drops `.length()`; state it for generated clients.
+    minItems: PIXEL_COUNT,
+    maxItems: PIXEL_COUNT,
     description: `One ${IMAGE_SIZE}×${IMAGE_SIZE} digit, row-major, grayscale 0–${MAX_PIXEL_VALUE}, white ink on black as in MNIST.`,
   });
 

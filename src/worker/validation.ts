@@ -27,7 +27,9 @@ export function bodyError(body: unknown): ApiError {
   if (!batch && !('pixels' in body)) return new ApiError(400, 'invalid_body', `Missing "pixels" or "images": ${SHAPE_HINT}.`);
   const result = (batch ? BatchBody : SingleBody).safeParse(body);
   if (result.success) return new ApiError(400, 'invalid_body', `Send either "pixels" or "images", not both.`);
-  return issueError(body, result.error.issues[0], batch);
+  // Report the outermost problem first: a wrong length before the elements of that array.
+  const [issue] = [...result.error.issues].sort((a, b) => a.path.length - b.path.length);
+  return issueError(body, issue, batch);
 }
 
 function issueError(body: unknown, issue: z.core.$ZodIssue, batch: boolean): ApiError {

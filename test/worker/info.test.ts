@@ -1,0 +1,90 @@
+// /healthz, /model, /openapi.json, CORS, and the backend actually running the model.
+import { findBackendFactory, getBackend } from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import metadata from '../../models/mnist-cnn/metadata.json';
+import { parameterCount } from '../../src/shared/model-spec';
+import { initWasmBackend } from '../../src/worker/wasm-adapter';
+import { postJson, request } from './helpers';
+
+describe('GET /healthz', () => {
+  it('is ok', async () => {
+    const res = await request('/healthz');
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: 'ok' });
+  });
+});
+
+describe('GET /model', () => {
+  it('describes the committed model and the wasm SIMD backend', async () => {
+    const res = await request('/model');
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as Record<string, unknown>;
+    expect(body).toMatchObject({
+      version: metadata.version,
+      trainedAt: metadata.trainedAt,
+      testAccuracy: metadata.testAccuracy,
+      parameters: parameterCount(),
+      input: { shape: [28, 28, 1], pixels: 784, range: [0, 255] },
+      backend: { name: 'wasm', simd: true, threads: 1 },
+    });
+  });
+});
+
+describe('wasm adapter', () => {
+  it('runs tfjs on the wasm backend from the imported module, with no cpu backend to fall back to', async () => {
+    await expect(initWasmBackend()).resolves.toEqual({ name: 'wasm', simd: true, threads: 1 });
+    expect(getBackend()).toBe('wasm');
+    // The cpu backend is never imported, so tfjs cannot silently switch to it.
+    expect(findBackendFactory('cpu')).toBeNull();
+  });
+
+  it('is initialised once per isolate', async () => {
+    expect(initWasmBackend()).toBe(initWasmBackend());
+  });
+});
+
+describe('CORS', () => {
+  it('answers preflight requests', async () => {
+    const res = await request('/classify', {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'https://example.com',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type',
+      },
+    });
+    expect(res.status).toBeLessThan(300);
+    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    expect(res.headers.get('access-control-allow-methods')).toContain('POST');
+  });
+
+  it('marks responses, errors included, as readable cross-origin', async () => {
+    const ok = await request('/healthz', { headers: { origin: 'https://example.com' } });
+    expect(ok.headers.get('access-control-allow-origin')).toBe('*');
+    const bad = await postJson('{');
+    expect(bad.headers.get('access-control-allow-origin')).toBe('*');
+  });
+});
+
+describe('GET /openapi.json', () => {
+  it('is an OpenAPI 3.1 document of every route, input form and error', async () => {
+    const res = await request('/openapi.json');
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as {
+      openapi: string;
+      paths: Record<string, Record<string, { requestBody?: { content: Record<string, unknown> }; responses: Record<string, unknown> }>>;
+      components: { schemas: Record<string, unknown> };
+    };
+    expect(doc.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.paths).sort()).toEqual(['/classify', '/healthz', '/model']);
+    const classify = doc.paths['/classify'].post;
+    expect(Object.keys(classify.requestBody!.content)).toContain('application/json');
+    expect(Object.keys(classify.responses).sort()).toEqual(['200', '400', '413', '415', '500']);
+    expect(Object.keys(doc.components.schemas)).toEqual(
+      expect.arrayContaining(['ClassifyRequest', 'SingleDigitRequest', 'BatchRequest', 'Pixels', 'Prediction', 'Error', 'ModelInfo']),
+    );
+    // The error codes clients can switch on are listed.
+    expect(JSON.stringify(doc.components.schemas.Error)).toContain('wrong_pixel_count');
+    expect(JSON.stringify(doc.components.schemas.Pixels)).toMatch(/"minItems":784.*"maxItems":784|"maxItems":784.*"minItems":784/);
+  });
+});

@@ -1,0 +1,15 @@
+import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
+import { defineConfig } from 'vitest/config';
+
+// The Worker's tests run inside workerd with the real wasm backend and the committed model.
+export default defineConfig({
+  plugins: [cloudflareTest({ wrangler: { configPath: './wrangler.toml' } })],
+  test: {
+    name: 'workers',
+    include: ['test/worker/**/*.test.ts'],
+    // Reads MNIST test digits (and stock tfjs reference outputs) on the Node side: workerd has no filesystem.
+    globalSetup: ['test/worker/global-setup.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+  },
+});
