@@ -66,12 +66,23 @@ export function centreOfMass(image: FloatImage): { x: number; y: number } {
   return mass > 0 ? { x: sx / mass, y: sy / mass } : { x: (image.width - 1) / 2, y: (image.height - 1) / 2 };
 }
 
-/** Fits the cropped ink into the 20×20 box, keeping its aspect ratio. */
+/**
+ * Fits the cropped ink into the 20×20 box, keeping its aspect ratio. A fine pen on a big page
+ * averages down to faint grey; like every MNIST digit, the result is stretched to reach full ink.
+ */
 function fitToBox(ink: FloatImage): FloatImage {
   const scale = DIGIT_BOX_SIZE / Math.max(ink.width, ink.height);
   const width = Math.max(1, Math.min(DIGIT_BOX_SIZE, Math.round(ink.width * scale)));
   const height = Math.max(1, Math.min(DIGIT_BOX_SIZE, Math.round(ink.height * scale)));
-  return resample(ink, width, height);
+  const digit = resample(ink, width, height);
+  let max = 0;
+  for (const v of digit.data) if (v > max) max = v;
+  if (max > 0 && max < 1) {
+    const data = digit.data === ink.data ? new Float32Array(digit.data) : digit.data;
+    for (let i = 0; i < data.length; i++) data[i] /= max;
+    return { width, height, data };
+  }
+  return digit;
 }
 
 /** Pastes `digit` into a 28×28 frame with its centre of mass at CENTRE_OF_MASS (clipped at the edges). */

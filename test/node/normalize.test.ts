@@ -80,6 +80,13 @@ describe('normalizeDigit', () => {
     expect(row.some((v) => v > 0 && v < 255)).toBe(true);
   });
 
+  it('brings a fine pen on a big page to full ink, as in MNIST', () => {
+    // A 3-px line 400 px tall averages down to ~15% grey at 20 px; MNIST digits always reach 255.
+    const digit = normalizeDigit(sheet(600, 600, 250, 20, [[300, 100, 3, 400], [300, 100, 150, 3]]));
+    expect(Math.max(...digit)).toBe(255);
+    expect(inkBox(digit).height).toBe(DIGIT_BOX_SIZE);
+  });
+
   it('detects polarity from the border: light ink on dark gives the same digit as dark on light', () => {
     const rects = [[60, 40, 30, 150], [60, 40, 90, 25]];
     const dark = normalizeDigit(sheet(240, 240, 230, 40, rects));
