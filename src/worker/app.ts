@@ -1,7 +1,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
-import { ApiError, errorResponse } from './errors';
+import { ApiError, errorResponse, UNSUPPORTED_MEDIA_TYPE } from './errors';
 import { classify } from './routes/classify';
 import { info } from './routes/info';
 import { bodyError } from './validation';
@@ -10,8 +10,11 @@ export const app = new OpenAPIHono({
   // zod-openapi calls this when a schema rejects the request: answer with our error shape.
   defaultHook: async (result, c) => {
     if (result.success) return;
+    if (result.target === 'query') {
+      throw new ApiError(400, 'invalid_query', 'normalize must be "true" or "false".');
+    }
     // The hook is not handed the rejected value; Hono caches the parsed body, so read it again.
-    throw bodyError(result.target === 'json' ? await c.req.json() : undefined);
+    throw bodyError(await c.req.json());
   },
 });
 
@@ -34,7 +37,7 @@ app.onError((err, c) => {
   if (err instanceof ApiError) return errorResponse(c, err.status, err.code, err.message);
   if (err instanceof HTTPException) {
     // Raised by Hono's validator (malformed JSON) and zod-openapi's media-type gate.
-    if (err.status === 415) return errorResponse(c, 415, 'unsupported_media_type', 'Set Content-Type: application/json.');
+    if (err.status === 415) return errorResponse(c, 415, 'unsupported_media_type', UNSUPPORTED_MEDIA_TYPE);
     if (err.status === 400) return errorResponse(c, 400, 'invalid_json', 'The body is not valid JSON.');
   }
   // Anything else is our fault: log it, never leak a stack trace.

@@ -5,6 +5,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 export const ERROR_CODES = [
   'invalid_json',
   'invalid_body',
+  'invalid_query',
   'wrong_pixel_count',
   'invalid_pixel_value',
   'pixel_out_of_range',
@@ -37,3 +38,6 @@ export class ApiError extends Error {
 export function errorResponse(c: Context, status: ContentfulStatusCode, code: ErrorCode, message: string) {
   return c.json({ error: { code, message } }, status);
 }
+
+export const UNSUPPORTED_MEDIA_TYPE =
+  'Send Content-Type: application/json, image/png, image/jpeg or multipart/form-data (field "image").';

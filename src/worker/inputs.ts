@@ -1,16 +1,19 @@
 /**
  * Request bodies → a batch of raw digits. JSON is validated by the route's zod schema before it
- * gets here; other media types (the image helper's PNG, JPEG, multipart uploads) plug in as one
- * more `InputParser` each, and their media types then appear in the route and its OpenAPI entry.
+ * gets here; other media types (PNG, JPEG, multipart uploads from image-input.ts) plug in as one
+ * `InputParser` each, and their media types then appear in the route and its OpenAPI entry.
  */
 import type { Context } from 'hono';
 import { PIXEL_COUNT } from '../shared/model-spec';
+import { fromImageJson, imageParsers } from './image-input';
 import type { ClassifyJsonBody } from './schemas';
 
 export interface DigitBatch {
   /** Raw 0–255 pixels of every digit, row-major, laid end to end. */
   pixels: Float32Array;
   count: number;
+  /** Whether these are raw client pixels (`?normalize=true` applies) rather than a decoded, already normalised image. */
+  raw?: boolean;
   /** One digit sent on its own gets a single prediction back, anything else a `predictions` list. */
   single: boolean;
 }
@@ -26,8 +29,8 @@ export interface InputParser {
   parse(c: Context): Promise<DigitBatch>;
 }
 
-/** Non-JSON parsers, tried by media type before the JSON body. Empty until images land. */
-export const inputParsers: readonly InputParser[] = [];
+/** Non-JSON parsers, tried by media type before the JSON body. */
+export const inputParsers: readonly InputParser[] = imageParsers;
 
 export function findParser(contentType: string | undefined): InputParser | undefined {
   const essence = contentType?.split(';')[0].trim().toLowerCase();
@@ -35,8 +38,9 @@ export function findParser(contentType: string | undefined): InputParser | undef
 }
 
 export function fromJsonBody(body: ClassifyJsonBody): DigitBatch {
+  if ('image' in body) return fromImageJson(body.image);
   const digits = 'pixels' in body ? [body.pixels] : body.images;
   const pixels = new Float32Array(digits.length * PIXEL_COUNT);
   digits.forEach((digit, i) => pixels.set(digit, i * PIXEL_COUNT));
-  return { pixels, count: digits.length, single: 'pixels' in body };
+  return { pixels, count: digits.length, single: 'pixels' in body, raw: true };
 }

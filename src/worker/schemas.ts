@@ -23,8 +23,12 @@ export const SingleBody = z.strictObject({ pixels: Pixels }).openapi('SingleDigi
 export const BatchBody = z
   .strictObject({ images: z.array(Pixels).min(1).max(MAX_BATCH) })
   .openapi('BatchRequest', { description: `1 to ${MAX_BATCH} digits, answered in order.` });
-// Seam for the image helper: a JSON {"image": "data:image/png;base64,…"} form joins this union.
-export const ClassifyJsonBody = z.union([SingleBody, BatchBody]).openapi('ClassifyRequest');
+export const ImageBody = z
+  .strictObject({
+    image: z.string().min(1).openapi({ description: 'A PNG or JPEG of one digit as a data URL (data:image/png;base64,…) or bare base64.' }),
+  })
+  .openapi('ImageRequest', { description: 'A picture of one digit, e.g. canvas.toDataURL(); normalised like MNIST.' });
+export const ClassifyJsonBody = z.union([SingleBody, BatchBody, ImageBody]).openapi('ClassifyRequest');
 export type ClassifyJsonBody = z.infer<typeof ClassifyJsonBody>;
 
 const Probabilities = z.array(z.number().min(0).max(1)).length(NUM_CLASSES).openapi({
@@ -54,6 +58,15 @@ export const ErrorResponse = z
     }),
   })
   .openapi('Error');
+
+export const ClassifyQuery = z.object({
+  normalize: z
+    .enum(['true', 'false'])
+    .optional()
+    .openapi({
+      description: 'Centre and scale raw `pixels`/`images` like MNIST (for free-hand drawings); pictures are always normalised.',
+    }),
+});
 
 export const HealthResponse = z.object({ status: z.literal('ok') }).openapi('Health');
 

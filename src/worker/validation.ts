@@ -3,11 +3,11 @@
  * whose raw errors list both branches; the branch is chosen from the key the client sent.
  */
 import type { z } from '@hono/zod-openapi';
-import { BatchBody, MAX_BATCH, SingleBody } from './schemas';
+import { BatchBody, ImageBody, MAX_BATCH, SingleBody } from './schemas';
 import { ApiError } from './errors';
 import { PIXEL_COUNT } from '../shared/model-spec';
 
-const SHAPE_HINT = `send {"pixels": [${PIXEL_COUNT} numbers]} or {"images": [[${PIXEL_COUNT} numbers], …]}`;
+const SHAPE_HINT = `send {"pixels": [${PIXEL_COUNT} numbers]}, {"images": [[${PIXEL_COUNT} numbers], …]} or {"image": "data:image/png;base64,…"}`;
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -23,10 +23,12 @@ const label = (path: readonly PropertyKey[]) =>
 
 export function bodyError(body: unknown): ApiError {
   if (!isRecord(body)) return new ApiError(400, 'invalid_body', `Body must be a JSON object: ${SHAPE_HINT}.`);
-  const batch = 'images' in body;
-  if (!batch && !('pixels' in body)) return new ApiError(400, 'invalid_body', `Missing "pixels" or "images": ${SHAPE_HINT}.`);
-  const result = (batch ? BatchBody : SingleBody).safeParse(body);
-  if (result.success) return new ApiError(400, 'invalid_body', `Send either "pixels" or "images", not both.`);
+  const keys = ['pixels', 'images', 'image'].filter((key) => key in body);
+  if (keys.length === 0) return new ApiError(400, 'invalid_body', `Missing "pixels", "images" or "image": ${SHAPE_HINT}.`);
+  if (keys.length > 1) return new ApiError(400, 'invalid_body', `Send one of ${keys.map((k) => `"${k}"`).join(', ')}, not several.`);
+  const batch = keys[0] === 'images';
+  const result = (batch ? BatchBody : keys[0] === 'image' ? ImageBody : SingleBody).safeParse(body);
+  if (result.success) return new ApiError(400, 'invalid_body', SHAPE_HINT); // unreachable: the union accepted a branch
   // Report the outermost problem first: a wrong length before the elements of that array.
   const [issue] = [...result.error.issues].sort((a, b) => a.path.length - b.path.length);
   return issueError(body, issue, batch);
@@ -43,6 +45,7 @@ function issueError(body: unknown, issue: z.core.$ZodIssue, batch: boolean): Api
   if (issue.code === 'unrecognized_keys') {
     return new ApiError(400, 'invalid_body', `Unknown field(s) ${issue.keys.join(', ')}: ${SHAPE_HINT}.`);
   }
+  if (path[0] === 'image') return new ApiError(400, 'invalid_body', `"image" must be a non-empty data URL or base64 string.`);
   if (batch && path.length === 1) {
     if (sizeIssue) {
       const n = lengthOf(value) ?? 0;

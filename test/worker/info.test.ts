@@ -78,10 +78,10 @@ describe('GET /openapi.json', () => {
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths).sort()).toEqual(['/classify', '/healthz', '/model']);
     const classify = doc.paths['/classify'].post;
-    expect(Object.keys(classify.requestBody!.content)).toContain('application/json');
-    expect(Object.keys(classify.responses).sort()).toEqual(['200', '400', '413', '415', '500']);
+    expect(Object.keys(classify.requestBody!.content).sort()).toEqual(['application/json', 'image/jpeg', 'image/png', 'multipart/form-data']);
+    expect(Object.keys(classify.responses).sort()).toEqual(['200', '400', '413', '415', '422', '500']);
     expect(Object.keys(doc.components.schemas)).toEqual(
-      expect.arrayContaining(['ClassifyRequest', 'SingleDigitRequest', 'BatchRequest', 'Pixels', 'Prediction', 'Error', 'ModelInfo']),
+      expect.arrayContaining(['ClassifyRequest', 'SingleDigitRequest', 'BatchRequest', 'ImageRequest', 'Pixels', 'Prediction', 'Error', 'ModelInfo']),
     );
     // The error codes clients can switch on are listed.
     expect(JSON.stringify(doc.components.schemas.Error)).toContain('wrong_pixel_count');

@@ -17,11 +17,13 @@ describe('ClassifyJsonBody', () => {
     expect(ClassifyJsonBody.safeParse({ pixels: digit(255) }).success).toBe(true);
     expect(ClassifyJsonBody.safeParse({ images: [digit(0.5)] }).success).toBe(true);
     expect(ClassifyJsonBody.safeParse({ images: Array.from({ length: MAX_BATCH }, () => digit()) }).success).toBe(true);
+    expect(ClassifyJsonBody.safeParse({ image: 'data:image/png;base64,iVBORw0KGgo=' }).success).toBe(true);
   });
 
-  it('rejects both keys at once', () => {
+  it('rejects two forms at once', () => {
     const error = rejected({ pixels: digit(), images: [digit()] });
     expect(error.code).toBe('invalid_body');
+    expect(error.message).toContain('not several');
   });
 });
 
@@ -34,7 +36,9 @@ describe('bodyError', () => {
     [{ images: Array.from({ length: MAX_BATCH + 1 }, () => digit()) }, 400, 'batch_too_large', '257 digits'],
     [{ images: [digit(), digit().slice(2)] }, 400, 'wrong_pixel_count', 'images[1] has 782 values'],
     [{ images: [digit(), digit(), [...digit().slice(1), 1000]] }, 400, 'pixel_out_of_range', 'images[2][783] is 1000'],
-    [{ image: 'data:…' }, 400, 'invalid_body', 'Missing "pixels" or "images"'],
+    [{ picture: 'data:…' }, 400, 'invalid_body', 'Missing "pixels", "images" or "image"'],
+    [{ image: '' }, 400, 'invalid_body', '"image" must be'],
+    [{ image: 'data:…', pixels: digit() }, 400, 'invalid_body', 'not several'],
     [[], 400, 'invalid_body', 'JSON object'],
   ])('%# maps to %i %s', (body, status, code, message) => {
     const error = rejected(body);

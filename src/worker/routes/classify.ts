@@ -1,12 +1,14 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { ApiError } from '../errors';
+import { ApiError, UNSUPPORTED_MEDIA_TYPE } from '../errors';
+import { normalizeBatch } from '../image-input';
 import { findParser, fromJsonBody, inputParsers } from '../inputs';
 import { getRuntime } from '../runtime';
 import {
   BatchResponse,
   ClassifyJsonBody,
+  ClassifyQuery,
   errorContent,
   MAX_BATCH,
   MAX_BODY_BYTES,
@@ -17,7 +19,7 @@ const limitTo = (maxSize: number) =>
   bodyLimit({
     maxSize,
     onError: () => {
-      throw new ApiError(413, 'payload_too_large', `Body is over ${maxSize} bytes; send at most ${MAX_BATCH} digits per request.`);
+      throw new ApiError(413, 'payload_too_large', `Body is over ${maxSize} bytes for its content type; split batches, send big pictures as image/png or image/jpeg.`);
     },
   });
 const jsonLimit = limitTo(MAX_BODY_BYTES);
@@ -29,10 +31,16 @@ const limitBody: MiddlewareHandler = (c, next) => {
   return ((parser && parserLimits.get(parser)) ?? jsonLimit)(c, next);
 };
 
-/** zod-openapi's media-type gate lets a body without Content-Type through when it is empty. */
-const requireContentType: MiddlewareHandler = async (c, next) => {
-  if (!c.req.header('content-type')) {
-    throw new ApiError(415, 'unsupported_media_type', 'Set Content-Type: application/json.');
+const isJson = (contentType: string) => /^application\/([\w.-]+\+)?json$/i.test(contentType.split(';')[0].trim());
+
+/**
+ * Only JSON and the registered parsers' types get through. zod-openapi's own gate lets an empty
+ * body without Content-Type pass, and treats urlencoded forms as multipart.
+ */
+const acceptContentType: MiddlewareHandler = async (c, next) => {
+  const contentType = c.req.header('content-type');
+  if (!contentType || !(isJson(contentType) || findParser(contentType))) {
+    throw new ApiError(415, 'unsupported_media_type', UNSUPPORTED_MEDIA_TYPE);
   }
   await next();
 };
@@ -41,9 +49,12 @@ const route = createRoute({
   method: 'post',
   path: '/classify',
   summary: 'Classify handwritten digits',
-  description: `One digit as {"pixels": [...]}, or 1–${MAX_BATCH} digits as {"images": [[...], …]} classified as one batch.`,
-  middleware: [limitBody, requireContentType] as const,
+  description:
+    `One digit as {"pixels": [...]}, 1–${MAX_BATCH} digits as {"images": [[...], …]} classified as one batch, ` +
+    'or one picture (PNG/JPEG body, multipart field "image", or JSON {"image": dataURL}).',
+  middleware: [limitBody, acceptContentType] as const,
   request: {
+    query: ClassifyQuery,
     body: {
       content: {
         'application/json': { schema: ClassifyJsonBody },
@@ -56,18 +67,19 @@ const route = createRoute({
       content: { 'application/json': { schema: z.union([SingleResponse, BatchResponse]) } },
       description: 'A prediction for a single digit, or `predictions` in request order for a batch.',
     },
-    400: errorContent('Malformed JSON, wrong shape or length, a pixel that is not a number in 0–255, an empty batch or one over the limit.'),
+    400: errorContent('Malformed JSON, wrong shape or length, a pixel that is not a number in 0–255, an empty batch or one over the limit, a bad query.'),
     413: errorContent(`Body over ${MAX_BODY_BYTES} bytes.`),
-    415: errorContent('Content-Type other than application/json (or a registered image type).'),
+    415: errorContent('Content-Type other than application/json, image/png, image/jpeg or multipart/form-data.'),
+    422: errorContent('A picture that cannot be decoded, or a digit with no ink to normalise.'),
     500: errorContent('The model could not be loaded.'),
   },
 });
 
 export const classify = new OpenAPIHono().openapi(route, async (c) => {
   const parser = findParser(c.req.header('content-type'));
-  const batch = parser ? await parser.parse(c) : fromJsonBody(c.req.valid('json'));
-  // Seam: `?normalize=true` (centre and scale a free-hand drawing like MNIST) runs here, on
-  // `batch.pixels`, once src/shared/normalize.ts lands.
+  const parsed = parser ? await parser.parse(c) : fromJsonBody(c.req.valid('json'));
+  // Pictures are normalised while decoding; raw pixels only when asked (MNIST digits already are).
+  const batch = parsed.raw && c.req.valid('query').normalize === 'true' ? normalizeBatch(parsed) : parsed;
   const { classifier, metadata } = await getRuntime();
   const predictions = await classifier.classify(batch.pixels, batch.count);
   if (batch.single) return c.json({ ...predictions[0], model: metadata.version }, 200);
