@@ -9,14 +9,13 @@ import weightsBin from '../../models/mnist-cnn/weights.bin';
 import { WEIGHTS_FILE } from '../shared/model-spec';
 
 /** The part of the trainer's metadata the Worker relies on; other fields pass through untouched. */
-export const ModelMetadata = z
-  .object({
-    version: z.string().min(1),
-    trainedAt: z.string(),
-    testAccuracy: z.number().min(0).max(1),
-    parameters: z.number().int().positive(),
-  })
-  .passthrough();
+export const ModelMetadata = z.looseObject({
+  version: z.string().min(1),
+  trainedAt: z.string(),
+  testAccuracy: z.number().min(0).max(1),
+  parameters: z.number().int().positive(),
+  quantization: z.looseObject({ dtype: z.string(), accuracyChangePoints: z.number().optional() }).optional(),
+});
 export type ModelMetadata = z.infer<typeof ModelMetadata>;
 
 const QuantizationSpec = z.object({

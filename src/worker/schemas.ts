@@ -76,7 +76,12 @@ export const ModelInfo = z
     trainedAt: z.string(),
     testAccuracy: z.number(),
     parameters: z.number().int(),
-    quantization: z.string().optional(),
+    quantization: z
+      .object({
+        dtype: z.string().openapi({ description: 'How weights.bin stores the weights: uint8, float16 or none.' }),
+        accuracyChangePoints: z.number().optional().openapi({ description: 'Test accuracy change from quantizing, in percentage points.' }),
+      })
+      .optional(),
     input: z.object({
       shape: z.tuple([z.number(), z.number(), z.number()]),
       pixels: z.number().int(),

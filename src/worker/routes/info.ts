@@ -33,7 +33,10 @@ export const info = new OpenAPIHono()
   .openapi(model, async (c) => {
     // Loading here too means /model reports the backend actually in use, not a configured name.
     const { metadata, backend } = await getRuntime();
-    const quantization = typeof metadata.quantization === 'string' ? metadata.quantization : undefined;
+    const quantization = metadata.quantization && {
+      dtype: metadata.quantization.dtype,
+      accuracyChangePoints: metadata.quantization.accuracyChangePoints,
+    };
     return c.json(
       {
         version: metadata.version,
