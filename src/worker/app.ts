@@ -31,7 +31,15 @@ app.doc31('/openapi.json', {
   },
 });
 
-app.notFound((c) => errorResponse(c, 404, 'not_found', `No route for ${c.req.method} ${c.req.path}; see /openapi.json.`));
+app.notFound((c) => {
+  // A known path with another method is a 405 naming the allowed ones (middleware routes are 'ALL').
+  const allowed = [...new Set(app.routes.filter((r) => r.path === c.req.path && r.method !== 'ALL').map((r) => r.method))];
+  if (allowed.length > 0) {
+    c.header('Allow', allowed.join(', '));
+    return errorResponse(c, 405, 'method_not_allowed', `${c.req.path} accepts ${allowed.join(', ')}, not ${c.req.method}.`);
+  }
+  return errorResponse(c, 404, 'not_found', `No route for ${c.req.method} ${c.req.path}; see /openapi.json.`);
+});
 
 app.onError((err, c) => {
   if (err instanceof ApiError) return errorResponse(c, err.status, err.code, err.message);

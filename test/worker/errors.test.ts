@@ -97,9 +97,17 @@ describe('POST /classify rejects bad transport', () => {
     expect(sent).toBeLessThan(chunks); // the Worker stopped reading before the end
   });
 
-  it('answers 404 with JSON for unknown routes and methods', async () => {
+  it('answers 404 with JSON for unknown routes', async () => {
     await expectError(await request('/nope'), 404, 'not_found');
-    await expectError(await request('/classify'), 404, 'not_found');
-    await expectError(await request('/healthz', { method: 'DELETE' }), 404, 'not_found');
+    await expectError(await request('/classify/extra', { method: 'POST' }), 404, 'not_found');
+  });
+
+  it('answers 405 with Allow for a known route and another method', async () => {
+    const get = await request('/classify');
+    expect(get.headers.get('allow')).toBe('POST');
+    await expectError(get, 405, 'method_not_allowed');
+    const del = await request('/healthz', { method: 'DELETE' });
+    expect(del.headers.get('allow')).toBe('GET');
+    await expectError(del, 405, 'method_not_allowed');
   });
 });

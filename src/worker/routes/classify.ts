@@ -3,6 +3,7 @@ import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { ApiError, UNSUPPORTED_MEDIA_TYPE } from '../errors';
 import { normalizeBatch } from '../image-input';
+import { MAX_IMAGE_BYTES } from '../image-limits';
 import { findParser, fromJsonBody, inputParsers } from '../inputs';
 import { getRuntime } from '../runtime';
 import {
@@ -68,7 +69,7 @@ const route = createRoute({
       description: 'A prediction for a single digit, or `predictions` in request order for a batch.',
     },
     400: errorContent('Malformed JSON, wrong shape or length, a pixel that is not a number in 0–255, an empty batch or one over the limit, a bad query.'),
-    413: errorContent(`Body over ${MAX_BODY_BYTES} bytes.`),
+    413: errorContent(`Body over ${MAX_BODY_BYTES} bytes (JSON) or ${MAX_IMAGE_BYTES} bytes (pictures).`),
     415: errorContent('Content-Type other than application/json, image/png, image/jpeg or multipart/form-data.'),
     422: errorContent('A picture that cannot be decoded, or a digit with no ink to normalise.'),
     500: errorContent('The model could not be loaded.'),
