@@ -1,4 +1,5 @@
 // Real MNIST test digits through POST /classify, with the committed model on the wasm backend.
+import { memory } from '@tensorflow/tfjs-core';
 import { describe, expect, inject, it } from 'vitest';
 import metadata from '../../models/mnist-cnn/metadata.json';
 import { NUM_CLASSES } from '../../src/shared/model-spec';
@@ -88,5 +89,16 @@ describe('POST /classify with MNIST test digits', () => {
     const res = await postJson({ pixels });
     expect(res.status).toBe(200);
     expectWellFormed((await res.json()) as Prediction);
+  });
+
+  it('frees every intermediate tensor (no leak across requests)', async () => {
+    const { pixels } = mnist();
+    await postJson({ pixels: pixels(0) });
+    const before = memory().numTensors;
+    expect(before).toBeGreaterThanOrEqual(8); // the Worker's engine: its 8 weight tensors live here
+    await postJson({ pixels: pixels(1) });
+    await classifyBatch(0, 40);
+    await postJson({ pixels: [1, 2, 3] });
+    expect(memory().numTensors).toBe(before);
   });
 });
