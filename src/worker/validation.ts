@@ -1,6 +1,6 @@
 /**
  * Turns a failed body validation into one client error with a stable code. The body is a union,
- * whose raw errors list both branches; the branch is chosen from the key the client sent.
+ * whose raw errors mix every branch; the branch is chosen from the key the client sent.
  */
 import type { z } from '@hono/zod-openapi';
 import { BatchBody, ImageBody, MAX_BATCH, SingleBody } from './schemas';
