@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { setBackend, getBackend } from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import { MODEL_DIR, MODEL_JSON, METADATA_JSON, PIXEL_COUNT, WEIGHTS_FILE } from '../src/shared/model-spec.ts';
+import { parseArtifacts } from '../src/worker/artifacts.ts';
 import { DigitClassifier } from '../src/worker/engine.ts';
 import { ClassifyJsonBody } from '../src/worker/schemas.ts';
 import { fromJsonBody } from '../src/worker/inputs.ts';
@@ -13,14 +14,15 @@ import { compare } from './stats.ts';
 
 const rounds = Number(process.argv[2] ?? 30);
 await setBackend('wasm'); // Node: the package's own loader reads the SIMD binary from disk
-const model = JSON.parse(readFileSync(`${MODEL_DIR}/${MODEL_JSON}`, 'utf8'));
-const weights = readFileSync(`${MODEL_DIR}/${WEIGHTS_FILE}`);
-const classifier = DigitClassifier.load({
-  metadata: JSON.parse(readFileSync(`${MODEL_DIR}/${METADATA_JSON}`, 'utf8')),
-  layers: model.modelTopology.config.layers,
-  weightSpecs: model.weightsManifest[0].weights,
-  weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
-});
+const read = (file: string) => readFileSync(`${MODEL_DIR}/${file}`);
+const weights = read(WEIGHTS_FILE);
+const classifier = DigitClassifier.load(
+  parseArtifacts(
+    JSON.parse(read(MODEL_JSON).toString('utf8')),
+    JSON.parse(read(METADATA_JSON).toString('utf8')),
+    weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
+  ),
+);
 
 const mnist = loadMnistTest();
 const text = (n: number) =>

@@ -5,7 +5,7 @@
  */
 import { fused, io, maxPool, reshape, softmax, tensor4d, tidy, type Tensor, type Tensor4D, type Tensor2D } from '@tensorflow/tfjs-core';
 import { INPUT_SHAPE, LAYERS, NUM_CLASSES, PIXEL_COUNT, parameterCount, scalePixels, type LayerSpec } from '../shared/model-spec';
-import type { ModelArtifacts, TopologyLayer } from './model';
+import type { ModelArtifacts, TopologyLayer } from './artifacts';
 
 export interface Prediction {
   digit: number;

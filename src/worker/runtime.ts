@@ -2,7 +2,8 @@
 // (Workers allow no async work at global scope) and shared by every request after it.
 import { DigitClassifier } from './engine';
 import { ApiError } from './errors';
-import { bundledArtifacts, type ModelMetadata } from './model';
+import type { ModelMetadata } from './artifacts';
+import { bundledArtifacts } from './model';
 import { initWasmBackend, type BackendInfo } from './wasm-adapter';
 
 export interface Runtime {
