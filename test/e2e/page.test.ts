@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 // The draw-a-digit page in headless Chromium (Debian's /usr/bin/chromium via playwright-core):
 // real mouse strokes on the canvas, the prediction and the bars the page shows, and Clear.
 import { existsSync, mkdirSync } from 'node:fs';

@@ -9,6 +9,7 @@ import {
   normalizePixels,
   type GrayImage,
 } from '../../src/shared/normalize.ts';
+import { strokeWidth } from '../../src/shared/stroke.ts';
 import { seededRandom } from '../support/client-images.ts';
 import { loadMnistTest } from '../support/mnist-files.ts';
 
@@ -38,18 +39,18 @@ const com = (digit: Uint8Array) =>
 
 describe('normalizeDigit', () => {
   it('centres an off-centre bar, fits it in 20×20 and keeps its aspect ratio', () => {
-    // Dark bar 40×120 in the top-left corner of a 300×200 white page.
-    const digit = normalizeDigit(sheet(300, 200, 255, 0, [[10, 5, 40, 120]]));
+    // A dark outline 60×180 (pen-thin strokes) in the top-left corner of a 400×300 white page.
+    const digit = normalizeDigit(sheet(400, 300, 255, 0, [[10, 5, 60, 8], [10, 177, 60, 8], [10, 5, 8, 180], [62, 5, 8, 180]]));
     expect(digit).toHaveLength(PIXEL_COUNT);
     const box = inkBox(digit);
     expect(box.height).toBe(DIGIT_BOX_SIZE);
-    expect(box.width).toBeLessThanOrEqual(8); // 40/120 × 20 ≈ 6.7
+    expect(box.width).toBeLessThanOrEqual(8); // 60/180 × 20 ≈ 6.7
     expect(box.width).toBeGreaterThanOrEqual(6);
     const c = com(digit);
     expect(Math.abs(c.x - CENTRE_OF_MASS)).toBeLessThanOrEqual(0.5);
     expect(Math.abs(c.y - CENTRE_OF_MASS)).toBeLessThanOrEqual(0.5);
     // Dark ink on light paper was inverted: the ink is white, the paper black.
-    expect(digit[14 * IMAGE_SIZE + 14]).toBe(255);
+    expect(Math.max(...digit)).toBe(255);
     expect(digit[0]).toBe(0);
   });
 
@@ -85,6 +86,22 @@ describe('normalizeDigit', () => {
     const digit = normalizeDigit(sheet(600, 600, 250, 20, [[300, 100, 3, 400], [300, 100, 150, 3]]));
     expect(Math.max(...digit)).toBe(255);
     expect(inkBox(digit).height).toBe(DIGIT_BOX_SIZE);
+  });
+
+  it('thins felt-marker strokes towards a pen, and leaves pen strokes alone', () => {
+    // A "7" drawn with a 90-px marker (5.6 px at the 20-px scale) on a 400-px page.
+    const marker = sheet(400, 400, 245, 20, [[40, 40, 300, 90], [250, 40, 90, 320]]);
+    const thinned = normalizeDigit(marker);
+    const thick = normalizeDigit(marker, { maxStrokeWidth: Infinity });
+    const widthOf = (digit: Uint8Array) => strokeWidth({ width: IMAGE_SIZE, height: IMAGE_SIZE, data: Float32Array.from(digit, (v) => v / 255) });
+    const inkOf = (digit: Uint8Array) => digit.reduce((sum, v) => sum + v, 0);
+    expect(widthOf(thick)).toBeGreaterThan(5);
+    expect(widthOf(thinned)).toBeLessThan(widthOf(thick) - 1);
+    expect(inkOf(thinned)).toBeLessThan(0.9 * inkOf(thick));
+    expect(inkBox(thinned).height).toBe(DIGIT_BOX_SIZE); // still fills the box after thinning
+    // A pen-width 7 is the same with or without thinning.
+    const pen = sheet(400, 400, 245, 20, [[40, 40, 300, 24], [290, 40, 24, 320]]);
+    expect(Array.from(normalizeDigit(pen))).toEqual(Array.from(normalizeDigit(pen, { maxStrokeWidth: Infinity })));
   });
 
   it('detects polarity from the border: light ink on dark gives the same digit as dark on light', () => {
