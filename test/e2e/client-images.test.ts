@@ -14,10 +14,10 @@ type Form = (typeof FORMS)[number];
 function requestFor(image: ClientImage, form: Form): RequestInit {
   switch (form) {
     case 'raw':
-      return { method: 'POST', headers: { 'content-type': image.mediaType }, body: image.bytes };
+      return { method: 'POST', headers: { 'content-type': image.mediaType }, body: new Uint8Array(image.bytes) };
     case 'multipart': {
       const body = new FormData();
-      body.set('image', new Blob([image.bytes], { type: image.mediaType }), image.mediaType === 'image/png' ? 'digit.png' : 'digit.jpg');
+      body.set('image', new Blob([new Uint8Array(image.bytes)], { type: image.mediaType }), image.mediaType === 'image/png' ? 'digit.png' : 'digit.jpg');
       return { method: 'POST', body };
     }
     case 'json':
