@@ -34,6 +34,11 @@ function setStatus(text, isError = false) {
   statusEl.classList.toggle('error', isError);
 }
 
+/** `busy` while a drawing is on its way to /classify (tests and styles can wait on it). */
+function setBusy(busy) {
+  document.body.dataset.state = busy ? 'busy' : 'idle';
+}
+
 function showProbabilities(probabilities, digit) {
   bars.forEach((bar, i) => {
     const p = probabilities ? probabilities[i] : 0;
@@ -96,10 +101,12 @@ function endStroke(event) {
 
 function clearPad() {
   requestSeq++; // drop any answer still on its way
+  setBusy(false);
   ctx.clearRect(0, 0, canvas.width, canvas.height);
   hasInk = false;
   canvas.classList.remove('drawn');
   resetResult();
+setBusy(false);
   setStatus('Draw in the box.');
 }
 
@@ -112,6 +119,7 @@ function toPngBlob() {
 async function classify() {
   const seq = ++requestSeq;
   setStatus('Reading…');
+  setBusy(true);
   try {
     const body = await toPngBlob();
     const response = await fetch('/classify', { method: 'POST', headers: { 'Content-Type': 'image/png' }, body });
@@ -121,6 +129,7 @@ async function classify() {
       const code = answer?.error?.code;
       const message = code === 'no_ink' ? 'Nothing to read yet: draw a digit.' : answer?.error?.message ?? `The server answered ${response.status}.`;
       resetResult();
+setBusy(false);
       setStatus(message, code !== 'no_ink');
       return;
     }
@@ -131,6 +140,8 @@ async function classify() {
   } catch (error) {
     if (seq !== requestSeq) return;
     setStatus(`Could not reach the server: ${error.message}`, true);
+  } finally {
+    if (seq === requestSeq) setBusy(false);
   }
 }
 
@@ -150,3 +161,4 @@ document.addEventListener('keydown', (event) => {
   if (event.key === 'Escape') clearPad();
 });
 resetResult();
+setBusy(false);

@@ -2,11 +2,15 @@
 // The draw-a-digit page in headless Chromium (Debian's /usr/bin/chromium via playwright-core):
 // real mouse strokes on the canvas, the prediction and the bars the page shows, and Clear.
 import { existsSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
+/** UPDATE_SCREENSHOTS=1 refreshes the README's docs/page.png; otherwise they go to a temp dir. */
+const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS ? 'docs' : join(tmpdir(), 'mnist-edge-screenshots');
 if (!haveChromium) {
   console.warn(`SKIPPED browser test: no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH).`);
 }
@@ -30,6 +34,11 @@ async function draw(page: Page, strokes: Stroke[]) {
     for (let i = 1; i < stroke.length; i++) await page.mouse.move(...at(stroke[i]), { steps: 8 });
     await page.mouse.up();
   }
+}
+
+/** Waits until no drawing is on its way to /classify. */
+async function settled(page: Page) {
+  await page.locator('body[data-state="idle"]').waitFor({ timeout: 10_000 });
 }
 
 async function probabilities(page: Page): Promise<number[]> {
@@ -72,20 +81,25 @@ describe.skipIf(!haveChromium)('draw-a-digit page', () => {
       const response = await answer;
       expect(response.request().headers()['content-type']).toBe('image/png');
       expect(response.status()).toBe(200);
-      // Multi-stroke digits fire one request per stroke; wait for the page to settle on the last.
-      await expect.poll(() => page.getByTestId('prediction').textContent(), { timeout: 10_000 }).toBe(String(digit));
+      // Multi-stroke digits fire one request per stroke; wait for the answer to the last.
+      await settled(page);
+      expect(await page.getByTestId('prediction').textContent()).toBe(String(digit));
       const p = await probabilities(page);
       expect(p).toHaveLength(10);
       expect(p.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 2);
       expect(p.indexOf(Math.max(...p))).toBe(digit);
-      const width = await page.getByTestId(`bar-${digit}`).locator('.bar-fill').evaluate((el) => (el as HTMLElement).style.width);
-      expect(parseFloat(width)).toBeGreaterThan(50);
+      // The bars show those probabilities, the winner highlighted.
+      const widths = await page.locator('[data-testid^="bar-"] .bar-fill').evaluateAll((fills) => fills.map((el) => parseFloat((el as HTMLElement).style.width)));
+      widths.forEach((width, i) => expect(width).toBeCloseTo(p[i] * 100, 0));
+      expect(await page.getByTestId(`bar-${digit}`).getAttribute('class')).toContain('top');
+      expect(await page.locator('[data-testid^="bar-"].top').count()).toBe(1);
     });
   }
 
   it('clears the drawing and the answer', async () => {
     await draw(page, DIGITS[7]);
-    await expect.poll(() => page.getByTestId('prediction').textContent()).toBe('7');
+    await settled(page);
+    expect(await page.getByTestId('prediction').textContent()).toBe('7');
     await page.getByTestId('clear').click();
     expect(await page.getByTestId('prediction').textContent()).toBe('?');
     expect(await probabilities(page)).toEqual(new Array(10).fill(0));
@@ -100,9 +114,11 @@ describe.skipIf(!haveChromium)('draw-a-digit page', () => {
   it('fits a phone screen and takes a screenshot for the README', async () => {
     await page.getByTestId('clear').click();
     await draw(page, DIGITS[4]);
-    await expect.poll(() => page.getByTestId('prediction').textContent()).toBe('4');
-    mkdirSync('docs', { recursive: true });
-    await page.screenshot({ path: 'docs/page.png' });
+    await settled(page);
+    expect(await page.getByTestId('prediction').textContent()).toBe('4');
+    await page.waitForTimeout(300); // let the bars finish their transition
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    await page.screenshot({ path: join(SCREENSHOTS, 'page.png') });
 
     const phone = await browser.newPage({ viewport: { width: 375, height: 740 }, hasTouch: true, isMobile: true });
     await phone.goto(inject('workerUrl'));
@@ -111,7 +127,7 @@ describe.skipIf(!haveChromium)('draw-a-digit page', () => {
     const canvas = await phone.getByTestId('canvas').boundingBox();
     expect(canvas!.width).toBeGreaterThan(250);
     expect(await phone.getByTestId('canvas').evaluate((c) => getComputedStyle(c).touchAction)).toBe('none');
-    await phone.screenshot({ path: 'docs/page-phone.png', fullPage: true });
+    await phone.screenshot({ path: join(SCREENSHOTS, 'page-phone.png'), fullPage: true });
     await phone.close();
   });
 });
