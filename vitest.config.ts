@@ -1,8 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: Node (trainer, shared module) and workerd (the Worker through its HTTP API).
+// Node (trainer, shared module), workerd (the Worker through its HTTP API) and end to end
+// (the Worker under wrangler, driven over HTTP and from headless Chromium).
 export default defineConfig({
   test: {
-    projects: ['vitest.node.config.ts', 'vitest.workers.config.ts'],
+    projects: ['vitest.node.config.ts', 'vitest.workers.config.ts', 'vitest.e2e.config.ts'],
   },
 });
