@@ -76,6 +76,12 @@ describe('decodeToGray', () => {
     }
   });
 
+  it('decodes interlaced (Adam7) PNGs', () => {
+    const bytes = encodePng({ width: 28, height: 28, data: onPaper(k), channels: 1, depth: 8 }, { interlace: 'Adam7' });
+    expect(bytes[28]).toBe(1); // IHDR interlace method
+    expect(Array.from(decodeToGray(bytes).data)).toEqual(Array.from(onPaper(k)));
+  });
+
   it('decodes 16-bit gray and gray+alpha PNGs', () => {
     const sixteen = new PNG({ width: 28, height: 28, bitDepth: 16, colorType: 0, inputColorType: 0, inputHasAlpha: false });
     const data16 = new Uint16Array(PIXEL_COUNT).map((_, i) => onPaper(k)[i] * 257);
