@@ -47,26 +47,106 @@ function percentileOfHistogram(hist: Uint32Array, total: number, p: number): num
   return hist.length - 1;
 }
 
-/** Median and robust spread (1.4826·MAD ≈ σ for Gaussian noise) of the border ring. */
-function borderStats(image: GrayImage): { median: number; sigma: number } {
-  const { width, height, data } = image;
+/** Calls `visit(i)` for every pixel of the border ring (1/32 of the short side, at least 1 px). */
+function forBorder(width: number, height: number, visit: (i: number) => void): void {
   const ring = Math.max(1, Math.floor(Math.min(width, height) / 32));
-  const hist = new Uint32Array(256);
-  let total = 0;
   for (let y = 0; y < height; y++) {
     const edgeRow = y < ring || y >= height - ring;
     for (let x = 0; x < width; x++) {
-      if (edgeRow || x < ring || x >= width - ring) {
-        hist[data[y * width + x]]++;
-        total++;
-      }
+      if (edgeRow || x < ring || x >= width - ring) visit(y * width + x);
     }
   }
-  const median = percentileOfHistogram(hist, total, 0.5);
-  const deviations = new Uint32Array(256);
-  for (let v = 0; v < 256; v++) deviations[Math.abs(v - median)] += hist[v];
-  const mad = percentileOfHistogram(deviations, total, 0.5);
-  return { median, sigma: 1.4826 * mad };
+}
+
+/** Median and robust spread (1.4826·MAD ≈ σ for Gaussian noise) of values in −255…255. */
+function robustStats(hist: Uint32Array, total: number): { median: number; sigma: number } {
+  const median = percentileOfHistogram(hist, total, 0.5) - 255;
+  const deviations = new Uint32Array(511);
+  for (let v = 0; v < 511; v++) deviations[Math.abs(v - 255 - median)] += hist[v];
+  return { median, sigma: 1.4826 * percentileOfHistogram(deviations, total, 0.5) };
+}
+
+/** Pictures whose short side is below this use one paper colour; larger ones a smooth paper map. */
+const MIN_PAPER_MAP_SIDE = 64;
+/** Cells across the short side when mapping the paper. */
+const PAPER_CELLS = 12;
+/** Each cell's paper value is the lightest (darkest, for dark paper) of its neighbours this far
+ * away, so that cells covered by a thick stroke take the paper around the stroke. */
+const PAPER_REACH = 2;
+/** Within a cell, the paper is this far towards the paper side of its pixel values. */
+const PAPER_PERCENTILE = 0.75;
+
+/**
+ * The paper's brightness at every pixel. Photos of paper are rarely evenly lit: measuring ink
+ * against one paper colour turns the shaded side into "ink" (or hides the digit in the noise
+ * estimate). The map follows smooth lighting (cells of 1/12 of the short side, bilinear between
+ * cell centres) and ignores the ink, which only ever moves pixels away from the paper.
+ */
+function paperMap(image: GrayImage, lightPaper: boolean, paper: number): Float32Array {
+  const { width, height, data } = image;
+  const map = new Float32Array(width * height);
+  if (Math.min(width, height) < MIN_PAPER_MAP_SIDE) return map.fill(paper);
+
+  const cell = Math.ceil(Math.min(width, height) / PAPER_CELLS);
+  const cols = Math.ceil(width / cell);
+  const rows = Math.ceil(height / cell);
+  const hists = new Uint32Array(cols * rows * 256);
+  for (let y = 0; y < height; y++) {
+    const rowBase = Math.floor(y / cell) * cols;
+    for (let x = 0; x < width; x++) hists[(rowBase + Math.floor(x / cell)) * 256 + data[y * width + x]]++;
+  }
+  const cellPaper = new Float32Array(cols * rows);
+  for (let c = 0; c < cols * rows; c++) {
+    const hist = hists.subarray(c * 256, (c + 1) * 256);
+    let total = 0;
+    for (let v = 0; v < 256; v++) total += hist[v];
+    cellPaper[c] = percentileOfHistogram(hist, total, lightPaper ? PAPER_PERCENTILE : 1 - PAPER_PERCENTILE);
+  }
+  const spread = new Float32Array(cols * rows);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      let best = lightPaper ? 0 : 255;
+      for (let rr = Math.max(0, r - PAPER_REACH); rr <= Math.min(rows - 1, r + PAPER_REACH); rr++) {
+        for (let cc = Math.max(0, c - PAPER_REACH); cc <= Math.min(cols - 1, c + PAPER_REACH); cc++) {
+          const v = cellPaper[rr * cols + cc];
+          best = lightPaper ? Math.max(best, v) : Math.min(best, v);
+        }
+      }
+      spread[r * cols + c] = best;
+    }
+  }
+  // A 3×3 mean smooths the steps that the neighbourhood maximum leaves between cells.
+  const smooth = new Float32Array(cols * rows);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      let sum = 0;
+      let count = 0;
+      for (let rr = Math.max(0, r - 1); rr <= Math.min(rows - 1, r + 1); rr++) {
+        for (let cc = Math.max(0, c - 1); cc <= Math.min(cols - 1, c + 1); cc++) {
+          sum += spread[rr * cols + cc];
+          count++;
+        }
+      }
+      smooth[r * cols + c] = sum / count;
+    }
+  }
+  // Bilinear between cell centres.
+  for (let y = 0; y < height; y++) {
+    const fy = Math.min(rows - 1, Math.max(0, (y + 0.5) / cell - 0.5));
+    const r0 = Math.floor(fy);
+    const r1 = Math.min(rows - 1, r0 + 1);
+    const wy = fy - r0;
+    for (let x = 0; x < width; x++) {
+      const fx = Math.min(cols - 1, Math.max(0, (x + 0.5) / cell - 0.5));
+      const c0 = Math.floor(fx);
+      const c1 = Math.min(cols - 1, c0 + 1);
+      const wx = fx - c0;
+      map[y * width + x] =
+        (1 - wy) * ((1 - wx) * smooth[r0 * cols + c0] + wx * smooth[r0 * cols + c1]) +
+        wy * ((1 - wx) * smooth[r1 * cols + c0] + wx * smooth[r1 * cols + c1]);
+    }
+  }
+  return map;
 }
 
 /**
@@ -114,25 +194,40 @@ function components(mask: Uint8Array, contrast: Uint8Array, width: number, heigh
 
 /**
  * Finds the digit's ink. Polarity comes from the border (the median of the outer ring is the
- * paper); contrast is measured from that paper colour; the noise level measured on the border
- * sets how much contrast counts as ink. Throws NoInkError when nothing qualifies.
+ * paper); contrast is measured from the paper map (the paper's local brightness); the noise level
+ * measured on the border sets how much contrast counts as ink. Throws NoInkError when nothing
+ * qualifies.
  */
 export function extractInk(image: GrayImage): InkMap {
   const { width, height, data } = image;
   if (width < 1 || height < 1 || data.length < width * height) {
     throw new RangeError(`gray image ${width}×${height} needs ${width * height} pixels, got ${data.length}`);
   }
-  const { median: paper, sigma } = borderStats(image);
-  const inverted = paper >= 128;
+  const n = width * height;
+  const borderHist = new Uint32Array(511);
+  let borderCount = 0;
+  forBorder(width, height, (i) => {
+    borderHist[255 + data[i]]++;
+    borderCount++;
+  });
+  const inverted = robustStats(borderHist, borderCount).median >= 128;
+  const paper = paperMap(image, inverted, robustStats(borderHist, borderCount).median);
+
+  // Signed contrast against the paper map; on the border it is paper and noise, which gives the
+  // map's offset from the paper's middle and the noise level.
+  const raw = new Float32Array(n);
+  for (let i = 0; i < n; i++) raw[i] = inverted ? paper[i] - data[i] : data[i] - paper[i];
+  const residuals = new Uint32Array(511);
+  forBorder(width, height, (i) => residuals[255 + Math.max(-255, Math.min(255, Math.round(raw[i])))]++);
+  const { median: offset, sigma } = robustStats(residuals, borderCount);
   const threshold = Math.max(MIN_INK_CONTRAST, 5 * sigma);
   const floor = Math.min(threshold / 2, Math.max(MIN_NOISE_FLOOR, 3 * sigma));
 
-  const n = width * height;
   const contrast = new Uint8Array(n);
   const mask = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
-    const d = inverted ? paper - data[i] : data[i] - paper;
-    if (d > 0) contrast[i] = d;
+    const d = Math.round(raw[i] - offset);
+    if (d > 0) contrast[i] = Math.min(255, d);
     if (d > floor) mask[i] = 1;
   }
 

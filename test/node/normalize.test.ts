@@ -125,6 +125,21 @@ describe('normalizeDigit', () => {
     expect(() => normalizeDigit(sheet(100, 100, 220, 195, [[30, 30, 20, 40]]))).toThrow(NoInkError);
   });
 
+  it('follows uneven lighting: a page darkening to one side is paper, not ink', () => {
+    // Paper from 245 on the left to 150 on the right (a phone photo lit from one side).
+    const shade = (image: GrayImage) => ({
+      ...image,
+      data: image.data.map((v, i) => Math.round(v * (1 - (0.4 * (i % image.width)) / image.width))),
+    });
+    const rects = [[120, 60, 30, 200], [120, 60, 110, 28], [200, 60, 30, 120]];
+    const even = normalizeDigit(sheet(360, 320, 245, 40, rects));
+    const shaded = normalizeDigit(shade(sheet(360, 320, 245, 40, rects)));
+    let diff = 0;
+    for (let i = 0; i < PIXEL_COUNT; i++) diff += Math.abs(even[i] - shaded[i]);
+    expect(diff / PIXEL_COUNT).toBeLessThan(3);
+    expect(() => normalizeDigit(shade(sheet(360, 320, 245, 40, [])))).toThrow(NoInkError);
+  });
+
   it('ignores specks of dust far from the digit', () => {
     const clean = normalizeDigit(sheet(500, 500, 240, 30, [[200, 150, 40, 200]]));
     const dusty = normalizeDigit(sheet(500, 500, 240, 30, [[200, 150, 40, 200], [10, 480, 3, 3], [470, 12, 2, 2]]));
