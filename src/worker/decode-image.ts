@@ -6,7 +6,7 @@ import jpeg from 'jpeg-js';
 import { imageSize } from 'image-size';
 import { normalizeDigit, NoInkError, type GrayImage } from '../shared/normalize.ts';
 import { ApiError } from './errors.ts';
-import { MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE } from './image-limits.ts';
+import { DECODE_MEMORY_BUDGET, MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, pngDecodeBytes } from './image-limits.ts';
 
 export type ImageFormat = 'png' | 'jpeg';
 
@@ -19,6 +19,7 @@ export const IMAGE_MEDIA_TYPES: Readonly<Record<string, ImageFormat>> = {
 };
 
 const invalid = (message: string) => new ApiError(422, 'invalid_image', message);
+
 
 /** The format from the file's magic bytes, whatever the client claimed. */
 export function sniffFormat(bytes: Uint8Array): ImageFormat | undefined {
@@ -113,71 +114,72 @@ function unpackSamples(png: DecodedPng): Uint16Array | Uint8Array {
   return out;
 }
 
-/** Gray (0–255) and alpha (0–1, or undefined when opaque) of every pixel of a decoded PNG. */
-function pngToGrayAlpha(png: DecodedPng): { gray: Float32Array; alpha?: Float32Array } {
+/**
+ * A decoded PNG's pixels as 8-bit gray, with transparency composited away. Reads the decoded
+ * samples directly (no float copies): a 16 M-pixel picture needs little beyond the decoder's own
+ * buffers.
+ */
+function pngToGray(png: DecodedPng): Uint8Array {
   const n = png.width * png.height;
-  const gray = new Float32Array(n);
   const samples = unpackSamples(png);
   const expected = n * (png.palette ? 1 : png.channels);
   if (samples.length < expected) throw invalid('the PNG image data is shorter than its header says');
 
+  // `read(i)` leaves pixel i's gray (0–255) and alpha (0–1) in `px`.
+  const px = { gray: 0, alpha: 1 };
+  let read: (i: number) => void;
+  let transparent: boolean;
   if (png.palette) {
     const palette = png.palette;
     const trns = png.transparency;
-    const alpha = trns ? new Float32Array(n) : undefined;
-    for (let i = 0; i < n; i++) {
-      const entry = palette[samples[i]];
+    transparent = Boolean(trns) || palette.some((entry) => entry.length > 3);
+    read = (i) => {
+      const index = samples[i];
+      const entry = palette[index];
       if (!entry) throw invalid('the PNG refers to a palette entry it does not define');
-      gray[i] = luma(entry[0], entry[1], entry[2]);
-      if (alpha) alpha[i] = (entry.length > 3 ? entry[3] : trns && samples[i] < trns.length ? trns[samples[i]] : 255) / 255;
-    }
-    return { gray, alpha };
+      px.gray = luma(entry[0], entry[1], entry[2]);
+      px.alpha = (entry.length > 3 ? entry[3] : trns && index < trns.length ? trns[index] : 255) / 255;
+    };
+  } else {
+    const max = (1 << png.depth) - 1;
+    const scale = 255 / max;
+    const c = png.channels;
+    const hasAlpha = c === 2 || c === 4;
+    // tRNS on gray/RGB images names one colour (in sample units) that is fully transparent.
+    const key = !hasAlpha && png.transparency ? png.transparency : undefined;
+    transparent = hasAlpha || key !== undefined;
+    read = (i) => {
+      const o = i * c;
+      px.gray = (c <= 2 ? samples[o] : luma(samples[o], samples[o + 1], samples[o + 2])) * scale;
+      if (hasAlpha) px.alpha = samples[o + c - 1] / max;
+      else if (key) {
+        const keyed = c === 1 ? samples[o] === key[0] : samples[o] === key[0] && samples[o + 1] === key[1] && samples[o + 2] === key[2];
+        px.alpha = keyed ? 0 : 1;
+      }
+    };
   }
 
-  const max = (1 << png.depth) - 1;
-  const scale = 255 / max;
-  const c = png.channels;
-  const hasAlpha = c === 2 || c === 4;
-  // tRNS on gray/RGB images names one colour (in sample units) that is fully transparent.
-  const key = !hasAlpha && png.transparency ? png.transparency : undefined;
-  const alpha = hasAlpha || key ? new Float32Array(n) : undefined;
-  for (let i = 0; i < n; i++) {
-    const o = i * c;
-    if (c <= 2) {
-      gray[i] = samples[o] * scale;
-    } else {
-      gray[i] = luma(samples[o], samples[o + 1], samples[o + 2]) * scale;
+  const out = new Uint8Array(n);
+  if (!transparent) {
+    for (let i = 0; i < n; i++) {
+      read(i);
+      out[i] = Math.round(px.gray);
     }
-    if (!alpha) continue;
-    if (hasAlpha) {
-      alpha[i] = samples[o + c - 1] / max;
-    } else if (key) {
-      const transparent = c === 1 ? samples[o] === key[0] : samples[o] === key[0] && samples[o + 1] === key[1] && samples[o + 2] === key[2];
-      alpha[i] = transparent ? 0 : 1;
-    }
-  }
-  return { gray, alpha };
-}
-
-/**
- * Composites over a background chosen to contrast with the drawing: a canvas export of dark strokes
- * on transparent pixels goes onto white paper, light strokes on transparency onto black.
- */
-function composite(gray: Float32Array, alpha: Float32Array | undefined): Uint8Array {
-  const out = new Uint8Array(gray.length);
-  if (!alpha) {
-    for (let i = 0; i < gray.length; i++) out[i] = Math.round(gray[i]);
     return out;
   }
+  // Composite over a background chosen to contrast with the drawing: a canvas export of dark
+  // strokes on transparent pixels goes onto white paper, light strokes on transparency onto black.
   let mass = 0;
   let weighted = 0;
-  for (let i = 0; i < gray.length; i++) {
-    mass += alpha[i];
-    weighted += alpha[i] * gray[i];
+  for (let i = 0; i < n; i++) {
+    read(i);
+    mass += px.alpha;
+    weighted += px.alpha * px.gray;
   }
   const background = mass === 0 || weighted / mass < 128 ? 255 : 0;
-  for (let i = 0; i < gray.length; i++) {
-    out[i] = Math.round(alpha[i] * gray[i] + (1 - alpha[i]) * background);
+  for (let i = 0; i < n; i++) {
+    read(i);
+    out[i] = Math.round(px.alpha * px.gray + (1 - px.alpha) * background);
   }
   return out;
 }
@@ -229,6 +231,14 @@ export function decodeToGray(bytes: Uint8Array, mediaType?: string): GrayImage {
   const { width, height, orientation } = checkHeader(bytes);
 
   if (format === 'png') {
+    const needed = pngDecodeBytes(width, height, bytes[24], bytes[25]);
+    if (needed > DECODE_MEMORY_BUDGET) {
+      throw new ApiError(
+        413,
+        'image_too_large',
+        `the PNG is ${width}×${height} and would need ${Math.ceil(needed / 2 ** 20)} MB to decode (limit ${DECODE_MEMORY_BUDGET / 2 ** 20} MB); send it scaled down or as 8-bit gray`,
+      );
+    }
     assertPngComplete(bytes);
     let png: DecodedPng;
     try {
@@ -237,8 +247,7 @@ export function decodeToGray(bytes: Uint8Array, mediaType?: string): GrayImage {
       throw invalid(`the PNG could not be decoded: ${(error as Error).message}`);
     }
     if (png.width !== width || png.height !== height) throw invalid('the PNG header is inconsistent');
-    const { gray, alpha } = pngToGrayAlpha(png);
-    return { width, height, data: composite(gray, alpha) };
+    return { width, height, data: pngToGray(png) };
   }
 
   assertJpegComplete(bytes);
@@ -249,10 +258,19 @@ export function decodeToGray(bytes: Uint8Array, mediaType?: string): GrayImage {
       formatAsRGBA: false,
       tolerantDecoding: false,
       maxResolutionInMP: MAX_IMAGE_PIXELS / 1e6,
-      maxMemoryUsageInMB: 256,
+      // jpeg-js counts its own allocations and stops before going over (→ 413 below).
+      maxMemoryUsageInMB: DECODE_MEMORY_BUDGET / 2 ** 20,
     });
   } catch (error) {
-    throw invalid(`the JPEG could not be decoded: ${(error as Error).message}`);
+    const message = (error as Error).message;
+    if (/maxMemoryUsageInMB|maxResolutionInMP|allocate enough memory/.test(message)) {
+      throw new ApiError(
+        413,
+        'image_too_large',
+        `the JPEG is ${width}×${height} and would need more than ${DECODE_MEMORY_BUDGET / 2 ** 20} MB to decode; send it scaled down (about 2000×2000 or less)`,
+      );
+    }
+    throw invalid(`the JPEG could not be decoded: ${message}`);
   }
   const n = decoded.width * decoded.height;
   if (!n || decoded.data.length < n * 3) throw invalid('the JPEG image data is incomplete');

@@ -218,6 +218,22 @@ describe('bad input', () => {
     expectApiError(() => imageToDigit(jpg, 'image/jpeg'), 413, 'image_too_large');
   });
 
+  it('refuses pictures whose decoding would not fit the isolate, and decodes a 16 M-pixel gray PNG', () => {
+    // Within 4096², but RGBA at 16 M pixels needs ~200 MB with fast-png: refused from the header.
+    expectApiError(() => imageToDigit(rawPng(4096, 4096, 8, 6, []), 'image/png'), 413, 'image_too_large');
+    // jpeg-js stops itself before allocating more than the budget.
+    const side = 3000;
+    const rgba = new Uint8Array(side * side * 4).fill(230);
+    for (let y = 1000; y < 2000; y++) for (let x = 1400; x < 1600; x++) rgba.fill(20, (y * side + x) * 4, (y * side + x) * 4 + 3);
+    const big = new Uint8Array(jpeg.encode({ width: side, height: side, data: rgba }, 75).data);
+    expectApiError(() => imageToDigit(big, 'image/jpeg'), 413, 'image_too_large');
+    // 8-bit gray at the full 4096×4096 fits: decoded and normalised.
+    const gray = new Uint8Array(4096 * 4096).fill(240);
+    for (let y = 1000; y < 3000; y++) gray.fill(10, y * 4096 + 1900, y * 4096 + 2200);
+    const digit = imageToDigit(encodePng({ width: 4096, height: 4096, data: gray, channels: 1, depth: 8 }), 'image/png');
+    expect(Math.max(...digit)).toBe(255);
+  });
+
   it('gives 422 no_ink for a blank page', () => {
     const blank = encodePng({ width: 100, height: 100, data: new Uint8Array(10_000).fill(250), channels: 1, depth: 8 });
     expectApiError(() => imageToDigit(blank, 'image/png'), 422, 'no_ink');
