@@ -111,6 +111,26 @@ describe.skipIf(!haveChromium)('draw-a-digit page', () => {
     expect(blank).toBe(true);
   });
 
+  it('shows API errors instead of a prediction', async () => {
+    await page.getByTestId('clear').click();
+    await page.route('**/classify', (route) =>
+      route.fulfill({
+        status: 503,
+        contentType: 'application/json',
+        body: JSON.stringify({ error: { code: 'model_unavailable', message: 'The model could not be loaded.' } }),
+      }),
+    );
+    try {
+      await draw(page, DIGITS[1]);
+      await settled(page);
+      expect(await page.getByTestId('status').textContent()).toBe('The model could not be loaded.');
+      expect(await page.getByTestId('status').getAttribute('class')).toContain('error');
+      expect(await page.getByTestId('prediction').textContent()).toBe('?');
+    } finally {
+      await page.unroute('**/classify');
+    }
+  });
+
   it('fits a phone screen and takes a screenshot for the README', async () => {
     await page.getByTestId('clear').click();
     await draw(page, DIGITS[4]);
