@@ -22,7 +22,7 @@ export interface InkMap {
 /** Raised for a picture with no mark that stands out from its background. */
 export class NoInkError extends Error {
   readonly code = 'no_ink';
-  constructor(message = 'the image contains no ink: nothing stands out from the background') {
+  constructor(message = 'The image has no ink: nothing stands out from the background.') {
     super(message);
     this.name = 'NoInkError';
   }

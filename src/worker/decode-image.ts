@@ -20,7 +20,6 @@ export const IMAGE_MEDIA_TYPES: Readonly<Record<string, ImageFormat>> = {
 
 const invalid = (message: string) => new ApiError(422, 'invalid_image', message);
 
-
 /** The format from the file's magic bytes, whatever the client claimed. */
 export function sniffFormat(bytes: Uint8Array): ImageFormat | undefined {
   if (bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) {
@@ -47,7 +46,7 @@ function assertPngComplete(bytes: Uint8Array): void {
     if (i > bytes.length) break;
     if (type === 'IEND') return;
   }
-  throw invalid('the PNG file is truncated (its chunks end before IEND)');
+  throw invalid('The PNG file is truncated (its chunks end before IEND).');
 }
 
 /**
@@ -58,7 +57,7 @@ function assertPngComplete(bytes: Uint8Array): void {
 function assertJpegComplete(bytes: Uint8Array): void {
   let i = 2;
   while (i + 4 <= bytes.length) {
-    if (bytes[i] !== 0xff) throw invalid('the JPEG file is corrupt (bad segment marker)');
+    if (bytes[i] !== 0xff) throw invalid('The JPEG file is corrupt (bad segment marker).');
     const marker = bytes[i + 1];
     if (marker === 0xff) {
       i++;
@@ -72,7 +71,7 @@ function assertJpegComplete(bytes: Uint8Array): void {
     }
     i += 2 + (marker >= 0xd0 && marker <= 0xd7 ? 0 : readU16(bytes, i + 2));
   }
-  throw invalid('the JPEG file is truncated (no complete scan and end-of-image marker)');
+  throw invalid('The JPEG file is truncated (no complete scan and end-of-image marker).');
 }
 
 /** Header dimensions (and JPEG EXIF orientation), checked against the limits before decoding. */
@@ -81,15 +80,15 @@ function checkHeader(bytes: Uint8Array): { width: number; height: number; orient
   try {
     size = imageSize(bytes);
   } catch {
-    throw invalid('the image header is unreadable');
+    throw invalid('The image header is unreadable.');
   }
   const { width, height } = size;
-  if (!width || !height) throw invalid('the image header has no dimensions');
+  if (!width || !height) throw invalid('The image header has no dimensions.');
   if (width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE || width * height > MAX_IMAGE_PIXELS) {
     throw new ApiError(
       413,
       'image_too_large',
-      `the image is ${width}×${height}; the limit is ${MAX_IMAGE_SIDE} px a side and ${MAX_IMAGE_PIXELS} pixels`,
+      `The image is ${width}×${height}; the limit is ${MAX_IMAGE_SIDE} px a side and ${MAX_IMAGE_PIXELS} pixels.`,
     );
   }
   return { width, height, orientation: size.orientation ?? 1 };
@@ -123,7 +122,7 @@ function pngToGray(png: DecodedPng): Uint8Array {
   const n = png.width * png.height;
   const samples = unpackSamples(png);
   const expected = n * (png.palette ? 1 : png.channels);
-  if (samples.length < expected) throw invalid('the PNG image data is shorter than its header says');
+  if (samples.length < expected) throw invalid('The PNG image data is shorter than its header says.');
 
   // `read(i)` leaves pixel i's gray (0–255) and alpha (0–1) in `px`.
   const px = { gray: 0, alpha: 1 };
@@ -136,7 +135,7 @@ function pngToGray(png: DecodedPng): Uint8Array {
     read = (i) => {
       const index = samples[i];
       const entry = palette[index];
-      if (!entry) throw invalid('the PNG refers to a palette entry it does not define');
+      if (!entry) throw invalid('The PNG refers to a palette entry it does not define.');
       px.gray = luma(entry[0], entry[1], entry[2]);
       px.alpha = (entry.length > 3 ? entry[3] : trns && index < trns.length ? trns[index] : 255) / 255;
     };
@@ -218,15 +217,15 @@ export function orient(image: GrayImage, orientation: number): GrayImage {
  */
 export function decodeToGray(bytes: Uint8Array, mediaType?: string): GrayImage {
   if (bytes.length > MAX_IMAGE_BYTES) {
-    throw new ApiError(413, 'payload_too_large', `the image is ${bytes.length} bytes; the limit is ${MAX_IMAGE_BYTES}`);
+    throw new ApiError(413, 'payload_too_large', `The image is ${bytes.length} bytes; the limit is ${MAX_IMAGE_BYTES}.`);
   }
   const format = sniffFormat(bytes);
   if (!format) {
     const declared = baseMediaType(mediaType);
     if (declared && !(declared in IMAGE_MEDIA_TYPES) && declared !== 'application/octet-stream') {
-      throw new ApiError(415, 'unsupported_media_type', `${declared} is not supported; send image/png or image/jpeg`);
+      throw new ApiError(415, 'unsupported_media_type', `${declared} is not supported; send image/png or image/jpeg.`);
     }
-    throw invalid('the body is not a PNG or JPEG image');
+    throw invalid('The body is not a PNG or JPEG image.');
   }
   const { width, height, orientation } = checkHeader(bytes);
 
@@ -236,7 +235,7 @@ export function decodeToGray(bytes: Uint8Array, mediaType?: string): GrayImage {
       throw new ApiError(
         413,
         'image_too_large',
-        `the PNG is ${width}×${height} and would need ${Math.ceil(needed / 2 ** 20)} MB to decode (limit ${DECODE_MEMORY_BUDGET / 2 ** 20} MB); send it scaled down or as 8-bit gray`,
+        `The PNG is ${width}×${height} and would need ${Math.ceil(needed / 2 ** 20)} MB to decode (limit ${DECODE_MEMORY_BUDGET / 2 ** 20} MB); send it scaled down or as 8-bit gray.`,
       );
     }
     assertPngComplete(bytes);
@@ -244,9 +243,9 @@ export function decodeToGray(bytes: Uint8Array, mediaType?: string): GrayImage {
     try {
       png = decodePng(bytes, { checkCrc: true });
     } catch (error) {
-      throw invalid(`the PNG could not be decoded: ${(error as Error).message}`);
+      throw invalid(`The PNG could not be decoded: ${(error as Error).message}`);
     }
-    if (png.width !== width || png.height !== height) throw invalid('the PNG header is inconsistent');
+    if (png.width !== width || png.height !== height) throw invalid('The PNG header is inconsistent.');
     return { width, height, data: pngToGray(png) };
   }
 
@@ -267,13 +266,13 @@ export function decodeToGray(bytes: Uint8Array, mediaType?: string): GrayImage {
       throw new ApiError(
         413,
         'image_too_large',
-        `the JPEG is ${width}×${height} and would need more than ${DECODE_MEMORY_BUDGET / 2 ** 20} MB to decode; send it scaled down (about 2000×2000 or less)`,
+        `The JPEG is ${width}×${height} and would need more than ${DECODE_MEMORY_BUDGET / 2 ** 20} MB to decode; send it scaled down (about 2000×2000 or less).`,
       );
     }
-    throw invalid(`the JPEG could not be decoded: ${message}`);
+    throw invalid(`The JPEG could not be decoded: ${message}`);
   }
   const n = decoded.width * decoded.height;
-  if (!n || decoded.data.length < n * 3) throw invalid('the JPEG image data is incomplete');
+  if (!n || decoded.data.length < n * 3) throw invalid('The JPEG image data is incomplete.');
   const data = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     data[i] = Math.round(luma(decoded.data[3 * i], decoded.data[3 * i + 1], decoded.data[3 * i + 2]));
@@ -289,19 +288,19 @@ export function parseDataUrl(value: string): { bytes: Uint8Array; mediaType?: st
     const comma = payload.indexOf(',');
     const header = comma < 0 ? '' : payload.slice(5, comma).toLowerCase();
     if (comma < 0 || !header.split(';').includes('base64')) {
-      throw new ApiError(422, 'invalid_image', 'the data URL must be base64-encoded: data:image/png;base64,…');
+      throw new ApiError(422, 'invalid_image', 'The data URL must be base64-encoded: data:image/png;base64,…');
     }
     mediaType = header.split(';')[0] || undefined;
     payload = payload.slice(comma + 1);
   }
   payload = payload.replace(/\s+/g, '');
   if (payload.length > Math.ceil((MAX_IMAGE_BYTES * 4) / 3) + 4) {
-    throw new ApiError(413, 'payload_too_large', `the image is larger than ${MAX_IMAGE_BYTES} bytes`);
+    throw new ApiError(413, 'payload_too_large', `The image is larger than ${MAX_IMAGE_BYTES} bytes.`);
   }
   // Accept the URL-safe alphabet too, and missing padding.
   payload = payload.replace(/-/g, '+').replace(/_/g, '/');
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(payload) || payload.length % 4 === 1) {
-    throw new ApiError(422, 'invalid_image', 'the image is not valid base64');
+    throw new ApiError(422, 'invalid_image', 'The image is not valid base64.');
   }
   const binary = atob(payload.padEnd(Math.ceil(payload.length / 4) * 4, '='));
   const bytes = new Uint8Array(binary.length);
