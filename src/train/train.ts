@@ -28,6 +28,11 @@ export interface TrainSummary {
   msPerStep: number;
 }
 
+/** tfjs reports metrics as float32 (0.992 arrives as 0.99199998): keep the digits that mean something. */
+export function roundMetric(value: number): number {
+  return Math.round(value * 1e6) / 1e6;
+}
+
 /** Mulberry32: small, fast and good enough to shuffle with. */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
@@ -98,10 +103,10 @@ export async function trainModel(
           stepSeconds += (lastBatchEnded - epochStarted) / 1000;
           const record: EpochRecord = {
             epoch: e + 1,
-            loss: logs!.loss,
-            accuracy: logs!.acc,
-            testLoss: logs!.val_loss,
-            testAccuracy: logs!.val_acc,
+            loss: roundMetric(logs!.loss),
+            accuracy: roundMetric(logs!.acc),
+            testLoss: roundMetric(logs!.val_loss),
+            testAccuracy: roundMetric(logs!.val_acc),
             seconds: Math.round(seconds * 10) / 10,
           };
           history.push(record);
@@ -144,5 +149,5 @@ export async function evaluate(model: tf.LayersModel, set: DigitSet, batchSize =
     correct += (await hits.data())[0];
     tf.dispose([xs, ys, loss, hits]);
   }
-  return { loss: lossSum / set.count, accuracy: correct / set.count };
+  return { loss: roundMetric(lossSum / set.count), accuracy: correct / set.count };
 }
