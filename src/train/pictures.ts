@@ -56,7 +56,7 @@ interface Series {
 }
 
 function chart(x0: number, title: string, yLabel: string, series: Series[], epochs: number): string {
-  const [w, h, left, top] = [380, 260, 56, 36];
+  const [w, h, left, top] = [380, 260, 56, 52];
   const all = series.flatMap((s) => s.values);
   let lo = Math.min(...all);
   let hi = Math.max(...all);
@@ -83,9 +83,10 @@ function chart(x0: number, title: string, yLabel: string, series: Series[], epoc
     const points = s.values.map((v, i) => `${px(i + 1)},${py(v)}`).join(' ');
     out.push(`<polyline points="${points}" fill="none" stroke="${s.color}" stroke-width="2"/>`);
     for (const [i, v] of s.values.entries()) out.push(`<circle cx="${px(i + 1)}" cy="${py(v)}" r="3" fill="${s.color}"/>`);
-    const ly = top + 16 + k * 16;
-    out.push(`<line x1="${x0 + left + w - 90}" x2="${x0 + left + w - 70}" y1="${ly - 4}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2"/>`);
-    out.push(`<text x="${x0 + left + w - 64}" y="${ly}" font-size="12">${s.label}</text>`);
+    // The legend sits above the plot, where no curve can hide it.
+    const lx = x0 + left + w / 2 - 70 + k * 80;
+    out.push(`<line x1="${lx}" x2="${lx + 20}" y1="${top - 12}" y2="${top - 12}" stroke="${s.color}" stroke-width="2"/>`);
+    out.push(`<text x="${lx + 26}" y="${top - 8}" font-size="12">${s.label}</text>`);
   });
   return out.join('');
 }
@@ -102,7 +103,7 @@ export function learningCurvesPng(history: EpochRecord[]): Uint8Array {
     { label: 'test', color: '#ff7f0e', values: history.map((h) => h.testLoss) },
   ], epochs);
   return renderPng(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="920" height="350" font-family="DejaVu Sans">` +
+    `<svg xmlns="http://www.w3.org/2000/svg" width="920" height="366" font-family="DejaVu Sans">` +
       `<rect width="100%" height="100%" fill="white"/>${accuracy}${loss}</svg>`,
   );
 }
