@@ -8,6 +8,15 @@ export const INPUT_SHAPE = [IMAGE_SIZE, IMAGE_SIZE, 1] as const;
 /** Raw pixels are grayscale 0–255, white ink on black, as in MNIST. */
 export const MAX_PIXEL_VALUE = 255;
 
+/** Digits as bytes, as MNIST stores them and as the tests and tools pass them around. */
+export interface DigitSet {
+  count: number;
+  /** count × 784 raw pixels, 0–255, white ink on black. */
+  images: Uint8Array;
+  /** count labels, 0–9. */
+  labels: Uint8Array;
+}
+
 /** Directory of the committed model, relative to the repository root. */
 export const MODEL_DIR = 'models/mnist-cnn';
 export const MODEL_JSON = 'model.json';

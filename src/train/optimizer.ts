@@ -2,6 +2,8 @@
 // squared-gradient accumulator before updating it, so its first step is a plain lr·g step; with
 // Keras's lr 1.0 that first step wrecks the seed CNN (loss stalls at 2.30).
 import * as tf from '@tensorflow/tfjs';
+// The optimizer API speaks NamedTensor, which tfjs exports only from this path.
+import type { NamedTensor } from '@tensorflow/tfjs-core/dist/tensor_types';
 
 export interface AdadeltaConfig {
   learningRate: number;
@@ -25,14 +27,14 @@ interface Accumulators {
  *   w     ← w − lr·Δ
  */
 export class KerasAdadelta extends tf.Optimizer {
-  static override className = 'KerasAdadelta';
+  static className = 'KerasAdadelta';
   private readonly accumulators = new Map<string, Accumulators>();
 
   constructor(readonly config: AdadeltaConfig = KERAS_ADADELTA) {
     super();
   }
 
-  override applyGradients(variableGradients: tf.NamedTensorMap | tf.NamedTensor[]): void {
+  override applyGradients(variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
     const named = Array.isArray(variableGradients)
       ? variableGradients
       : Object.entries(variableGradients).map(([name, tensor]) => ({ name, tensor }));
@@ -72,8 +74,8 @@ export class KerasAdadelta extends tf.Optimizer {
     super.dispose();
   }
 
-  override async getWeights(): Promise<tf.NamedTensor[]> {
-    const weights: tf.NamedTensor[] = [];
+  override async getWeights(): Promise<NamedTensor[]> {
+    const weights: NamedTensor[] = [];
     for (const [name, acc] of this.accumulators) {
       weights.push({ name: `${name}/accum_grad`, tensor: acc.squaredGrad });
       weights.push({ name: `${name}/accum_var`, tensor: acc.squaredUpdate });
@@ -81,7 +83,7 @@ export class KerasAdadelta extends tf.Optimizer {
     return [await this.saveIterations(), ...weights];
   }
 
-  override async setWeights(weightValues: tf.NamedTensor[]): Promise<void> {
+  override async setWeights(weightValues: NamedTensor[]): Promise<void> {
     const rest = await this.extractIterations(weightValues);
     const byName = new Map(rest.map((w) => [w.name, w.tensor]));
     for (const [name, variable] of Object.entries(tf.engine().registeredVariables)) {
@@ -99,7 +101,7 @@ export class KerasAdadelta extends tf.Optimizer {
     return { ...this.config };
   }
 
-  static fromConfig<T extends tf.serialization.Serializable>(
+  static override fromConfig<T extends tf.serialization.Serializable>(
     cls: tf.serialization.SerializableConstructor<T>,
     config: tf.serialization.ConfigDict,
   ): T {

@@ -1,7 +1,8 @@
 // The training loop: the seed's recipe on tf.data batches shuffled per epoch with a seeded order.
 import * as tf from '@tensorflow/tfjs';
-import { PIXEL_COUNT } from '../shared/model-spec.ts';
-import { toTensors, type DigitSet } from './data.ts';
+import { IMAGE_SIZE, NUM_CLASSES, PIXEL_COUNT, scalePixels } from '../shared/model-spec.ts';
+import { seededRandom } from '../shared/random.ts';
+import type { DigitSet } from './data.ts';
 import type { AdadeltaConfig } from './optimizer.ts';
 import type { EpochRecord } from './pictures.ts';
 
@@ -33,16 +34,20 @@ export function roundMetric(value: number): number {
   return Math.round(value * 1e6) / 1e6;
 }
 
-/** Mulberry32: small, fast and good enough to shuffle with. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+/** Gathers the given examples into network-ready tensors: xs [n,28,28,1] in [0,1], ys one-hot. */
+export function toTensors(set: DigitSet, indices?: ArrayLike<number>): { xs: tf.Tensor4D; ys: tf.Tensor2D } {
+  const n = indices ? indices.length : set.count;
+  const pixels = new Float32Array(n * PIXEL_COUNT);
+  const labels = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const src = indices ? indices[i] : i;
+    scalePixels(set.images.subarray(src * PIXEL_COUNT, (src + 1) * PIXEL_COUNT), pixels.subarray(i * PIXEL_COUNT));
+    labels[i] = set.labels[src];
+  }
+  return tf.tidy(() => ({
+    xs: tf.tensor4d(pixels, [n, IMAGE_SIZE, IMAGE_SIZE, 1]),
+    ys: tf.oneHot(tf.tensor1d(labels, 'int32'), NUM_CLASSES).toFloat() as tf.Tensor2D,
+  }));
 }
 
 /** The example order of one epoch; a function of (seed, epoch) so a resumed run sees the same order. */

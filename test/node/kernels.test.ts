@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useWasmBackend } from '../../src/train/backend.ts';
-import { seededRandom } from '../../src/train/train.ts';
+import { seededRandom } from '../../src/shared/random.ts';
 
 function randomArray(size: number, random: () => number): Float32Array {
   return Float32Array.from({ length: size }, () => random() * 2 - 1);
@@ -22,8 +22,8 @@ async function convGradients(backend: string, x: Float32Array, xShape: number[],
     const xt = tf.tensor4d(x, xShape as [number, number, number, number]);
     const wt = tf.tensor4d(w, wShape as [number, number, number, number]);
     // A non-uniform upstream gradient: d(Σ y²)/dy = 2y.
-    const [dx, dw] = tf.grads((a: tf.Tensor4D, b: tf.Tensor4D) => tf.conv2d(a, b, 1, pad).square().sum())([xt, wt]);
-    return { dx: dx.dataSync().slice(), dw: dw.dataSync().slice() };
+    const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, pad).square().sum())([xt, wt]);
+    return { dx: dx.dataSync().slice() as Float32Array, dw: dw.dataSync().slice() as Float32Array };
   });
 }
 
@@ -85,7 +85,7 @@ describe('wasm Conv2DBackpropFilter / Conv2DBackpropInput', () => {
     const x = tf.randomNormal([2, 6, 6, 3]) as tf.Tensor4D;
     const w = tf.randomNormal([3, 3, 3, 4]) as tf.Tensor4D;
     const before = tf.memory().numBytes;
-    const [dx, dw] = tf.grads((a: tf.Tensor4D, b: tf.Tensor4D) => tf.conv2d(a, b, 1, 'valid').sum())([x, w]);
+    const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'valid').sum())([x, w]);
     expect(tf.memory().numBytes - before).toBe(dx.size * 4 + dw.size * 4);
     tf.dispose([dx, dw]);
   });

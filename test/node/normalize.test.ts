@@ -10,7 +10,7 @@ import {
   type GrayImage,
 } from '../../src/shared/normalize.ts';
 import { strokeWidth } from '../../src/shared/stroke.ts';
-import { seededRandom } from '../support/client-images.ts';
+import { seededRandom } from '../../src/shared/random.ts';
 import { loadMnistTest } from '../support/mnist-files.ts';
 
 /** A `width`×`height` sheet of `paper` with `ink` rectangles [x, y, w, h]. */

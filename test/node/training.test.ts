@@ -2,11 +2,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useWasmBackend } from '../../src/train/backend.ts';
-import { loadSplit, take, toTensors, type DigitSet } from '../../src/train/data.ts';
+import { loadSplit, take, type DigitSet } from '../../src/train/data.ts';
 import { encodeModel, loadModelFiles, modelArtifacts } from '../../src/train/export.ts';
 import { buildModel } from '../../src/train/model.ts';
 import { KERAS_ADADELTA } from '../../src/train/optimizer.ts';
-import { epochOrder, evaluate, trainModel } from '../../src/train/train.ts';
+import { epochOrder, evaluate, toTensors, trainModel } from '../../src/train/train.ts';
 import { parameterCount } from '../../src/shared/model-spec.ts';
 
 describe('training on the wasm backend', () => {

@@ -5,6 +5,8 @@
 
 import { encode as encodePng } from 'fast-png';
 import jpeg from 'jpeg-js';
+import { seededRandom } from '../../src/shared/random.ts';
+import type { DigitSet } from '../../src/shared/model-spec.ts';
 
 export const CLIENT_KINDS = ['scan', 'canvas', 'jpeg', 'small', 'marker'] as const;
 export type ClientKind = (typeof CLIENT_KINDS)[number];
@@ -16,37 +18,6 @@ export interface ClientImage {
   readonly kind: ClientKind;
   readonly mediaType: 'image/png' | 'image/jpeg';
   readonly bytes: Uint8Array;
-}
-
-export interface MnistDigits {
-  readonly count: number;
-  /** count × 784 bytes, white ink on black. */
-  readonly images: Uint8Array;
-  readonly labels: Uint8Array;
-}
-
-/** Parses MNIST's IDX files (big-endian: magic 2051/2049, counts, dims, then uint8 data). */
-export function parseIdx(imagesFile: Uint8Array, labelsFile: Uint8Array): MnistDigits {
-  const iv = new DataView(imagesFile.buffer, imagesFile.byteOffset, imagesFile.byteLength);
-  const lv = new DataView(labelsFile.buffer, labelsFile.byteOffset, labelsFile.byteLength);
-  if (iv.getInt32(0) !== 2051 || lv.getInt32(0) !== 2049) throw new Error('not MNIST IDX image/label files');
-  const count = iv.getInt32(4);
-  if (lv.getInt32(4) !== count || iv.getInt32(8) !== 28 || iv.getInt32(12) !== 28) {
-    throw new Error('MNIST IDX files disagree on count or are not 28×28');
-  }
-  return { count, images: imagesFile.subarray(16, 16 + count * 784), labels: labelsFile.subarray(8, 8 + count) };
-}
-
-/** mulberry32: small, fast, good enough for test data. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 type Rng = () => number;
@@ -253,7 +224,7 @@ export function renderClientImage(digit: Uint8Array, kind: ClientKind, rng: Rng)
  * `count` client images from MNIST test digits chosen by `seed`, kinds in rotation (so each kind
  * gets count/5). The same seed always gives the same bytes.
  */
-export function generateClientImages(mnist: MnistDigits, count: number, seed = 4): ClientImage[] {
+export function generateClientImages(mnist: DigitSet, count: number, seed = 4): ClientImage[] {
   const rng = seededRandom(seed);
   // Distinct digits: a seeded partial Fisher–Yates shuffle of the test-set indices.
   const order = Array.from({ length: mnist.count }, (_, i) => i);

