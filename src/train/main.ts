@@ -126,7 +126,15 @@ async function run(options: Options): Promise<void> {
   let history: EpochRecord[] = [];
   let previousSeconds = 0;
   if (options.resume) {
-    const checkpoint = await loadCheckpoint(checkpointDir);
+    const checkpoint = await loadCheckpoint(checkpointDir).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') throw new UsageError(`--resume: no checkpoint in ${checkpointDir}; train without --resume first`);
+      throw error;
+    });
+    if (checkpoint.state.history.length >= options.recipe.epochs) {
+      throw new UsageError(
+        `--resume: ${checkpointDir} already holds ${checkpoint.state.history.length} epochs; ask for more with --epochs`,
+      );
+    }
     model = checkpoint.model;
     recipe = { ...checkpoint.state.recipe, epochs: options.recipe.epochs };
     history = checkpoint.state.history;
@@ -152,12 +160,12 @@ async function run(options: Options): Promise<void> {
       epochStart.at = performance.now();
       progress.onEpochStart?.(epoch, steps);
     },
-    async onEpochEnd(record) {
-      await progress.onEpochEnd?.(record);
+    async onEpochEnd(record, epochs) {
+      await progress.onEpochEnd?.(record, epochs);
       elapsedBefore += (performance.now() - epochStart.at) / 1000;
-      await saveCheckpoint(checkpointDir, model, { recipe, history: [...history, record], trainSeconds: elapsedBefore });
+      await saveCheckpoint(checkpointDir, model, { recipe, history: [...epochs], trainSeconds: elapsedBefore });
     },
-  }, history.length, history);
+  }, history);
 
   const last = summary.history.at(-1)!;
   const files = encodeModel(await modelArtifacts(model), options.quantize);

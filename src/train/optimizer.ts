@@ -86,14 +86,20 @@ export class KerasAdadelta extends tf.Optimizer {
   override async setWeights(weightValues: NamedTensor[]): Promise<void> {
     const rest = await this.extractIterations(weightValues);
     const byName = new Map(rest.map((w) => [w.name, w.tensor]));
+    let restored = 0;
     for (const [name, variable] of Object.entries(tf.engine().registeredVariables)) {
       const grad = byName.get(`${name}/accum_grad`);
       const update = byName.get(`${name}/accum_var`);
       if (!grad || !update) continue;
+      restored += 2;
       this.accumulatorsFor(name, variable);
       const acc = this.accumulators.get(name)!;
       acc.squaredGrad.assign(grad);
       acc.squaredUpdate.assign(update);
+    }
+    // Accumulators are keyed by variable name; a silent mismatch would restart Adadelta from zero.
+    if (restored !== byName.size) {
+      throw new Error(`Optimizer state names ${byName.size} accumulators, of which only ${restored} match this model's weights`);
     }
   }
 

@@ -18,8 +18,8 @@ export interface Recipe {
 export interface TrainHooks {
   onEpochStart?(epoch: number, steps: number): void;
   onBatchEnd?(step: number, logs: { loss: number; accuracy: number; msPerStep: number }): void;
-  /** Awaited: a checkpoint can be written here. */
-  onEpochEnd?(record: EpochRecord): Promise<void> | void;
+  /** Awaited, with every epoch so far (resumed ones included): a checkpoint can be written here. */
+  onEpochEnd?(record: EpochRecord, history: readonly EpochRecord[]): Promise<void> | void;
 }
 
 export interface TrainSummary {
@@ -67,9 +67,10 @@ export async function trainModel(
   train: DigitSet,
   test: DigitSet,
   hooks: TrainHooks = {},
-  initialEpoch = 0,
-  history: EpochRecord[] = [],
+  previousEpochs: readonly EpochRecord[] = [],
 ): Promise<TrainSummary> {
+  const history = [...previousEpochs];
+  const initialEpoch = history.length;
   const steps = Math.ceil(train.count / recipe.batchSize);
   let epoch = initialEpoch;
   const batches = tf.data.generator(function* () {
@@ -115,7 +116,7 @@ export async function trainModel(
             seconds: Math.round(seconds * 10) / 10,
           };
           history.push(record);
-          await hooks.onEpochEnd?.(record);
+          await hooks.onEpochEnd?.(record, history);
         },
       },
     });

@@ -41,5 +41,26 @@ describe('npm run train', () => {
       weights: new Uint8Array(await readFile(path.join(out, 'weights.bin'))),
     });
     expect(model.countParams()).toBe(1_199_882);
-  }, 180_000);
+
+    // The checkpoint written after epoch 1 carries the run on to epoch 2 with its recipe.
+    const resumed = await train('--resume', '--epochs', '2', '--out', out);
+    expect(resumed.stdout).toMatch(/Resuming from .*model\.checkpoint after epoch 1/);
+    expect(resumed.stdout).toMatch(/epoch 2\/2: train loss/);
+    const after = JSON.parse(await readFile(path.join(out, 'metadata.json'), 'utf8'));
+    expect(after.history.map((h: { epoch: number }) => h.epoch)).toEqual([1, 2]);
+    expect(after.history[0]).toEqual(metadata.history[0]);
+    expect(after.recipe).toMatchObject({ epochs: 2, trainImages: 256, batchSize: 64 });
+    expect(after.version).not.toBe(metadata.version);
+
+    const done = await train('--resume', '--epochs', '2', '--out', out).catch((e: { code: number; stderr: string }) => e);
+    expect(done).toMatchObject({ code: 2 });
+    expect((done as { stderr: string }).stderr).toMatch(/already holds 2 epochs/);
+  }, 300_000);
+
+  it('says what to do when there is no checkpoint to resume from', async () => {
+    const out = path.join(await mkdtemp(path.join(tmpdir(), 'train-')), 'none');
+    const failure = await train('--resume', '--out', out).catch((e: { code: number; stderr: string }) => e);
+    expect(failure).toMatchObject({ code: 2 });
+    expect((failure as { stderr: string }).stderr).toMatch(/no checkpoint in .*none\.checkpoint/);
+  });
 });
