@@ -10,6 +10,8 @@ export default defineConfig({
     globalSetup: ['test/e2e/global-setup.ts'],
     // One browser and one Worker on a 2-core machine: run the files one after the other.
     fileParallelism: false,
+    // After the node and workers projects: timing ratios measured here share the machine with nothing.
+    sequence: { groupOrder: 1 },
     testTimeout: 180_000,
     hookTimeout: 120_000,
   },

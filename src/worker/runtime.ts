@@ -1,5 +1,6 @@
-// One classifier per isolate: the wasm backend and the weights are set up on the first request
-// (Workers allow no async work at global scope) and shared by every request after it.
+// One classifier per isolate, started while the Worker starts: the wasm backend is instantiated
+// from the imported module and the weights decoded at global scope (no I/O is involved, which
+// workerd allows), so the first request costs what every later one does.
 import { DigitClassifier } from './engine';
 import { ApiError } from './errors';
 import type { ModelMetadata } from './artifacts';
@@ -12,19 +13,21 @@ export interface Runtime {
   backend: BackendInfo;
 }
 
-let runtime: Promise<Runtime> | undefined;
+async function start(): Promise<Runtime> {
+  const artifacts = bundledArtifacts();
+  const backend = await initWasmBackend();
+  return { classifier: DigitClassifier.load(artifacts), metadata: artifacts.metadata, backend };
+}
+
+let runtime: Promise<Runtime> = start();
+// Settled before the module finishes loading; a failure is logged and answered per request.
+await runtime.catch((cause) => console.error('model load failed at startup', cause));
 
 export function getRuntime(): Promise<Runtime> {
-  runtime ??= (async () => {
-    try {
-      const artifacts = bundledArtifacts();
-      const backend = await initWasmBackend();
-      return { classifier: DigitClassifier.load(artifacts), metadata: artifacts.metadata, backend };
-    } catch (cause) {
-      console.error('model load failed', cause);
-      throw new ApiError(500, 'model_unavailable', 'The model could not be loaded; see the Worker logs.');
-    }
-  })();
-  runtime.catch(() => (runtime = undefined)); // retry on the next request rather than stay broken
-  return runtime;
+  return runtime.catch((cause) => {
+    console.error('model load failed', cause);
+    runtime = start(); // retry on the next request rather than stay broken
+    runtime.catch(() => {}); // reported by the request that meets it
+    throw new ApiError(500, 'model_unavailable', 'The model could not be loaded; see the Worker logs.');
+  });
 }

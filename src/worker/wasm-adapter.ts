@@ -9,6 +9,9 @@
  * the `wasm` backend with a factory that runs the same emscripten glue and the same
  * `BackendWasm` class, but whose `instantiateWasm` instantiates the imported module.
  *
+ * Instantiation is synchronous (`new WebAssembly.Instance`), which workerd allows at global scope,
+ * so the Worker can start the backend while it starts rather than on its first request.
+ *
  * It loads the SIMD, single-threaded binary (Workers have no threads) and never falls back to the
  * cpu backend: if the module cannot be instantiated, `initWasmBackend()` rejects.
  */
@@ -36,19 +39,39 @@ type WasmModule = Awaited<ReturnType<typeof createWasmModule>> & {
 };
 type ReceiveInstance = (instance: WebAssembly.Instance, module: WebAssembly.Module) => void;
 
-let threads = 0;
+/**
+ * Runs `start` while the global `process` is hidden. Emscripten's glue decides once, when its
+ * factory is called, whether it runs in Node.js: it does when `process.versions.node` is a string,
+ * as it is in workerd with `nodejs_compat` (and always in the vitest pool). Its Node.js branch reads
+ * `__dirname`, requires `fs` and installs `process.on('unhandledRejection')` handlers that rethrow,
+ * none of which belongs in a Worker. The factory's synchronous part is where the glue looks, so
+ * the global is put back before anything else can run.
+ */
+function asNonNode<T>(start: () => T): T {
+  const descriptor = Object.getOwnPropertyDescriptor(globalThis, 'process');
+  if (!descriptor) return start();
+  Object.defineProperty(globalThis, 'process', { value: undefined, configurable: true, writable: true });
+  try {
+    return start();
+  } finally {
+    Object.defineProperty(globalThis, 'process', descriptor);
+  }
+}
 
 async function instantiateBackend(): Promise<BackendWasm> {
-  // Emscripten only reports instantiation failures through `abort`; surface them as a rejection.
+  // Emscripten reports instantiation failures only through `abort`; surface them as a rejection.
   let fail: (reason: unknown) => void = () => {};
   const failed = new Promise<never>((_, reject) => (fail = reject));
-  const ready = createWasmModule({
-    instantiateWasm(imports: WebAssembly.Imports, receive: ReceiveInstance) {
-      WebAssembly.instantiate(simdModule, imports).then((instance) => receive(instance, simdModule), fail);
-      return {}; // tells emscripten that instantiation is asynchronous
-    },
-    onAbort: (reason: string) => fail(new Error(`wasm backend aborted: ${reason}`)),
-  });
+  const ready = asNonNode(() =>
+    createWasmModule({
+      instantiateWasm(imports: WebAssembly.Imports, receive: ReceiveInstance) {
+        const instance = new WebAssembly.Instance(simdModule, imports);
+        receive(instance, simdModule);
+        return instance.exports;
+      },
+      onAbort: (reason: string) => fail(new Error(`wasm backend aborted: ${reason}`)),
+    }),
+  );
   const wasm = (await Promise.race([ready, failed])) as WasmModule;
   // The bridge tfjs' own init() attaches (backend_wasm.js); BackendWasm and the kernels call it.
   wasm.tfjs = {
@@ -64,9 +87,10 @@ async function instantiateBackend(): Promise<BackendWasm> {
   return backend;
 }
 
+let threads = 0;
 let initialised: Promise<BackendInfo> | undefined;
 
-/** Makes `wasm` the active tfjs backend, once per isolate. */
+/** Makes `wasm` the active tfjs backend, once per isolate. Needs no I/O, so it may run at global scope. */
 export function initWasmBackend(): Promise<BackendInfo> {
   initialised ??= (async () => {
     removeBackend(BACKEND_NAME); // drop the package's fetch-based factory
@@ -78,7 +102,7 @@ export function initWasmBackend(): Promise<BackendInfo> {
     // Instantiating the SIMD binary succeeds only where SIMD is supported, so reaching here proves it.
     return { name: BACKEND_NAME, simd: true, threads };
   })();
-  // A failed start must not be cached forever: the next request retries.
+  // A failed start must not be cached forever: the next caller retries.
   initialised.catch(() => (initialised = undefined));
   return initialised;
 }

@@ -31,7 +31,7 @@ function requestFor(image: ClientImage, form: Form): RequestInit {
 
 describe('real-client images through POST /classify', () => {
   it(`classifies ≥ ${TARGET_ACCURACY * 100}% of ${COUNT} client-style pictures correctly`, async () => {
-    const url = new URL('/classify', inject('workerUrl'));
+    const url = new URL('/classify', inject('workerUrls').default);
     const images = generateClientImages(loadMnistTest(), COUNT, 4);
     const results: Array<{ image: ClientImage; form: Form; digit: number }> = [];
     let next = 0;

@@ -1,22 +1,36 @@
-// Starts the real Worker (wrangler.toml: static assets + API, workerd) on a free local port.
+// Starts the real Worker (wrangler.toml: static assets + API, workerd) on free local ports, twice:
+// as configured, and with `nodejs_compat` on, as many Workers projects have it.
 import type { TestProject } from 'vitest/node';
 import { unstable_startWorker } from 'wrangler';
 
+/** The configurations every HTTP-level test runs against. */
+export const CONFIGS = {
+  default: [],
+  nodejs_compat: ['nodejs_compat'],
+} as const satisfies Record<string, readonly string[]>;
+export type ConfigName = keyof typeof CONFIGS;
+
 declare module 'vitest' {
   export interface ProvidedContext {
-    /** Base URL of the running Worker, e.g. http://127.0.0.1:41234/ */
-    workerUrl: string;
+    /** Base URL of the running Worker, e.g. http://127.0.0.1:41234/, per configuration. */
+    workerUrls: Record<ConfigName, string>;
   }
 }
 
-export default async function setup(project: TestProject) {
-  const worker = await unstable_startWorker({
+async function start(compatibilityFlags: readonly string[]) {
+  return unstable_startWorker({
     config: 'wrangler.toml',
+    compatibilityFlags: [...compatibilityFlags],
     dev: { server: { hostname: '127.0.0.1', port: 0 }, inspector: false, watch: false, persist: false, logLevel: 'warn' },
   });
-  const url = await worker.url;
-  project.provide('workerUrl', url.href);
+}
+
+export default async function setup(project: TestProject) {
+  const names = Object.keys(CONFIGS) as ConfigName[];
+  const workers = await Promise.all(names.map((name) => start(CONFIGS[name])));
+  const urls = await Promise.all(workers.map((worker) => worker.url));
+  project.provide('workerUrls', Object.fromEntries(names.map((name, i) => [name, urls[i].href])) as Record<ConfigName, string>);
   return async () => {
-    await worker.dispose();
+    await Promise.all(workers.map((worker) => worker.dispose()));
   };
 }

@@ -57,10 +57,10 @@ describe.skipIf(!haveChromium)('draw-a-digit page', () => {
     });
     page = await browser.newPage({ viewport: { width: 1000, height: 760 } });
     // The page must work with no outside network: fail on any request that leaves the Worker.
-    const origin = new URL(inject('workerUrl')).origin;
+    const origin = new URL(inject('workerUrls').default).origin;
     await page.route('**/*', (route) => (route.request().url().startsWith(origin) || route.request().url().startsWith('data:') ? route.continue() : route.abort()));
     page.on('pageerror', (error) => pageErrors.push(error.message));
-    await page.goto(inject('workerUrl'));
+    await page.goto(inject('workerUrls').default);
   });
 
   afterAll(async () => {
@@ -141,7 +141,7 @@ describe.skipIf(!haveChromium)('draw-a-digit page', () => {
     await page.screenshot({ path: join(SCREENSHOTS, 'page.png') });
 
     const phone = await browser.newPage({ viewport: { width: 375, height: 740 }, hasTouch: true, isMobile: true });
-    await phone.goto(inject('workerUrl'));
+    await phone.goto(inject('workerUrls').default);
     const scrollWidth = await phone.evaluate(() => document.documentElement.scrollWidth);
     expect(scrollWidth).toBeLessThanOrEqual(375);
     const canvas = await phone.getByTestId('canvas').boundingBox();

@@ -1,0 +1,104 @@
+// MNIST test digits through POST /classify on the real Worker under wrangler (workerd), in every
+// configuration of global-setup.ts: the whole 10k set in batches, 1,000 digits sent one by one.
+// These sweeps live here rather than in the vitest pool, where each request is slower than the
+// one before it (cloudflare/workers-sdk#15446); workerd itself stays flat, and one test says so.
+import { readFileSync } from 'node:fs';
+import { describe, expect, inject, it } from 'vitest';
+import metadata from '../../models/mnist-cnn/metadata.json';
+import { NUM_CLASSES, PIXEL_COUNT } from '../../src/shared/model-spec.ts';
+import { loadMnistTest } from '../support/mnist-files.ts';
+import { CONFIGS, type ConfigName } from './global-setup.ts';
+
+interface Prediction {
+  digit: number;
+  confidence: number;
+  probabilities: number[];
+}
+
+const BATCH = 256;
+const SINGLES = 1000;
+/** Requests per block when comparing the first and the last requests' pace. */
+const BLOCK = 100;
+const MAX_SLOWDOWN = 1.5;
+
+const mnist = loadMnistTest();
+const digit = (i: number) => Array.from(mnist.images.subarray(i * PIXEL_COUNT, (i + 1) * PIXEL_COUNT));
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function post(url: URL, body: unknown): Promise<Record<string, unknown>> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  expect(res.status).toBe(200);
+  const json = (await res.json()) as Record<string, unknown>;
+  expect(json.model).toBe(metadata.version);
+  return json;
+}
+
+function expectWellFormed(p: Prediction) {
+  expect(p.probabilities).toHaveLength(NUM_CLASSES);
+  expect(p.probabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+  expect(p.probabilities[p.digit]).toBe(p.confidence);
+  expect(p.confidence).toBe(Math.max(...p.probabilities));
+}
+
+describe.each(Object.keys(CONFIGS) as ConfigName[])('POST /classify under wrangler dev (%s)', (config) => {
+  const url = new URL('/classify', inject('workerUrls')[config]);
+  const batched: Prediction[] = [];
+
+  it('classifies the 10k test set in batches of 256 as accurately as stock tfjs did', async () => {
+    for (let from = 0; from < mnist.count; from += BATCH) {
+      const indices = Array.from({ length: Math.min(BATCH, mnist.count - from) }, (_, i) => from + i);
+      const { predictions } = (await post(url, { images: indices.map(digit) })) as { predictions: Prediction[] };
+      expect(predictions).toHaveLength(indices.length);
+      batched.push(...predictions);
+    }
+    batched.forEach(expectWellFormed);
+    const accuracy = batched.filter((p, i) => p.digit === mnist.labels[i]).length / mnist.count;
+    expect(accuracy).toBeGreaterThanOrEqual(0.99);
+    // metadata.testAccuracy is stock tfjs on the stored weights; kernels may differ in the last bits.
+    expect(Math.abs(accuracy - metadata.testAccuracy)).toBeLessThanOrEqual(0.0005);
+  });
+
+  it(`answers ${SINGLES} digits sent one by one as in a batch, no slower at the end than at the start`, async () => {
+    const stride = Math.floor(mnist.count / SINGLES);
+    const millis: number[] = [];
+    for (let n = 0; n < SINGLES; n++) {
+      const i = n * stride;
+      const started = performance.now();
+      const single = (await post(url, { pixels: digit(i) })) as unknown as Prediction;
+      millis.push(performance.now() - started);
+      expectWellFormed(single);
+      expect(single.digit).toBe(batched[i].digit);
+      single.probabilities.forEach((p, d) => expect(p).toBeCloseTo(batched[i].probabilities[d], 5));
+    }
+    // A ratio within one run, so the machine's speed cancels out; medians shrug off a stray pause.
+    const first = median(millis.slice(0, BLOCK));
+    const last = median(millis.slice(-BLOCK));
+    expect(last / first, `median ms: first ${BLOCK} ${first.toFixed(2)}, last ${BLOCK} ${last.toFixed(2)}`).toBeLessThanOrEqual(MAX_SLOWDOWN);
+  });
+
+  it('reads the example pictures in every input form', async () => {
+    const examples = [
+      { file: 'docs/examples/seven.png', mediaType: 'image/png', digit: 7 },
+      { file: 'docs/examples/two.jpg', mediaType: 'image/jpeg', digit: 2 },
+    ];
+    for (const { file, mediaType, digit } of examples) {
+      const bytes = readFileSync(file);
+      const form = new FormData();
+      form.set('image', new Blob([bytes], { type: mediaType }), file);
+      const requests: RequestInit[] = [
+        { method: 'POST', headers: { 'content-type': mediaType }, body: bytes },
+        { method: 'POST', body: form },
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ image: `data:${mediaType};base64,${bytes.toString('base64')}` }),
+        },
+      ];
+      for (const init of requests) {
+        const res = await fetch(url, init);
+        expect(res.status, await res.clone().text()).toBe(200);
+        expect(((await res.json()) as Prediction).digit).toBe(digit);
+      }
+    }
+  });
+});
