@@ -5,10 +5,10 @@ import { readFileSync } from 'node:fs';
 import { setBackend, getBackend } from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import { MODEL_DIR, MODEL_JSON, METADATA_JSON, PIXEL_COUNT, WEIGHTS_FILE } from '../src/shared/model-spec.ts';
-import { parseArtifacts } from '../src/worker/artifacts.ts';
-import { DigitClassifier } from '../src/worker/engine.ts';
+import { parseArtifacts } from '../src/worker/inference/artifacts.ts';
+import { DigitClassifier } from '../src/worker/inference/classifier.ts';
 import { ClassifyJsonBody } from '../src/worker/schemas.ts';
-import { fromJsonBody } from '../src/worker/inputs.ts';
+import { fromJsonBody } from '../src/worker/input/parsers.ts';
 import { loadMnistTest } from '../test/support/mnist-files.ts';
 import { compare } from './stats.ts';
 

@@ -1,4 +1,5 @@
 // What the trainer and the Worker must agree on: the input, the architecture and where the model lives.
+import { assertNever } from './assert-never.ts';
 
 export const IMAGE_SIZE = 28;
 export const PIXEL_COUNT = IMAGE_SIZE * IMAGE_SIZE;
@@ -66,6 +67,8 @@ export function parameterCount(): number {
         break;
       case 'dropout':
         break;
+      default:
+        assertNever(layer, 'layer kind');
     }
   }
   return count;

@@ -1,10 +1,12 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
-import { ApiError, errorResponse, UNSUPPORTED_MEDIA_TYPE } from './errors';
+import { methodNotAllowed } from 'hono/method-not-allowed';
+import { ApiError, errorResponse } from './errors';
+import { UNSUPPORTED_MEDIA_TYPE } from './input/media-types';
 import { classify } from './routes/classify';
 import { info } from './routes/info';
-import { bodyError } from './validation';
+import { bodyError } from './input/validation';
 
 export const app = new OpenAPIHono({
   // zod-openapi calls this when a schema rejects the request: answer with our error shape.
@@ -19,6 +21,16 @@ export const app = new OpenAPIHono({
 });
 
 app.use(cors());
+// A known path with another method: 405 with Allow, in the API's error shape.
+app.use(
+  methodNotAllowed({
+    app,
+    onMethodNotAllowed: (c, allowed) => {
+      c.header('Allow', allowed.join(', '));
+      return errorResponse(c, 405, 'method_not_allowed', `${c.req.path} accepts ${allowed.join(', ')}, not ${c.req.method}.`);
+    },
+  }),
+);
 app.route('/', info);
 app.route('/', classify);
 
@@ -31,15 +43,7 @@ app.doc31('/openapi.json', {
   },
 });
 
-app.notFound((c) => {
-  // A known path with another method is a 405 naming the allowed ones (middleware routes are 'ALL').
-  const allowed = [...new Set(app.routes.filter((r) => r.path === c.req.path && r.method !== 'ALL').map((r) => r.method))];
-  if (allowed.length > 0) {
-    c.header('Allow', allowed.join(', '));
-    return errorResponse(c, 405, 'method_not_allowed', `${c.req.path} accepts ${allowed.join(', ')}, not ${c.req.method}.`);
-  }
-  return errorResponse(c, 404, 'not_found', `No route for ${c.req.method} ${c.req.path}; see /openapi.json.`);
-});
+app.notFound((c) => errorResponse(c, 404, 'not_found', `No route for ${c.req.method} ${c.req.path}; see /openapi.json.`));
 
 app.onError((err, c) => {
   if (err instanceof ApiError) return errorResponse(c, err.status, err.code, err.message);

@@ -38,6 +38,3 @@ export class ApiError extends Error {
 export function errorResponse(c: Context, status: ContentfulStatusCode, code: ErrorCode, message: string) {
   return c.json({ error: { code, message } }, status);
 }
-
-export const UNSUPPORTED_MEDIA_TYPE =
-  'Send Content-Type: application/json, image/png, image/jpeg or multipart/form-data (field "image").';

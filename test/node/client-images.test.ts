@@ -2,7 +2,7 @@
 // re-rendered from MNIST test digits must normalise back to (nearly) the original 28×28 digit.
 import { describe, expect, it } from 'vitest';
 import { PIXEL_COUNT } from '../../src/shared/model-spec.ts';
-import { imageToDigit } from '../../src/worker/decode-image.ts';
+import { imageToDigit } from '../../src/worker/input/decode-image.ts';
 import { CLIENT_KINDS, generateClientImages, type ClientKind } from '../support/client-images.ts';
 import { loadMnistTest } from '../support/mnist-files.ts';
 

@@ -6,7 +6,7 @@ import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { PIXEL_COUNT } from '../../src/shared/model-spec.ts';
 import { normalizePixels } from '../../src/shared/normalize.ts';
-import { decodeToGray, imageToDigit, orient, parseDataUrl } from '../../src/worker/decode-image.ts';
+import { decodeToGray, imageToDigit, orient, parseDataUrl } from '../../src/worker/input/decode-image.ts';
 import { ApiError } from '../../src/worker/errors.ts';
 import { loadMnistTest } from '../support/mnist-files.ts';
 

@@ -107,7 +107,7 @@ describe('POST /classify rejects bad transport', () => {
     expect(get.headers.get('allow')).toBe('POST');
     await expectError(get, 405, 'method_not_allowed');
     const del = await request('/healthz', { method: 'DELETE' });
-    expect(del.headers.get('allow')).toBe('GET');
+    expect(del.headers.get('allow')).toBe('GET, HEAD');
     await expectError(del, 405, 'method_not_allowed');
   });
 });

@@ -2,8 +2,10 @@
 // paper, the same answer from every input form, ?normalize=true on a real off-centre digit, and
 // the 4xx answers for pictures that are truncated, too large, blank or of an unsupported type.
 import { encode as encodePng } from 'fast-png';
+import jpeg from 'jpeg-js';
 import { describe, expect, it } from 'vitest';
 import { PIXEL_COUNT } from '../../src/shared/model-spec';
+import { PICTURE_MEDIA_TYPES } from '../../src/worker/input/media-types';
 import { mnist, postJson, request, type ErrorBody } from './helpers';
 
 interface Prediction {
@@ -31,9 +33,9 @@ const toBase64 = (bytes: Uint8Array) => btoa(Array.from(bytes, (b) => String.fro
 const postImage = (bytes: Uint8Array, type = 'image/png') =>
   request('/classify', { method: 'POST', headers: { 'content-type': type }, body: bytes });
 
-function postForm(bytes: Uint8Array, field = 'image') {
+function postForm(bytes: Uint8Array, field = 'image', type = 'image/png') {
   const form = new FormData();
-  form.set(field, new Blob([bytes], { type: 'image/png' }), 'digit.png');
+  form.set(field, new Blob([bytes], { type }), 'digit');
   return request('/classify', { method: 'POST', body: form });
 }
 
@@ -98,6 +100,30 @@ describe('pictures on POST /classify', () => {
     const blank = encodePng({ width: 64, height: 64, data: new Uint8Array(64 * 64).fill(255), channels: 1, depth: 8 });
     await expectError(await postImage(blank), 422, 'no_ink');
     await expectError(await postForm(blank), 422, 'no_ink');
+  });
+
+  it('reads every accepted media type, aliases such as image/jpg included, in every input form', async () => {
+    const side = 28 * 4;
+    const gray = new Uint8Array(side * side);
+    const digit = mnist().pixels(7);
+    gray.forEach((_, i) => (gray[i] = 255 - digit[Math.floor(i / side / 4) * 28 + Math.floor((i % side) / 4)]));
+    const rgba = new Uint8Array(side * side * 4).map((_, i) => (i % 4 === 3 ? 255 : gray[i >> 2]));
+    const files = {
+      png: encodePng({ width: side, height: side, data: gray, channels: 1, depth: 8 }),
+      jpeg: new Uint8Array(jpeg.encode({ width: side, height: side, data: rgba }, 90).data),
+    };
+    for (const [type, format] of Object.entries(PICTURE_MEDIA_TYPES)) {
+      const bytes = files[format];
+      const answers = [
+        await postImage(bytes, type),
+        await postForm(bytes, 'image', type),
+        await postJson({ image: `data:${type};base64,${toBase64(bytes)}` }),
+      ];
+      for (const res of answers) {
+        expect(res.status, `${type}: ${await res.clone().text()}`).toBe(200);
+        expect(((await res.json()) as Prediction).digit).toBe(mnist().labels[7]);
+      }
+    }
   });
 
   it('refuses over-large pictures from their header with 413', async () => {

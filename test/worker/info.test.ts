@@ -3,7 +3,8 @@ import { findBackendFactory, getBackend } from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import metadata from '../../models/mnist-cnn/metadata.json';
 import { parameterCount } from '../../src/shared/model-spec';
-import { initWasmBackend } from '../../src/worker/wasm-adapter';
+import { initWasmBackend } from '../../src/worker/inference/wasm-adapter';
+import { PICTURE_MEDIA_TYPES } from '../../src/worker/input/media-types';
 import { postJson, request } from './helpers';
 
 describe('GET /healthz', () => {
@@ -81,7 +82,9 @@ describe('GET /openapi.json', () => {
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths).sort()).toEqual(['/classify', '/healthz', '/model']);
     const classify = doc.paths['/classify'].post;
-    expect(Object.keys(classify.requestBody!.content).sort()).toEqual(['application/json', 'image/jpeg', 'image/png', 'multipart/form-data']);
+    expect(Object.keys(classify.requestBody!.content).sort()).toEqual(
+      ['application/json', ...Object.keys(PICTURE_MEDIA_TYPES), 'multipart/form-data'].sort(),
+    );
     expect(Object.keys(classify.responses).sort()).toEqual(['200', '400', '413', '415', '422', '500']);
     expect(Object.keys(doc.components.schemas)).toEqual(
       expect.arrayContaining(['ClassifyRequest', 'SingleDigitRequest', 'BatchRequest', 'ImageRequest', 'Pixels', 'Prediction', 'Error', 'ModelInfo']),

@@ -1,9 +1,9 @@
 // Unit tests for request validation: the zod body schema, the error mapping and the JSON → batch step.
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../../src/worker/errors';
-import { fromJsonBody } from '../../src/worker/inputs';
+import { fromJsonBody } from '../../src/worker/input/parsers';
 import { ClassifyJsonBody, MAX_BATCH } from '../../src/worker/schemas';
-import { bodyError } from '../../src/worker/validation';
+import { bodyError } from '../../src/worker/input/validation';
 
 const digit = (value = 0) => Array.from({ length: 784 }, () => value);
 

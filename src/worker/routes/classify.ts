@@ -1,11 +1,12 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { ApiError, UNSUPPORTED_MEDIA_TYPE } from '../errors';
-import { normalizeBatch } from '../image-input';
-import { MAX_IMAGE_BYTES } from '../image-limits';
-import { findParser, fromJsonBody, inputParsers } from '../inputs';
-import { getRuntime } from '../runtime';
+import { ApiError } from '../errors';
+import { normalizeBatch } from '../input/pictures';
+import { MAX_IMAGE_BYTES } from '../input/image-limits';
+import { isJson, mediaTypeOf, UNSUPPORTED_MEDIA_TYPE } from '../input/media-types';
+import { findParser, fromJsonBody, inputParsers } from '../input/parsers';
+import { getRuntime } from '../inference/runtime';
 import {
   BatchResponse,
   ClassifyJsonBody,
@@ -32,15 +33,13 @@ const limitBody: MiddlewareHandler = (c, next) => {
   return ((parser && parserLimits.get(parser)) ?? jsonLimit)(c, next);
 };
 
-const isJson = (contentType: string) => /^application\/([\w.-]+\+)?json$/i.test(contentType.split(';')[0].trim());
-
 /**
  * Only JSON and the registered parsers' types get through. zod-openapi's own gate lets an empty
  * body without Content-Type pass, and treats urlencoded forms as multipart.
  */
 const acceptContentType: MiddlewareHandler = async (c, next) => {
   const contentType = c.req.header('content-type');
-  if (!contentType || !(isJson(contentType) || findParser(contentType))) {
+  if (!(isJson(mediaTypeOf(contentType)) || findParser(contentType))) {
     throw new ApiError(415, 'unsupported_media_type', UNSUPPORTED_MEDIA_TYPE);
   }
   await next();
@@ -70,7 +69,7 @@ const route = createRoute({
     },
     400: errorContent('Malformed JSON, wrong shape or length, a pixel that is not a number in 0–255, an empty batch or one over the limit, a bad query.'),
     413: errorContent(`Body over ${MAX_BODY_BYTES} bytes (JSON) or ${MAX_IMAGE_BYTES} bytes (pictures).`),
-    415: errorContent('Content-Type other than application/json, image/png, image/jpeg or multipart/form-data.'),
+    415: errorContent(`A Content-Type this route does not read. ${UNSUPPORTED_MEDIA_TYPE}`),
     422: errorContent('A picture that cannot be decoded, or a digit with no ink to normalise.'),
     500: errorContent('The model could not be loaded.'),
   },

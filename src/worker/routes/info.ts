@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
 import { INPUT_SHAPE, MAX_PIXEL_VALUE, PIXEL_COUNT } from '../../shared/model-spec';
-import { getRuntime } from '../runtime';
+import { getRuntime } from '../inference/runtime';
 import { errorContent, HealthResponse, ModelInfo } from '../schemas';
 import type { z } from '@hono/zod-openapi';
 

@@ -1,10 +1,10 @@
 // One classifier per isolate, started while the Worker starts: the wasm backend is instantiated
 // from the imported module and the weights decoded at global scope (no I/O is involved, which
 // workerd allows), so the first request costs what every later one does.
-import { DigitClassifier } from './engine';
-import { ApiError } from './errors';
+import { DigitClassifier } from './classifier';
+import { ApiError } from '../errors';
 import type { ModelMetadata } from './artifacts';
-import { bundledArtifacts } from './model';
+import { bundledArtifacts } from './bundled-model';
 import { initWasmBackend, type BackendInfo } from './wasm-adapter';
 
 export interface Runtime {

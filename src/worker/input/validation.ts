@@ -3,9 +3,9 @@
  * whose raw errors mix every branch; the branch is chosen from the key the client sent.
  */
 import type { z } from '@hono/zod-openapi';
-import { BatchBody, ImageBody, MAX_BATCH, SingleBody } from './schemas';
-import { ApiError } from './errors';
-import { PIXEL_COUNT } from '../shared/model-spec';
+import { BatchBody, ImageBody, MAX_BATCH, SingleBody } from '../schemas';
+import { ApiError } from '../errors';
+import { PIXEL_COUNT } from '../../shared/model-spec';
 
 const SHAPE_HINT = `send {"pixels": [${PIXEL_COUNT} numbers]}, {"images": [[${PIXEL_COUNT} numbers], …]} or {"image": "data:image/png;base64,…"}`;
 

@@ -3,7 +3,7 @@
  * weights group, weights.bin, the trainer's metadata.json), checked when parsed.
  */
 import { z } from '@hono/zod-openapi';
-import { WEIGHTS_FILE } from '../shared/model-spec';
+import { WEIGHTS_FILE } from '../../shared/model-spec';
 
 /** The part of the trainer's metadata the Worker relies on; other fields pass through untouched. */
 export const ModelMetadata = z.looseObject({

@@ -2,12 +2,13 @@
 // data URLs, and `?normalize=true` for raw pixels. Each image becomes one MNIST-style digit.
 
 import type { Context } from 'hono';
-import { IMAGE_SIZE, PIXEL_COUNT } from '../shared/model-spec.ts';
-import { NoInkError, normalizeDigit } from '../shared/normalize.ts';
-import { imageToDigit, parseDataUrl } from './decode-image.ts';
-import { ApiError } from './errors.ts';
+import { PIXEL_COUNT } from '../../shared/model-spec.ts';
+import { normalizePixels } from '../../shared/normalize.ts';
+import { ApiError } from '../errors.ts';
+import type { DigitBatch, InputParser } from './batch.ts';
+import { imageToDigit, parseDataUrl, refuseNoInk } from './decode-image.ts';
 import { MAX_IMAGE_BYTES } from './image-limits.ts';
-import type { DigitBatch, InputParser } from './inputs.ts';
+import { MULTIPART_FIELD, MULTIPART_MEDIA_TYPE, PICTURE_MEDIA_TYPES } from './media-types.ts';
 
 /** Room for multipart boundaries and part headers around the file. */
 const MULTIPART_OVERHEAD = 64 * 1024;
@@ -32,12 +33,12 @@ function rawImageParser(mediaType: string): InputParser {
 }
 
 const multipartParser: InputParser = {
-  mediaType: 'multipart/form-data',
+  mediaType: MULTIPART_MEDIA_TYPE,
   content: {
     schema: {
       type: 'object',
-      properties: { image: { type: 'string', format: 'binary', description: 'PNG or JPEG file of one digit.' } },
-      required: ['image'],
+      properties: { [MULTIPART_FIELD]: { type: 'string', format: 'binary', description: 'PNG or JPEG file of one digit.' } },
+      required: [MULTIPART_FIELD],
     },
     description: 'An HTML form upload, e.g. `curl -F image=@digit.png`.',
   },
@@ -49,8 +50,8 @@ const multipartParser: InputParser = {
     } catch {
       throw new ApiError(400, 'invalid_body', 'The multipart body could not be read.');
     }
-    const part = form.get('image');
-    if (part === null) throw new ApiError(400, 'invalid_body', 'Send the picture in a form field named "image".');
+    const part = form.get(MULTIPART_FIELD);
+    if (part === null) throw new ApiError(400, 'invalid_body', `Send the picture in a form field named "${MULTIPART_FIELD}".`);
     if (typeof part === 'string') {
       // A text field holding a data URL, as some clients send canvas.toDataURL().
       const { bytes, mediaType } = parseDataUrl(part);
@@ -60,12 +61,8 @@ const multipartParser: InputParser = {
   },
 };
 
-/** Plugs into inputs.ts: tried by media type before the JSON body. */
-export const imageParsers: readonly InputParser[] = [
-  rawImageParser('image/png'),
-  rawImageParser('image/jpeg'),
-  multipartParser,
-];
+/** Plugs into parsers.ts: tried by media type before the JSON body. */
+export const pictureParsers: readonly InputParser[] = [...Object.keys(PICTURE_MEDIA_TYPES).map(rawImageParser), multipartParser];
 
 /** JSON `{"image": "data:image/png;base64,…"}` (or bare base64) → one digit. */
 export function fromImageJson(image: string): DigitBatch {
@@ -81,14 +78,7 @@ export function normalizeBatch(batch: DigitBatch): DigitBatch {
   const pixels = new Float32Array(batch.pixels.length);
   for (let i = 0; i < batch.count; i++) {
     const digit = batch.pixels.subarray(i * PIXEL_COUNT, (i + 1) * PIXEL_COUNT);
-    const gray = Uint8Array.from(digit, (v) => Math.round(v));
-    try {
-      pixels.set(normalizeDigit({ width: IMAGE_SIZE, height: IMAGE_SIZE, data: gray }), i * PIXEL_COUNT);
-    } catch (error) {
-      if (!(error instanceof NoInkError)) throw error;
-      const which = batch.single ? 'The digit' : `Digit ${i}`;
-      throw new ApiError(422, 'no_ink', `${which} has no ink to normalise: every pixel is background.`);
-    }
+    pixels.set(refuseNoInk(() => normalizePixels(digit), batch.single ? 'The digit' : `Digit ${i}`), i * PIXEL_COUNT);
   }
   return { ...batch, pixels };
 }

@@ -4,33 +4,21 @@
 import { decode as decodePng, type DecodedPng } from 'fast-png';
 import jpeg from 'jpeg-js';
 import { imageSize } from 'image-size';
-import { normalizeDigit, NoInkError, type GrayImage } from '../shared/normalize.ts';
-import { ApiError } from './errors.ts';
+import { normalizeDigit, NoInkError, type GrayImage } from '../../shared/normalize.ts';
+import { ApiError } from '../errors.ts';
+import { mediaTypeOf, PICTURE_MEDIA_TYPES, pictureFormat, type PictureFormat } from './media-types.ts';
 import { DECODE_MEMORY_BUDGET, MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, pngDecodeBytes } from './image-limits.ts';
 
-export type ImageFormat = 'png' | 'jpeg';
-
-/** Media types this module decodes (what the route should accept as raw bodies). */
-export const IMAGE_MEDIA_TYPES: Readonly<Record<string, ImageFormat>> = {
-  'image/png': 'png',
-  'image/jpeg': 'jpeg',
-  'image/jpg': 'jpeg',
-  'image/pjpeg': 'jpeg',
-};
 
 const invalid = (message: string) => new ApiError(422, 'invalid_image', message);
 
 /** The format from the file's magic bytes, whatever the client claimed. */
-export function sniffFormat(bytes: Uint8Array): ImageFormat | undefined {
+export function sniffFormat(bytes: Uint8Array): PictureFormat | undefined {
   if (bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) {
     return 'png';
   }
   if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpeg';
   return undefined;
-}
-
-function baseMediaType(mediaType: string | undefined): string {
-  return (mediaType ?? '').split(';')[0].trim().toLowerCase();
 }
 
 const readU32 = (b: Uint8Array, i: number) => ((b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]) >>> 0;
@@ -221,9 +209,9 @@ export function decodeToGray(bytes: Uint8Array, mediaType?: string): GrayImage {
   }
   const format = sniffFormat(bytes);
   if (!format) {
-    const declared = baseMediaType(mediaType);
-    if (declared && !(declared in IMAGE_MEDIA_TYPES) && declared !== 'application/octet-stream') {
-      throw new ApiError(415, 'unsupported_media_type', `${declared} is not supported; send image/png or image/jpeg.`);
+    const declared = mediaTypeOf(mediaType);
+    if (declared && !pictureFormat(declared) && declared !== 'application/octet-stream') {
+      throw new ApiError(415, 'unsupported_media_type', `${declared} is not supported; send ${Object.keys(PICTURE_MEDIA_TYPES).join(', ')}.`);
     }
     throw invalid('The body is not a PNG or JPEG image.');
   }
@@ -315,10 +303,15 @@ export function parseDataUrl(value: string): { bytes: Uint8Array; mediaType?: st
  */
 export function imageToDigit(bytes: Uint8Array, mediaType?: string): Uint8Array {
   const gray = decodeToGray(bytes, mediaType);
+  return refuseNoInk(() => normalizeDigit(gray), 'The picture');
+}
+
+/** Runs an MNIST-style normalisation; a digit with no ink is the client's 422, not a guess. */
+export function refuseNoInk<T>(normalize: () => T, what: string): T {
   try {
-    return normalizeDigit(gray);
+    return normalize();
   } catch (error) {
-    if (error instanceof NoInkError) throw new ApiError(422, 'no_ink', error.message);
+    if (error instanceof NoInkError) throw new ApiError(422, 'no_ink', `${what} has no ink to normalise: nothing stands out from the background.`);
     throw error;
   }
 }

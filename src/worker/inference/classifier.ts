@@ -4,7 +4,8 @@
  * softmax. Dropout is the identity at inference; flatten is a reshape (channels-last, like Keras).
  */
 import { fused, io, maxPool, reshape, softmax, tensor4d, tidy, type Tensor, type Tensor4D, type Tensor2D } from '@tensorflow/tfjs-core';
-import { INPUT_SHAPE, LAYERS, NUM_CLASSES, PIXEL_COUNT, parameterCount, scalePixels, type LayerSpec } from '../shared/model-spec';
+import { INPUT_SHAPE, LAYERS, NUM_CLASSES, PIXEL_COUNT, parameterCount, scalePixels, type LayerSpec } from '../../shared/model-spec';
+import { assertNever } from '../../shared/assert-never';
 import type { ModelArtifacts, TopologyLayer } from './artifacts';
 
 export interface Prediction {
@@ -102,6 +103,8 @@ export class DigitClassifier {
           }
           case 'dropout':
             break; // identity at inference
+          default:
+            assertNever(layer, 'layer kind');
         }
       }
       return x;
