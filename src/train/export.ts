@@ -1,9 +1,9 @@
 // Writing models to disk: quantized tfjs weights and atomic directory replacement.
-import { createHash } from 'node:crypto';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { MODEL_JSON, WEIGHTS_FILE } from '../shared/model-spec.ts';
+import { modelVersion } from './model-version.ts';
 
 export type Quantization = 'uint8' | 'float16' | 'none';
 
@@ -114,7 +114,7 @@ export function encodeModel(artifacts: tf.io.ModelArtifacts, dtype: Quantization
   return {
     modelJson: JSON.stringify(modelJson),
     weights: data,
-    version: createHash('sha256').update(data).digest('hex').slice(0, 16),
+    version: modelVersion(data),
     weightSpecs: specs,
   };
 }
