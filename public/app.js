@@ -1,5 +1,6 @@
 // Draw-a-digit page: pointer events draw on a canvas; when a stroke ends the drawing is sent to
 // POST /classify as a PNG (black strokes on transparent pixels, like any canvas export).
+import { askForKey, authHeaders } from './api-key.js';
 
 const canvas = document.getElementById('pad');
 const ctx = canvas.getContext('2d');
@@ -122,11 +123,12 @@ async function classify() {
   setBusy(true);
   try {
     const body = await toPngBlob();
-    const response = await fetch('/classify', { method: 'POST', headers: { 'Content-Type': 'image/png' }, body });
+    const response = await fetch('/classify', { method: 'POST', headers: { 'Content-Type': 'image/png', ...authHeaders() }, body });
     const answer = await response.json().catch(() => null);
     if (seq !== requestSeq) return;
     if (!response.ok) {
       const code = answer?.error?.code;
+      if (response.status === 401) askForKey(classify);
       const message = code === 'no_ink' ? 'Nothing to read yet: draw a digit.' : answer?.error?.message ?? `The server answered ${response.status}.`;
       resetResult();
 setBusy(false);

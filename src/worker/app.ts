@@ -1,5 +1,4 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import { methodNotAllowed } from 'hono/method-not-allowed';
 import { ApiError, errorResponse } from './errors';
@@ -7,6 +6,8 @@ import { UNSUPPORTED_MEDIA_TYPE } from './input/media-types';
 import { classify } from './routes/classify';
 import { info } from './routes/info';
 import { bodyError } from './input/validation';
+import { API_KEY_SCHEME } from './security/guards';
+import { apiSecureHeaders, cors } from './security/headers';
 
 export const app = new OpenAPIHono({
   // zod-openapi calls this when a schema rejects the request: answer with our error shape.
@@ -20,7 +21,9 @@ export const app = new OpenAPIHono({
   },
 });
 
-app.use(cors());
+// CORS from CORS_ORIGINS (default * while no API key is set), secure headers on every JSON answer.
+app.use(cors);
+app.use(apiSecureHeaders);
 // A known path with another method: 405 with Allow, in the API's error shape.
 app.use(
   methodNotAllowed({
@@ -33,6 +36,12 @@ app.use(
 );
 app.route('/', info);
 app.route('/', classify);
+
+app.openAPIRegistry.registerComponent('securitySchemes', API_KEY_SCHEME, {
+  type: 'http',
+  scheme: 'bearer',
+  description: 'Needed on guarded routes (POST /classify) only when the owner has set the API_KEY secret; otherwise they are open.',
+});
 
 app.doc31('/openapi.json', {
   openapi: '3.1.0',
@@ -48,6 +57,8 @@ app.notFound((c) => errorResponse(c, 404, 'not_found', `No route for ${c.req.met
 app.onError((err, c) => {
   if (err instanceof ApiError) return errorResponse(c, err.status, err.code, err.message);
   if (err instanceof HTTPException) {
+    // Hono's bearerAuth throws a finished 401 (our error shape + WWW-Authenticate): send it as is.
+    if (err.status === 401 && err.res) return err.getResponse();
     // Raised by Hono's validator (malformed JSON) and zod-openapi's media-type gate.
     if (err.status === 415) return errorResponse(c, 415, 'unsupported_media_type', UNSUPPORTED_MEDIA_TYPE);
     if (err.status === 400) return errorResponse(c, 400, 'invalid_json', 'The body is not valid JSON.');

@@ -18,6 +18,8 @@ export const ERROR_CODES = [
   'payload_too_large',
   'not_found',
   'method_not_allowed',
+  'unauthorized',
+  'rate_limited',
   'model_unavailable',
   'internal_error',
 ] as const;

@@ -60,6 +60,10 @@ describe.skipIf(!haveChromium)('draw-a-digit page', () => {
     const origin = new URL(inject('workerUrls').default).origin;
     await page.route('**/*', (route) => (route.request().url().startsWith(origin) || route.request().url().startsWith('data:') ? route.continue() : route.abort()));
     page.on('pageerror', (error) => pageErrors.push(error.message));
+    // public/_headers sets a strict CSP; Chromium reports anything it blocks on the console.
+    page.on('console', (message) => {
+      if (/Content Security Policy/i.test(message.text())) pageErrors.push(message.text());
+    });
     await page.goto(inject('workerUrls').default);
   });
 

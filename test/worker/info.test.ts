@@ -85,7 +85,7 @@ describe('GET /openapi.json', () => {
     expect(Object.keys(classify.requestBody!.content).sort()).toEqual(
       ['application/json', ...Object.keys(PICTURE_MEDIA_TYPES), 'multipart/form-data'].sort(),
     );
-    expect(Object.keys(classify.responses).sort()).toEqual(['200', '400', '413', '415', '422', '500']);
+    expect(Object.keys(classify.responses).sort()).toEqual(['200', '400', '401', '413', '415', '422', '429', '500']);
     expect(Object.keys(doc.components.schemas)).toEqual(
       expect.arrayContaining(['ClassifyRequest', 'SingleDigitRequest', 'BatchRequest', 'ImageRequest', 'Pixels', 'Prediction', 'Error', 'ModelInfo']),
     );

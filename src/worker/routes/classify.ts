@@ -7,6 +7,7 @@ import { MAX_IMAGE_BYTES } from '../input/image-limits';
 import { isJson, mediaTypeOf, UNSUPPORTED_MEDIA_TYPE } from '../input/media-types';
 import { findParser, fromJsonBody, inputParsers } from '../input/parsers';
 import { getRuntime } from '../inference/runtime';
+import { guarded } from '../security/guards';
 import {
   BatchResponse,
   ClassifyJsonBody,
@@ -52,7 +53,9 @@ const route = createRoute({
   description:
     `One digit as {"pixels": [...]}, 1–${MAX_BATCH} digits as {"images": [[...], …]} classified as one batch, ` +
     'or one picture (PNG/JPEG body, multipart field "image", or JSON {"image": dataURL}).',
-  middleware: [limitBody, acceptContentType] as const,
+  // API key and rate limit first (when configured), before any of the body is read.
+  middleware: [...guarded.middleware, limitBody, acceptContentType] as const,
+  security: guarded.security,
   request: {
     query: ClassifyQuery,
     body: {
@@ -71,6 +74,7 @@ const route = createRoute({
     413: errorContent(`Body over ${MAX_BODY_BYTES} bytes (JSON) or ${MAX_IMAGE_BYTES} bytes (pictures).`),
     415: errorContent(`A Content-Type this route does not read. ${UNSUPPORTED_MEDIA_TYPE}`),
     422: errorContent('A picture that cannot be decoded, or a digit with no ink to normalise.'),
+    ...guarded.responses,
     500: errorContent('The model could not be loaded.'),
   },
 });
