@@ -10,7 +10,7 @@ export const KERAS_H5_FILE = 'model_digit.h5';
 export const KERAS_ARCHIVE_FILE = 'model_digit.keras';
 
 export interface KerasExportOptions {
-  /** Also write the Keras 3 `.keras` archive (default true). */
+  /** Also write the Keras 3 `.keras` archive (default false: Keras 3 loads model_digit.h5 too). */
   keras3?: boolean;
 }
 
@@ -35,7 +35,7 @@ export async function kerasFiles(weights: WeightMap, options: KerasExportOptions
     [KERAS_JSON_FILE]: JSON.stringify(kerasModelJson(), null, 2) + '\n',
     [KERAS_H5_FILE]: await writeKeras2WeightsH5(weights),
   };
-  if (options.keras3 ?? true) files[KERAS_ARCHIVE_FILE] = writeKerasArchive(await writeKeras3WeightsH5(weights));
+  if (options.keras3 ?? false) files[KERAS_ARCHIVE_FILE] = writeKerasArchive(await writeKeras3WeightsH5(weights));
   return files;
 }
 

@@ -21,7 +21,7 @@ beforeAll(async () => {
   await ensureWasmBackend();
   dir = path.join(await mkdtemp(path.join(tmpdir(), 'keras-export-')), 'model');
   await cp(MODEL_DIR, dir, { recursive: true });
-  expect(await writeKerasFiles(dir)).toEqual([KERAS_JSON_FILE, KERAS_H5_FILE, KERAS_ARCHIVE_FILE]);
+  expect(await writeKerasFiles(dir, { keras3: true })).toEqual([KERAS_JSON_FILE, KERAS_H5_FILE, KERAS_ARCHIVE_FILE]);
   // The tfjs model exactly as a client loads it: stock loadLayersModel, dequantized.
   const model = await loadStoredModel(await readModelDir(dir));
   tfjsWeights = new Map(model.weights.map((w) => [w.originalName, { shape: w.shape as number[], values: w.read().dataSync() as Float32Array }]));

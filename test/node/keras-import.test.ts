@@ -96,7 +96,7 @@ describe('importKeras', () => {
   it('export → import gives back the same stored weights and identical predictions', async () => {
     const exported = path.join(await mkdtemp(path.join(tmpdir(), 'keras-rt-')), 'model');
     await cp(MODEL_DIR, exported, { recursive: true });
-    await writeKerasFiles(exported);
+    await writeKerasFiles(exported, { keras3: true });
     const original = await readModelDir(exported);
     for (const files of [[KERAS_JSON_FILE, KERAS_H5_FILE], [KERAS_ARCHIVE_FILE]]) {
       const out = `${exported}-${files.length}`;
