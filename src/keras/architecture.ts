@@ -147,6 +147,9 @@ export function parseKerasArchitecture(json: unknown, source: string): KerasArch
     if (Array.isArray(batchShape)) inputShape ??= batchShape.slice(1) as (number | null)[];
     else if (Array.isArray(layerConfig.input_shape)) inputShape ??= layerConfig.input_shape as (number | null)[];
     if (raw.class_name === 'InputLayer') continue; // not in model.layers, holds no weights
+    if ('nb_filter' in layerConfig || 'output_dim' in layerConfig || 'border_mode' in layerConfig) {
+      throw new ArchitectureError(`${source}: a Keras 1 configuration (nb_filter/output_dim/border_mode); load it in Keras 2 or 3 and save it again`);
+    }
     layers.push({ index: layers.length + 1, name: String(layerConfig.name ?? `layer_${layers.length + 1}`), className: raw.class_name, config: layerConfig });
   }
   const kerasVersion = typeof parsed.keras_version === 'string' ? parsed.keras_version : null;

@@ -1,5 +1,5 @@
 // Keras files in every layout Keras 2.0 to 3 writes → the project's model directory; refusals.
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -42,30 +42,23 @@ beforeAll(async () => {
 });
 
 describe('every Keras layout', () => {
+  const expected: Record<string, [string, string | null]> = {
+    'keras21-list-json': ['keras2-weights', '2.1.6'],
+    'keras2-input-layer': ['keras2-weights', '2.15.0'],
+    'keras2-full': ['full-model', '2.4.0'],
+    'keras3-legacy-h5': ['full-model', '3.3.3'],
+    'keras3-weights-h5': ['keras3-weights', null],
+    'keras3-archive': ['keras3-archive', '3.4.1'],
+  };
   it.each(FIXTURE_LAYOUTS)('%s: weights matched by order and shape, predictions as the committed model', async (layout) => {
     const fixture = await buildFixture(layout, weights);
     const keras = await readKerasModel(await writeFiles(fixture.files));
+    expect([keras.format, keras.kerasVersion]).toEqual(expected[layout]);
     for (const [name, tensor] of weights) expect(sameFloats(keras.weights.get(name)!.values, tensor.values), name).toBe(true);
     const model = tfjsModelWith(keras.weights);
     const probs = await predictProbabilities(model, digits);
     model.dispose();
     expect(sameFloats(probs, reference)).toBe(true);
-  });
-
-  it('reports the Keras version and format of each', async () => {
-    const seen: Record<string, [string, string | null]> = {};
-    for (const layout of FIXTURE_LAYOUTS) {
-      const keras = await readKerasModel(await writeFiles((await buildFixture(layout, weights)).files));
-      seen[layout] = [keras.format, keras.kerasVersion];
-    }
-    expect(seen).toEqual({
-      'keras21-list-json': ['keras2-weights', '2.1.6'],
-      'keras2-input-layer': ['keras2-weights', '2.15.0'],
-      'keras2-full': ['full-model', '2.4.0'],
-      'keras3-legacy-h5': ['full-model', '3.3.3'],
-      'keras3-weights-h5': ['keras3-weights', null],
-      'keras3-archive': ['keras3-archive', '3.4.1'],
-    });
   });
 });
 
@@ -176,6 +169,44 @@ describe('another architecture', () => {
     const k3 = await writeFiles((await buildFixture('keras3-weights-h5', weights)).files);
     await expect(readKerasModel([k3[1]])).rejects.toThrow(/Keras 3 weights file .* Give the model's JSON too/);
   });
+});
+
+// An outside writer: h5py (Debian's python3-h5py, when installed) making the same calls as Keras 2's
+// hdf5_format.save_model_to_hdf5: numpy bytes arrays for names, [] for weightless layers.
+const python = ['/usr/bin/python3'].find((p) => spawnSync(p, ['-c', 'import h5py'], { stdio: 'ignore' }).status === 0);
+it.skipIf(!python)('reads a full-model .h5 written by h5py the way Keras 2 writes it', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'keras-h5py-'));
+  const exported = path.join(dir, 'model');
+  await cp(MODEL_DIR, exported, { recursive: true });
+  await writeKerasFiles(exported);
+  const script = `
+import h5py, json, sys, numpy as np
+src = h5py.File(sys.argv[1] + '/model_digit.h5', 'r')
+arch = json.load(open(sys.argv[1] + '/model_digit.json'))
+ours = [l['config']['name'] for l in arch['config']['layers'][1:]]
+theirs = ['conv2d_1', 'conv2d_2', 'max_pooling2d_1', 'dropout_1', 'flatten_1', 'dense_1', 'dropout_2', 'dense_2']
+for l, n in zip(arch['config']['layers'][1:], theirs): l['config']['name'] = n
+f = h5py.File(sys.argv[2], 'w')
+f.attrs['keras_version'] = b'2.2.4'
+f.attrs['backend'] = b'tensorflow'
+f.attrs['model_config'] = json.dumps(arch).encode('utf8')
+g = f.create_group('model_weights')
+g.attrs['layer_names'] = np.asarray([n.encode('utf8') for n in theirs])
+for o, n in sorted(zip(ours, theirs), key=lambda p: p[1]):
+    lg = g.create_group(n)
+    names = [w.decode().replace(o + '/', n + '/').encode('utf8') for w in src[o].attrs['weight_names']]
+    lg.attrs['weight_names'] = names
+    for w, nn in zip(src[o].attrs['weight_names'], names):
+        lg.create_dataset(nn.decode(), data=src[o][w.decode()][()].astype('float64'))
+f.create_group('optimizer_weights').attrs['weight_names'] = [b'Adadelta/iterations:0']
+f.close()`;
+  const file = path.join(dir, 'keras2.h5');
+  execFileSync(python!, ['-c', script, exported, file]);
+  const keras = await readKerasModel([file]);
+  expect(keras).toMatchObject({ format: 'full-model', kerasVersion: '2.2.4' });
+  const model = tfjsModelWith(keras.weights);
+  expect(sameFloats(await predictProbabilities(model, digits), reference)).toBe(true);
+  model.dispose();
 });
 
 // Keep tfjs's memory in check across the many models built above.
