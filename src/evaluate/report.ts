@@ -4,9 +4,9 @@
  */
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
 import { IMAGE_SIZE, NUM_CLASSES, PIXEL_COUNT, scalePixels, type DigitSet } from '../shared/model-spec.ts';
 import { loadSplit } from '../train/data.ts';
+import { ensureWasmBackend } from '../tools/backend.ts';
 import { loadStoredModel, readModelDir, writeFilesAtomically, type StoredModel } from '../tools/model-dir.ts';
 import { computeMetrics, type Metrics } from './metrics.ts';
 import { confusionPng, mistakesPng } from './pictures.ts';
@@ -15,12 +15,6 @@ export const EVALUATION_JSON = 'evaluation.json';
 export const CONFUSION_PNG = 'confusion.png';
 export const MISTAKES_PNG = 'mistakes.png';
 
-/** Inference needs only stock kernels; the trainer may already have put wasm (and its own) in place. */
-export async function ensureWasmBackend(): Promise<void> {
-  if (tf.getBackend() === 'wasm') return;
-  if (!(await tf.setBackend('wasm'))) throw new Error('The tfjs wasm backend failed to initialise');
-  await tf.ready();
-}
 
 /** Softmax outputs for every digit of `set`, in batches. */
 export async function predictProbabilities(model: tf.LayersModel, set: DigitSet, batchSize = 500): Promise<Float32Array> {
@@ -55,7 +49,7 @@ export async function evaluateStored(
 ): Promise<{ evaluation: Evaluation; files: Record<string, Uint8Array | string> }> {
   await ensureWasmBackend();
   const set = options.set ?? (await loadSplit('t10k'));
-  const setName = options.setName ?? (options.set ? `${set.count} digits` : 'MNIST test set (10,000 digits)');
+  const setName = options.setName ?? (set.count === 10_000 ? 'MNIST test set (10,000 digits)' : `${set.count.toLocaleString('en-US')} MNIST test digits`);
   const model = await loadStoredModel(stored);
   let probabilities: Float32Array;
   try {

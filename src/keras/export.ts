@@ -1,5 +1,6 @@
 // The seed's save format from a project model directory: model_digit.json (to_json) and
 // model_digit.h5 (save_weights, Keras 2 layout), plus model_digit.keras (Keras 3 archive).
+import { ensureWasmBackend } from '../tools/backend.ts';
 import { decodeStoredWeights, readModelDir, writeFilesAtomically, type StoredModel } from '../tools/model-dir.ts';
 import { kerasModelJson } from './architecture.ts';
 import { writeKerasArchive } from './keras-zip.ts';
@@ -45,6 +46,7 @@ export async function kerasFiles(weights: WeightMap, options: KerasExportOptions
  */
 export async function writeKerasFiles(modelDir: string, options: KerasExportOptions = {}): Promise<string[]> {
   const stored = await readModelDir(modelDir);
+  await ensureWasmBackend();
   const files = await kerasFiles(storedWeightMap(stored), options);
   await writeFilesAtomically(modelDir, files);
   return Object.keys(files);

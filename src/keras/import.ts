@@ -9,7 +9,8 @@ import { IMAGE_SIZE, MAX_PIXEL_VALUE, METADATA_JSON, parameterCount, type DigitS
 import { loadSplit } from '../train/data.ts';
 import { encodeModel, modelArtifacts, modelDirFiles, writeDirAtomically, type Quantization } from '../train/export.ts';
 import { buildModel } from '../train/model.ts';
-import { evaluateStored, ensureWasmBackend, predictProbabilities } from '../evaluate/report.ts';
+import { evaluateStored, predictProbabilities } from '../evaluate/report.ts';
+import { ensureWasmBackend } from '../tools/backend.ts';
 import { computeMetrics } from '../evaluate/metrics.ts';
 import { UsageError, UserError, readUserFile } from '../tools/cli.ts';
 import { checkArchitecture, parseKerasArchitecture, type KerasArchitecture } from './architecture.ts';
@@ -164,7 +165,7 @@ export async function importKeras(files: string[], options: ImportOptions): Prom
   // The report is made from the stored files, exactly as `npm run evaluate` would.
   const { evaluation, files: reportFiles } = await evaluateStored(
     { modelJson: encoded.modelJson, weights: encoded.weights, metadata: metadataBase },
-    { set: test, setName: options.testSet ? `${test.count} digits` : undefined },
+    { set: test },
   );
   const metadata = {
     ...metadataBase,

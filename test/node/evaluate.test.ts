@@ -61,3 +61,13 @@ describe('evaluateModelDir', () => {
     expect((failure as { stderr: string }).stderr).not.toMatch(/\n\s+at /);
   });
 });
+
+describe('modelExtras (for the trainer)', () => {
+  it('gives the report and the Keras files for one atomic directory write', async () => {
+    const { readModelDir } = await import('../../src/tools/model-dir.ts');
+    const { modelExtras } = await import('../../src/tools/model-extras.ts');
+    const { files, evaluation } = await modelExtras(await readModelDir(MODEL_DIR), { set: take(loadMnistTest(), 200) });
+    expect(Object.keys(files).sort()).toEqual(['confusion.png', 'evaluation.json', 'mistakes.png', 'model_digit.h5', 'model_digit.json']);
+    expect(evaluation).toMatchObject({ count: 200, testSet: '200 MNIST test digits' });
+  });
+});

@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { INPUT_SHAPE, LAYERS, MODEL_DIR } from '../../src/shared/model-spec.ts';
 import { KERAS_ARCHIVE_FILE, KERAS_H5_FILE, KERAS_JSON_FILE, writeKerasFiles } from '../../src/keras/export.ts';
 import { isDataset, isGroup, readH5, stringAttr, stringListAttr } from '../../src/keras/h5.ts';
-import { ensureWasmBackend } from '../../src/evaluate/report.ts';
+import { ensureWasmBackend } from '../../src/tools/backend.ts';
 import { loadStoredModel, readModelDir } from '../../src/tools/model-dir.ts';
 import { sameFloats } from '../support/floats.ts';
 

@@ -10,7 +10,8 @@ import { LAYERS, MODEL_DIR, PIXEL_COUNT, type DigitSet } from '../../src/shared/
 import { ArchitectureError } from '../../src/keras/architecture.ts';
 import { writeKerasFiles, KERAS_H5_FILE, KERAS_JSON_FILE, KERAS_ARCHIVE_FILE } from '../../src/keras/export.ts';
 import { importKeras, readKerasModel, tfjsModelWith } from '../../src/keras/import.ts';
-import { ensureWasmBackend, predictProbabilities } from '../../src/evaluate/report.ts';
+import { predictProbabilities } from '../../src/evaluate/report.ts';
+import { ensureWasmBackend } from '../../src/tools/backend.ts';
 import { take } from '../../src/train/data.ts';
 import { loadStoredModel, readModelDir } from '../../src/tools/model-dir.ts';
 import { parseArtifacts } from '../../src/worker/artifacts.ts';
