@@ -3,15 +3,27 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import h5wasm from 'h5wasm/node';
+import { UserError } from '../tools/cli.ts';
 
 export type H5File = InstanceType<typeof h5wasm.File>;
 export type H5Group = InstanceType<typeof h5wasm.Group>;
 export type H5Dataset = InstanceType<typeof h5wasm.Dataset>;
 type HasAttrs = H5Group | H5Dataset;
 
+let throwing = false;
+
 export async function h5Ready(): Promise<typeof h5wasm> {
-  await h5wasm.ready;
+  const module = await h5wasm.ready;
+  // HDF5 errors become JS exceptions instead of a diagnostic dump on stderr and a bad handle.
+  if (!throwing) throwing = module.activate_throwing_error_handler() >= 0;
   return h5wasm;
+}
+
+/** The innermost reason in an HDF5 error stack, e.g. "truncated file: eof = 100000, …". */
+function hdf5Reason(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  const reasons = [...text.matchAll(/ in [\w.]+\(\): (.+)$/gm)].map((m) => m[1].trim());
+  return reasons.at(-1) ?? text.split('\n')[0];
 }
 
 const encoder = new TextEncoder();
@@ -93,18 +105,25 @@ export async function buildH5(fill: (file: H5File) => void): Promise<Uint8Array>
   }
 }
 
-/** Opens HDF5 bytes read-only for the duration of `use`. */
-export async function readH5<T>(bytes: Uint8Array, use: (file: H5File) => T | Promise<T>): Promise<T> {
+/**
+ * Opens HDF5 bytes read-only for the duration of `use`. With `source`, a file HDF5 cannot read
+ * (truncated, corrupt) becomes a UserError naming it.
+ */
+export async function readH5<T>(bytes: Uint8Array, use: (file: H5File) => T | Promise<T>, source?: string): Promise<T> {
   const { File } = await h5Ready();
   const dir = await mkdtemp(path.join(tmpdir(), 'h5-'));
   const file = path.join(dir, 'in.h5');
   try {
     await writeFile(file, bytes);
-    const h5 = new File(file, 'r');
+    let h5: H5File | undefined;
     try {
+      h5 = new File(file, 'r');
       return await use(h5);
+    } catch (error) {
+      if (source === undefined || error instanceof UserError) throw error;
+      throw new UserError(`${source}: not a readable HDF5 file (${hdf5Reason(error)})`);
     } finally {
-      h5.close();
+      h5?.close();
     }
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -223,7 +223,7 @@ export function readKerasH5(bytes: Uint8Array, source: string, architecture: Ker
       return { layout: 'keras3-weights', architecture: null, kerasVersion: null, backend: null, layers: readKeras3Vars(file, architecture, source) };
     }
     throw new UserError(`${source}: an HDF5 file, but not one Keras wrote (no layer_names, model_weights or layers)`);
-  });
+  }, source);
 }
 
 /** Pairs the file's weighted layers with the seed's by order, checking every shape. */

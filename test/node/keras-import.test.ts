@@ -214,3 +214,12 @@ f.close()`;
 it('disposes what it builds', () => {
   expect(tf.memory().numTensors).toBeLessThan(200);
 });
+
+it('a truncated or foreign file gets a one-line reason', async () => {
+  const fixture = await buildFixture('keras2-full', weights);
+  const whole = fixture.files['mnist_cnn.h5'] as Uint8Array;
+  const [truncated, zip, text] = await writeFiles({ 'cut.h5': whole.subarray(0, 100_000), 'cut.keras': new Uint8Array([0x50, 0x4b, 3, 4, 0, 0]), 'notes.txt': 'hello' });
+  await expect(readKerasModel([truncated])).rejects.toThrow(/cut\.h5: not a readable HDF5 file \(truncated file/);
+  await expect(readKerasModel([zip])).rejects.toThrow(/cut\.keras: not a readable zip archive/);
+  await expect(readKerasModel([text])).rejects.toThrow(/notes\.txt: neither JSON, HDF5 nor a \.keras archive/);
+});
