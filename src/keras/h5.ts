@@ -2,20 +2,32 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import h5wasm from 'h5wasm/node';
+import type { Dataset, File, Group } from 'h5wasm/node';
 import { UserError } from '../tools/cli.ts';
 
-export type H5File = InstanceType<typeof h5wasm.File>;
-export type H5Group = InstanceType<typeof h5wasm.Group>;
-export type H5Dataset = InstanceType<typeof h5wasm.Dataset>;
+export type H5File = File;
+export type H5Group = Group;
+export type H5Dataset = Dataset;
 type HasAttrs = H5Group | H5Dataset;
+type H5wasm = (typeof import('h5wasm/node'))['default'];
 
-let throwing = false;
+// Loaded on first use: the package embeds its wasm in a 4 MB script that takes a second to parse,
+// which a refused import or `--help` should not pay.
+let h5wasm: H5wasm | undefined;
 
-export async function h5Ready(): Promise<typeof h5wasm> {
-  const module = await h5wasm.ready;
-  // HDF5 errors become JS exceptions instead of a diagnostic dump on stderr and a bad handle.
-  if (!throwing) throwing = module.activate_throwing_error_handler() >= 0;
+export async function h5Ready(): Promise<H5wasm> {
+  if (!h5wasm) {
+    const lib = (await import('h5wasm/node')).default;
+    const module = await lib.ready;
+    // HDF5 errors become JS exceptions instead of a diagnostic dump on stderr and a bad handle.
+    module.activate_throwing_error_handler();
+    h5wasm = lib;
+  }
+  return h5wasm;
+}
+
+function loaded(): H5wasm {
+  if (!h5wasm) throw new Error('h5wasm used before h5Ready()');
   return h5wasm;
 }
 
@@ -78,7 +90,7 @@ export function ensureGroup(root: H5Group, groupPath: string): H5Group {
   let group = root;
   for (const part of groupPath.split('/').filter(Boolean)) {
     const existing = group.get(part);
-    group = existing instanceof h5wasm.Group ? existing : group.create_group(part);
+    group = existing instanceof loaded().Group ? existing : group.create_group(part);
   }
   return group;
 }
@@ -137,9 +149,9 @@ export function isHdf5(bytes: Uint8Array): boolean {
 }
 
 export function isGroup(entity: unknown): entity is H5Group {
-  return entity instanceof h5wasm.Group;
+  return entity instanceof loaded().Group;
 }
 
 export function isDataset(entity: unknown): entity is H5Dataset {
-  return entity instanceof h5wasm.Dataset;
+  return entity instanceof loaded().Dataset;
 }

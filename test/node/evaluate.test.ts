@@ -53,7 +53,7 @@ describe('evaluateModelDir', () => {
 
   it('the CLI refuses a directory that holds no model, without a stack trace', async () => {
     const empty = await mkdtemp(path.join(tmpdir(), 'evaluate-empty-'));
-    const failure = await promisify(execFile)('npx', ['tsx', 'src/evaluate/main.ts', '--model', empty], {
+    const failure = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/evaluate/main.ts', '--model', empty], {
       cwd: path.resolve(__dirname, '../..'),
     }).catch((e: { code: number; stderr: string }) => e);
     expect(failure).toMatchObject({ code: 1 });

@@ -36,7 +36,7 @@ async function writeFiles(files: Record<string, Uint8Array | string>): Promise<s
 beforeAll(async () => {
   await ensureWasmBackend();
   weights = await committedWeights();
-  digits = take(loadMnistTest(), 300); // real digits; the CLI measures all 10,000
+  digits = take(loadMnistTest(), 200); // real digits; the CLI measures all 10,000
   const model = await loadStoredModel(await readModelDir(MODEL_DIR));
   reference = await predictProbabilities(model, digits);
   model.dispose();
@@ -74,7 +74,7 @@ describe('importKeras', () => {
       version: result.version,
       parameters: 1_199_882,
       source: { kind: 'keras', kerasVersion: '2.4.0', files: ['mnist_cnn.h5'] },
-      test: { images: 300 },
+      test: { images: 200 },
       quantization: { dtype: 'uint8' },
     });
     expect(metadata.test.accuracy).toBeGreaterThan(0.97);
@@ -153,7 +153,7 @@ describe('another architecture', () => {
     const [file] = await writeFiles({ 'other.keras': zipSync(entries) });
     const parent = await mkdtemp(path.join(tmpdir(), 'keras-cli-'));
     await mkdir(parent, { recursive: true });
-    const failure = await promisify(execFile)('npx', ['tsx', 'src/keras/import-main.ts', file, '--out', path.join(parent, 'model')], {
+    const failure = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/keras/import-main.ts', file, '--out', path.join(parent, 'model')], {
       cwd: path.resolve(__dirname, '../..'),
     }).catch((e: { code: number; stderr: string }) => e);
     expect(failure).toMatchObject({ code: 1 });
