@@ -52,9 +52,14 @@ function layerConfig(spec: LayerSpec): Record<string, unknown> {
   }
 }
 
-/** `model.to_json()` of the seed's Sequential, as tf.keras 2 writes it (an InputLayer first). */
+/**
+ * `model.to_json()` of the seed's Sequential in tf.keras 2's form (an InputLayer first), plus the
+ * top-level `"module": "keras"` without which Keras 3's model_from_json cannot find `Sequential`
+ * (Keras 2 ignores the key; Keras 3 reads the module-less layer configs as legacy ones).
+ */
 export function kerasModelJson(): Record<string, unknown> {
   return {
+    module: 'keras',
     class_name: 'Sequential',
     config: {
       name: KERAS_MODEL_NAME,
