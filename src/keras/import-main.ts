@@ -13,7 +13,7 @@ Converts a Keras model of the seed's architecture (Conv2D 32 3×3 relu → Conv2
 MaxPooling2D 2 → Dropout → Flatten → Dense 128 relu → Dropout → Dense 10 softmax; layer names and
 dropout rates may differ) into a model directory (default --out ${MODEL_DIR}): tfjs model.json,
 uint8 weights, metadata.json with the test accuracy before and after quantization (10,000 MNIST
-test digits) and the evaluation report. Another architecture is refused; nothing is written then.
+test digits), the evaluation report and model_digit.json + model_digit.h5. Another architecture is refused; nothing is written then.
 `;
 
 await runCli(async () => {
@@ -30,5 +30,5 @@ await runCli(async () => {
     `Test accuracy ${(result.accuracy * 100).toFixed(2)}% as float32, ${(result.storedAccuracy * 100).toFixed(2)}% stored as uint8 ` +
       `(10,000 MNIST test digits)`,
   );
-  console.log(`Model ${result.version} written to ${outDir} (with evaluation.json, confusion.png, mistakes.png)`);
+  console.log(`Model ${result.version} written to ${outDir} (with evaluation.json, confusion.png, mistakes.png, model_digit.json, model_digit.h5)`);
 }, HELP);

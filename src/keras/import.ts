@@ -1,6 +1,7 @@
 /**
  * Keras files of the seed's architecture → a project model directory the Worker serves unchanged:
- * tfjs model.json + uint8 weights + metadata.json (+ the evaluation report), written atomically.
+ * tfjs model.json + uint8 weights + metadata.json + the evaluation report + the seed's Keras files
+ * (re-exported from the stored weights), written atomically.
  * Everything is read and checked before anything is written, so a refused file leaves nothing.
  */
 import path from 'node:path';
@@ -9,7 +10,8 @@ import { IMAGE_SIZE, MAX_PIXEL_VALUE, METADATA_JSON, parameterCount, type DigitS
 import { loadSplit } from '../train/data.ts';
 import { encodeModel, modelArtifacts, modelDirFiles, writeDirAtomically, type Quantization } from '../train/export.ts';
 import { buildModel } from '../train/model.ts';
-import { evaluateStored, predictProbabilities } from '../evaluate/report.ts';
+import { predictProbabilities } from '../evaluate/report.ts';
+import { modelExtras } from '../tools/model-extras.ts';
 import { ensureWasmBackend } from '../tools/backend.ts';
 import { computeMetrics } from '../evaluate/metrics.ts';
 import { UsageError, UserError, readUserFile } from '../tools/cli.ts';
@@ -162,8 +164,9 @@ export async function importKeras(files: string[], options: ImportOptions): Prom
     },
     tfjs: tf.version.tfjs,
   };
-  // The report is made from the stored files, exactly as `npm run evaluate` would.
-  const { evaluation, files: reportFiles } = await evaluateStored(
+  // The report and the Keras files are made from the stored files, as `npm run evaluate` and
+  // `npm run export` would: the directory looks like one the trainer leaves.
+  const { evaluation, files: extraFiles } = await modelExtras(
     { modelJson: encoded.modelJson, weights: encoded.weights, metadata: metadataBase },
     { set: test },
   );
@@ -182,7 +185,7 @@ export async function importKeras(files: string[], options: ImportOptions): Prom
   await writeDirAtomically(options.outDir, {
     ...modelDirFiles(encoded),
     [METADATA_JSON]: JSON.stringify(metadata, null, 2) + '\n',
-    ...reportFiles,
+    ...extraFiles,
   });
   return {
     outDir: options.outDir,

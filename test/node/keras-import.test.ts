@@ -68,7 +68,7 @@ describe('importKeras', () => {
     const fixture = await buildFixture('keras2-full', weights);
     const out = path.join(await mkdtemp(path.join(tmpdir(), 'keras-out-')), 'model');
     const result = await importKeras(await writeFiles(fixture.files), { outDir: out, testSet: digits });
-    expect((await readdir(out)).sort()).toEqual(['confusion.png', 'evaluation.json', 'metadata.json', 'mistakes.png', 'model.json', 'weights.bin']);
+    expect((await readdir(out)).sort()).toEqual(['confusion.png', 'evaluation.json', 'metadata.json', 'mistakes.png', 'model.json', 'model_digit.h5', 'model_digit.json', 'weights.bin']);
     const metadata = JSON.parse(await readFile(path.join(out, 'metadata.json'), 'utf8'));
     expect(metadata).toMatchObject({
       version: result.version,
