@@ -12,12 +12,13 @@ export interface EpochRecord {
   seconds: number;
 }
 
-function renderPng(svg: string): Uint8Array {
+/** SVG → PNG with the system fonts (DejaVu Sans); shared by every picture the tools write. */
+export function renderPng(svg: string): Uint8Array {
   const resvg = new Resvg(svg, { font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' } });
   return resvg.render().asPng();
 }
 
-const escapeXml = (s: string) => s.replace(/[<>&]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;' })[c]!);
+export const escapeXml = (s: string) => s.replace(/[<>&]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;' })[c]!);
 
 /** The first nine training digits in a 3×3 grid, each titled with its label. */
 export function sampleGridPng(set: DigitSet, count = 9): Uint8Array {

@@ -1,0 +1,104 @@
+/**
+ * The evaluation report of a model directory AS STORED (the quantized weights the Worker ships,
+ * dequantized by stock `tf.loadLayersModel`): evaluation.json, confusion.png and mistakes.png.
+ */
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { IMAGE_SIZE, NUM_CLASSES, PIXEL_COUNT, scalePixels, type DigitSet } from '../shared/model-spec.ts';
+import { loadSplit } from '../train/data.ts';
+import { ensureWasmBackend } from '../tools/backend.ts';
+import { loadStoredModel, readModelDir, writeFilesAtomically, type StoredModel } from '../tools/model-dir.ts';
+import { computeMetrics, type Metrics } from './metrics.ts';
+import { confusionPng, mistakesPng } from './pictures.ts';
+
+export const EVALUATION_JSON = 'evaluation.json';
+export const CONFUSION_PNG = 'confusion.png';
+export const MISTAKES_PNG = 'mistakes.png';
+
+
+/** Softmax outputs for every digit of `set`, in batches. */
+export async function predictProbabilities(model: tf.LayersModel, set: DigitSet, batchSize = 500): Promise<Float32Array> {
+  const out = new Float32Array(set.count * NUM_CLASSES);
+  for (let start = 0; start < set.count; start += batchSize) {
+    const n = Math.min(batchSize, set.count - start);
+    const pixels = scalePixels(set.images.subarray(start * PIXEL_COUNT, (start + n) * PIXEL_COUNT));
+    const probs = tf.tidy(() => model.predict(tf.tensor4d(pixels, [n, IMAGE_SIZE, IMAGE_SIZE, 1])) as tf.Tensor);
+    out.set(await probs.data(), start * NUM_CLASSES);
+    probs.dispose();
+  }
+  return out;
+}
+
+export interface Evaluation extends Metrics {
+  model: { version: string | null; source: string | null };
+  testSet: string;
+  engine: string;
+  evaluatedAt: string;
+}
+
+export interface EvaluateOptions {
+  /** Digits to evaluate on (default: the 10k MNIST test set). */
+  set?: DigitSet;
+  setName?: string;
+}
+
+/** Evaluates stored model files and returns the report with its three files. */
+export async function evaluateStored(
+  stored: Pick<StoredModel, 'modelJson' | 'weights' | 'metadata'>,
+  options: EvaluateOptions = {},
+): Promise<{ evaluation: Evaluation; files: Record<string, Uint8Array | string> }> {
+  await ensureWasmBackend();
+  const set = options.set ?? (await loadSplit('t10k'));
+  const setName = options.setName ?? (set.count === 10_000 ? 'MNIST test set (10,000 digits)' : `${set.count.toLocaleString('en-US')} MNIST test digits`);
+  const model = await loadStoredModel(stored);
+  let probabilities: Float32Array;
+  try {
+    probabilities = await predictProbabilities(model, set);
+  } finally {
+    model.dispose();
+  }
+  const metrics = computeMetrics(probabilities, set.labels);
+  const metadata = stored.metadata ?? {};
+  const source = metadata.source as { kind?: string } | string | undefined;
+  const evaluation: Evaluation = {
+    model: {
+      version: typeof metadata.version === 'string' ? metadata.version : null,
+      source: typeof source === 'string' ? source : (source?.kind ?? 'trained'),
+    },
+    testSet: setName,
+    engine: `stock tf.loadLayersModel, tfjs ${tf.version.tfjs}, ${tf.getBackend()} backend, weights as stored`,
+    evaluatedAt: new Date().toISOString(),
+    ...metrics,
+  };
+  const label = evaluation.model.version ? `model ${evaluation.model.version}` : 'model';
+  const files = {
+    [EVALUATION_JSON]: JSON.stringify(evaluation, null, 2) + '\n',
+    [CONFUSION_PNG]: confusionPng(metrics, `${label}: accuracy ${(metrics.accuracy * 100).toFixed(2)}% on ${metrics.count.toLocaleString('en-US')} digits`),
+    [MISTAKES_PNG]: mistakesPng(
+      metrics,
+      set,
+      `${metrics.mistakes.length} of ${metrics.count.toLocaleString('en-US')} misclassified` +
+        (metrics.mistakes.length > 60 ? ' (the 60 most confident shown)' : '') +
+        ': true → predicted, confidence, test index',
+    ),
+  };
+  return { evaluation, files };
+}
+
+/**
+ * `npm run evaluate` and the trainer's last step: evaluates the model in `dir` as stored and writes
+ * evaluation.json, confusion.png and mistakes.png next to it (each file replaced atomically).
+ */
+export async function evaluateModelDir(dir: string, options: EvaluateOptions = {}): Promise<Evaluation> {
+  const { evaluation, files } = await evaluateStored(await readModelDir(dir), options);
+  await writeFilesAtomically(dir, files);
+  return evaluation;
+}
+
+export function summaryLine(evaluation: Evaluation, dir?: string): string {
+  return (
+    `${evaluation.model.version ? `model ${evaluation.model.version}` : 'model'}${dir ? ` (${path.normalize(dir)})` : ''}: ` +
+    `accuracy ${(evaluation.accuracy * 100).toFixed(2)}%, loss ${evaluation.loss.toFixed(4)}, ` +
+    `${evaluation.mistakes.length} mistakes on ${evaluation.testSet}`
+  );
+}
