@@ -5,6 +5,7 @@ import { methodNotAllowed } from 'hono/method-not-allowed';
 import { ApiError, errorResponse } from './errors';
 import { UNSUPPORTED_MEDIA_TYPE } from './input/media-types';
 import { classify } from './routes/classify';
+import { feedback } from './routes/feedback';
 import { info } from './routes/info';
 import { bodyError } from './input/validation';
 
@@ -33,6 +34,8 @@ app.use(
 );
 app.route('/', info);
 app.route('/', classify);
+// Guards for /classify (API key, rate limit) cover feedback with: app.use('/feedback/*', ...guards) here.
+app.route('/', feedback);
 
 app.doc31('/openapi.json', {
   openapi: '3.1.0',

@@ -89,6 +89,7 @@ export const ModelInfo = z
       layout: z.string(),
     }),
     backend: z.object({ name: z.string(), simd: z.boolean(), threads: z.number().int() }),
+    feedback: z.boolean().openapi({ description: 'Whether POST /feedback stores corrections here (the `feedback` environment).' }),
   })
   .openapi('ModelInfo');
 

@@ -27,10 +27,26 @@ describe('GET /model', () => {
       parameters: parameterCount(),
       input: { shape: [28, 28, 1], pixels: 784, range: [0, 255] },
       backend: { name: 'wasm', simd: true, threads: 1 },
+      feedback: false, // the default environment has no FEEDBACK_DB binding
     });
     // The issue asks for quantized weights in the standard manifest; the trainer records how.
     expect(body.quantization).toMatchObject({ dtype: metadata.quantization.dtype });
     expect(['uint8', 'float16']).toContain(metadata.quantization.dtype);
+  });
+});
+
+describe('feedback without a FEEDBACK_DB binding', () => {
+  it('answers 404 feedback_disabled on both routes, before reading the body', async () => {
+    for (const res of [
+      await postJson({ pixels: new Array(784).fill(0), label: 3 }, '/feedback'),
+      await postJson('not even JSON', '/feedback'),
+      await request('/feedback/stats'),
+    ]) {
+      expect(res.status).toBe(404);
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe('feedback_disabled');
+      expect(body.error.message).toMatch(/--env feedback/);
+    }
   });
 });
 
@@ -80,7 +96,7 @@ describe('GET /openapi.json', () => {
       components: { schemas: Record<string, unknown> };
     };
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths).sort()).toEqual(['/classify', '/healthz', '/model']);
+    expect(Object.keys(doc.paths).sort()).toEqual(['/classify', '/feedback', '/feedback/stats', '/healthz', '/model']);
     const classify = doc.paths['/classify'].post;
     expect(Object.keys(classify.requestBody!.content).sort()).toEqual(
       ['application/json', ...Object.keys(PICTURE_MEDIA_TYPES), 'multipart/form-data'].sort(),
@@ -88,6 +104,13 @@ describe('GET /openapi.json', () => {
     expect(Object.keys(classify.responses).sort()).toEqual(['200', '400', '413', '415', '422', '500']);
     expect(Object.keys(doc.components.schemas)).toEqual(
       expect.arrayContaining(['ClassifyRequest', 'SingleDigitRequest', 'BatchRequest', 'ImageRequest', 'Pixels', 'Prediction', 'Error', 'ModelInfo']),
+    );
+    const feedback = doc.paths['/feedback'].post;
+    expect(Object.keys(feedback.requestBody!.content)).toEqual(['application/json']);
+    expect(Object.keys(feedback.responses).sort()).toEqual(['201', '400', '404', '413', '415', '422', '503']);
+    expect(Object.keys(doc.paths['/feedback/stats'].get.responses).sort()).toEqual(['200', '404', '503']);
+    expect(Object.keys(doc.components.schemas)).toEqual(
+      expect.arrayContaining(['FeedbackRequest', 'FeedbackPixelsRequest', 'FeedbackImageRequest', 'FeedbackCreated', 'FeedbackStats']),
     );
     // The error codes clients can switch on are listed.
     expect(JSON.stringify(doc.components.schemas.Error)).toContain('wrong_pixel_count');

@@ -3,6 +3,7 @@ import { INPUT_SHAPE, MAX_PIXEL_VALUE, PIXEL_COUNT } from '../../shared/model-sp
 import { getRuntime } from '../inference/runtime';
 import { errorContent, HealthResponse, ModelInfo } from '../schemas';
 import type { z } from '@hono/zod-openapi';
+import type { FeedbackBindings } from './feedback';
 
 const input: z.infer<typeof ModelInfo>['input'] = {
   shape: [...INPUT_SHAPE],
@@ -28,7 +29,7 @@ const model = createRoute({
   },
 });
 
-export const info = new OpenAPIHono()
+export const info = new OpenAPIHono<{ Bindings: FeedbackBindings }>()
   .openapi(health, (c) => c.json({ status: 'ok' as const }, 200))
   .openapi(model, async (c) => {
     // Loading here too means /model reports the backend actually in use, not a configured name.
@@ -46,6 +47,7 @@ export const info = new OpenAPIHono()
         quantization,
         input,
         backend,
+        feedback: Boolean(c.env?.FEEDBACK_DB),
       },
       200,
     );
