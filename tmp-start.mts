@@ -1,0 +1,13 @@
+import { unstable_startWorker } from 'wrangler';
+const t0 = Date.now();
+const w = await unstable_startWorker({ config: 'wrangler.toml', env: 'feedback', dev: { server: { hostname: '127.0.0.1', port: 0 }, inspector: false, watch: false, persist: '/tmp/fbp', logLevel: 'warn' } });
+const url = await w.url;
+console.log('started', Date.now() - t0, url.href);
+const px = new Array(784).fill(0); px[400] = 255; px[401]=200;
+let r = await fetch(new URL('/feedback', url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ pixels: px, label: 3, predicted: 5, model: 'abc' }) });
+console.log(r.status, await r.text());
+r = await fetch(new URL('/feedback/stats', url));
+console.log(r.status, await r.text());
+r = await fetch(new URL('/model', url));
+console.log(r.status, (await r.json()).feedback);
+await w.dispose();
