@@ -7,4 +7,7 @@ if (wantsFineTune(argv)) {
   process.exitCode = await fineTuneMain(argv);
 } else {
   await import('./main.ts');
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write('  --fine-tune DIR     fine-tune DIR on corrections instead (--extra DIR): npm run train -- --fine-tune models/mnist-cnn --help\n');
+  }
 }

@@ -34,16 +34,20 @@ export function feedbackIdxFiles(set: DigitSet): Record<string, Uint8Array> {
   };
 }
 
+export class FeedbackDataError extends Error {
+  override name = 'FeedbackDataError';
+}
+
 /** Reads a pulled directory; throws with the path when it is not one. */
 export async function loadFeedbackDir(dir: string): Promise<FeedbackSet> {
   const read = (name: string) =>
     readFile(path.join(dir, name)).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') throw new Error(`${path.join(dir, name)} is missing: pull corrections first (npm run feedback:pull)`);
+      if (error.code === 'ENOENT') throw new FeedbackDataError(`${path.join(dir, name)} is missing: pull corrections first (npm run feedback:pull)`);
       throw error;
     });
   const [images, labels, json] = await Promise.all([read(FEEDBACK_IMAGES), read(FEEDBACK_LABELS), read(FEEDBACK_JSON)]);
   const set = digitSetFromIdx(new Uint8Array(images), new Uint8Array(labels), `feedback in ${dir}`);
   const corrections = (JSON.parse(json.toString('utf8')) as { corrections: CorrectionInfo[] }).corrections;
-  if (corrections.length !== set.count) throw new Error(`${dir}: ${set.count} digits but ${corrections.length} entries in ${FEEDBACK_JSON}`);
+  if (corrections.length !== set.count) throw new FeedbackDataError(`${dir}: ${set.count} digits but ${corrections.length} entries in ${FEEDBACK_JSON}`);
   return { ...set, corrections };
 }

@@ -14,7 +14,8 @@ import { seededRandom } from '../shared/random.ts';
 import { useWasmBackend } from './backend.ts';
 import { loadSplit } from './data.ts';
 import { encodeModel, loadModelFiles, modelArtifacts, modelDirFiles, writeDirAtomically, type Quantization } from './export.ts';
-import { loadFeedbackDir, type FeedbackSet } from './feedback-data.ts';
+import { FeedbackDataError, loadFeedbackDir, type FeedbackSet } from './feedback-data.ts';
+import { IdxFormatError } from './idx.ts';
 import { evaluate, toTensors } from './train.ts';
 
 export const FINE_TUNE_HELP = `Usage: npm run train -- --fine-tune MODEL_DIR --extra FEEDBACK_DIR [options]
@@ -300,8 +301,16 @@ export async function fineTuneMain(argv: string[]): Promise<number> {
     process.stdout.write(FINE_TUNE_HELP);
     return 0;
   }
-  const report = await fineTune(options);
-  return report.written ? 0 : 1;
+  try {
+    const report = await fineTune(options);
+    return report.written ? 0 : 1;
+  } catch (error) {
+    // Missing or malformed inputs: a message, not a stack trace.
+    const expected = error instanceof FeedbackDataError || error instanceof IdxFormatError || (error instanceof Error && typeof (error as NodeJS.ErrnoException).syscall === 'string');
+    if (!expected) throw error;
+    console.error((error as Error).message);
+    return 1;
+  }
 }
 
 /** Whether a `npm run train` command line asks for a fine-tune. */
