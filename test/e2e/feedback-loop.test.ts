@@ -4,7 +4,7 @@
 // short `npm run train -- --fine-tune` learns them. The fine-tuned model reads that kind better on
 // digits it never saw, and MNIST test accuracy stays within 0.2 points.
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -15,7 +15,7 @@ import metadata from '../../models/mnist-cnn/metadata.json';
 import { MODEL_DIR, PIXEL_COUNT, type DigitSet } from '../../src/shared/model-spec.ts';
 import { loadSplitSync } from '../../src/train/data.ts';
 import { loadModelFiles } from '../../src/train/export.ts';
-import { FEEDBACK_IMAGES, loadFeedbackDir } from '../../src/train/feedback-data.ts';
+import { CONTACT_SHEET, FEEDBACK_IMAGES, loadFeedbackDir } from '../../src/train/feedback-data.ts';
 import { ODD_SEVEN, oddSevens } from '../support/odd-sevens.ts';
 import { loadMnistTest } from '../support/mnist-files.ts';
 import { wrangler } from './feedback-worker.ts';
@@ -78,6 +78,9 @@ describe('corrections from the edge, pulled, fine-tuned', () => {
     expect(Buffer.from(feedback.images).equals(Buffer.from(sent.images))).toBe(true);
     expect(feedback.corrections.every((c) => c.label === 7 && c.model === metadata.version && c.source === 'pixels')).toBe(true);
     expect((await readFile(path.join(pulled, FEEDBACK_IMAGES))).length).toBe(16 + CORRECTIONS * PIXEL_COUNT);
+    const sheet = await readFile(path.join(pulled, CONTACT_SHEET));
+    expect(sheet.subarray(1, 4).toString()).toBe('PNG');
+    if (process.env.UPDATE_SCREENSHOTS) await copyFile(path.join(pulled, CONTACT_SHEET), path.join(ROOT, 'docs/feedback-contact-sheet.png'));
 
     // 3. A short fine-tune from the served model.
     const out = path.join(work, 'model');

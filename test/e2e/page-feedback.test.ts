@@ -2,12 +2,16 @@
 // "Wrong? It's a _" on the draw-a-digit page in headless Chromium: shown after a prediction where
 // the Worker collects feedback (the `feedback` environment), absent where it does not; a click
 // posts the drawing exactly as /classify received it, with the chosen label, and thanks the user.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
+/** UPDATE_SCREENSHOTS=1 refreshes the README's docs/page-feedback.png; otherwise it goes to a temp dir. */
+const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS ? 'docs' : join(tmpdir(), 'mnist-edge-screenshots');
 
 /** A 1: one stroke, in unit coordinates of the canvas. */
 const ONE: Array<[number, number]> = [[0.52, 0.15], [0.5, 0.5], [0.49, 0.85]];
@@ -75,6 +79,9 @@ describe.skipIf(!haveChromium)('"Wrong? It\'s a _" on the page', () => {
     expect(Buffer.from(sent.image.split(',')[1], 'base64').equals(classifyRequest.postDataBuffer()!)).toBe(true);
     await expect.poll(() => page.getByTestId('feedback-status').textContent()).toBe(`Thanks! Saved as a ${label}.`);
     expect(await page.getByTestId(`feedback-${label}`).isDisabled()).toBe(true);
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    await page.waitForTimeout(300); // let the bars finish their transition
+    await page.screenshot({ path: join(SCREENSHOTS, 'page-feedback.png') });
 
     const after = (await (await fetch(new URL('/feedback/stats', url))).json()) as typeof before;
     expect(after.labels[label].count).toBe(before.labels[label].count + 1);
