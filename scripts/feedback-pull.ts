@@ -67,7 +67,16 @@ async function query(sql: string): Promise<Row[]> {
     ({ stdout } = await promisify(execFile)(process.execPath, args, { maxBuffer: 512 * 1024 * 1024, env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } }));
   } catch (error) {
     const { stdout: out = '', stderr = '' } = error as { stdout?: string; stderr?: string };
-    throw new Error(`wrangler d1 execute failed:\n${String(out)}${String(stderr)}`.trim());
+    let reason = `${String(out)}${String(stderr)}`.trim();
+    try {
+      reason = (JSON.parse(String(out)) as { error: { text: string } }).error.text; // wrangler --json's error form
+    } catch {
+      // not JSON: keep wrangler's own output
+    }
+    const hint = /no such table/.test(reason)
+      ? ` (apply the migrations first: npx wrangler d1 migrations apply FEEDBACK_DB ${values.remote ? '--remote' : '--local'} --env ${values.env})`
+      : '';
+    throw new Error(`wrangler d1 execute failed: ${reason}${hint}`);
   }
   const parsed = JSON.parse(stdout.slice(stdout.indexOf('['))) as Array<{ results: Row[]; success: boolean }>;
   if (!parsed.every((r) => r.success)) throw new Error(`wrangler d1 execute did not succeed: ${stdout.slice(0, 500)}`);
@@ -75,13 +84,19 @@ async function query(sql: string): Promise<Row[]> {
 }
 
 const rows: Row[] = [];
-for (let after = -1; ; ) {
-  const page = await query(
-    `SELECT rowid, id, created_at, label, predicted, model, source, hex(pixels) AS pixels FROM corrections WHERE rowid > ${after} ORDER BY rowid LIMIT ${PAGE}`,
-  );
-  rows.push(...page);
-  if (page.length < PAGE) break;
-  after = page.at(-1)!.rowid;
+try {
+  for (let after = -1; ; ) {
+    const page = await query(
+      `SELECT rowid, id, created_at, label, predicted, model, source, hex(pixels) AS pixels FROM corrections WHERE rowid > ${after} ORDER BY rowid LIMIT ${PAGE}`,
+    );
+    rows.push(...page);
+    if (page.length < PAGE) break;
+    after = page.at(-1)!.rowid;
+  }
+} catch (error) {
+  // Not logged in, no such database or table (migrations not applied), …: wrangler's words, no stack trace.
+  console.error((error as Error).message);
+  process.exit(1);
 }
 if (rows.length === 0) {
   console.log(`No corrections in FEEDBACK_DB (${values.remote ? 'remote' : 'local'}); ${values.out} left as it was.`);
