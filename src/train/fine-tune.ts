@@ -255,7 +255,8 @@ export async function fineTune(options: FineTuneOptions, print: (line: string) =
     testAccuracy: afterTest.accuracy,
     testLoss: afterTest.loss,
     test: { loss: afterTest.loss, accuracy: afterTest.accuracy },
-    quantization: { ...(sourceMetadata.quantization ?? {}), dtype: quantize, test: afterTest, weightBytes: files.weights.byteLength },
+    // Only what was measured here: the stored weights' figures (no float-vs-quantized comparison).
+    quantization: { dtype: quantize, test: afterTest, weightBytes: files.weights.byteLength },
     fineTune: {
       from: sourceMetadata.version,
       fromTrainedAt: sourceMetadata.trainedAt,

@@ -5,6 +5,7 @@ import metadata from '../../models/mnist-cnn/metadata.json';
 import { parameterCount } from '../../src/shared/model-spec';
 import { initWasmBackend } from '../../src/worker/inference/wasm-adapter';
 import { PICTURE_MEDIA_TYPES } from '../../src/worker/input/media-types';
+import { fineTunedFrom } from '../../src/worker/routes/info';
 import { postJson, request } from './helpers';
 
 describe('GET /healthz', () => {
@@ -32,6 +33,14 @@ describe('GET /model', () => {
     // The issue asks for quantized weights in the standard manifest; the trainer records how.
     expect(body.quantization).toMatchObject({ dtype: metadata.quantization.dtype });
     expect(['uint8', 'float16']).toContain(metadata.quantization.dtype);
+  });
+});
+
+describe('/model for a fine-tuned model', () => {
+  it('names the version it was fine-tuned from, from metadata.json as the fine-tune writes it', () => {
+    expect(fineTunedFrom(metadata)).toBeUndefined(); // the committed model was trained from scratch
+    const fineTune = { from: 'ac1693a6838b99d6', at: '2026-11-29T18:00:00.000Z', corrections: { dir: 'data/feedback', total: 40, train: 30, heldOut: 10 } };
+    expect(fineTunedFrom({ ...metadata, fineTune })).toEqual({ version: 'ac1693a6838b99d6', at: fineTune.at, corrections: 40, heldOut: 10 });
   });
 });
 

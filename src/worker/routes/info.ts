@@ -18,7 +18,7 @@ const FineTuneOrigin = z.looseObject({
   corrections: z.looseObject({ total: z.number().int(), heldOut: z.number().int() }),
 });
 
-function fineTunedFrom(metadata: Record<string, unknown>): z.infer<typeof ModelInfo>['fineTunedFrom'] {
+export function fineTunedFrom(metadata: Record<string, unknown>): z.infer<typeof ModelInfo>['fineTunedFrom'] {
   const origin = FineTuneOrigin.safeParse(metadata.fineTune);
   if (!origin.success) return undefined;
   const { from, at, corrections } = origin.data;
