@@ -1,12 +1,12 @@
 // Puts tfjs on the wasm backend with the training kernels it lacks.
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { registerTrainingKernels } from './kernels.ts';
 
 export interface BackendInfo {
   name: string;
   simd: boolean;
-  /** tfjs turns wasm threads off in Node: one thread per process. */
+  /** Threads of one wasm backend: tfjs turns wasm threads off in Node, so 1. */
   threads: number;
 }
 
