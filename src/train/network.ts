@@ -159,7 +159,7 @@ export function shardGradients(
   dropout?: DropoutDraw,
 ): { grads: tf.Tensor[]; result: ShardResult } {
   const { x, labels, oneHot } = batchTensors(set, indices);
-  let logitValues = new Float32Array(0);
+  let logitValues: Float32Array = new Float32Array(0);
   let lossSum = NaN;
   const { value, grads } = tf.variableGrads(() => {
     const out = logits(variables, x, dropout);

@@ -250,7 +250,7 @@ export class ReplicaGroup {
       const done = Atomics.load(control, DONE);
       if (done === this.workers - 1) break;
       // Async wait: the event loop keeps running (SIGINT, a worker's death) meanwhile.
-      const wait = Atomics.waitAsync(control, DONE, done);
+      const wait = waitAsync(control, DONE, done);
       if (wait.async) await Promise.race([wait.value, this.threadFailure]);
     }
     const failed = Atomics.load(control, FAILED);
@@ -319,3 +319,8 @@ export class ReplicaGroup {
   }
 }
 
+
+/** Atomics.waitAsync (Node ≥ 16; typed in TypeScript's es2024 lib, which this project does not target). */
+function waitAsync(array: Int32Array, index: number, value: number): { async: boolean; value: Promise<string> | string } {
+  return (Atomics as unknown as { waitAsync: typeof waitAsync }).waitAsync(array, index, value);
+}
