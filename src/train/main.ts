@@ -116,7 +116,9 @@ interface CheckpointState {
 
 async function saveCheckpoint(dir: string, model: tf.LayersModel, state: CheckpointState): Promise<void> {
   const files = encodeModel(await modelArtifacts(model), 'none');
-  const optimizer = await tf.io.encodeWeights(await model.optimizer.getWeights());
+  const optimizerWeights = await model.optimizer.getWeights();
+  const optimizer = await tf.io.encodeWeights(optimizerWeights);
+  tf.dispose(optimizerWeights.map((w) => w.tensor));
   await writeDirAtomically(dir, {
     ...modelDirFiles(files),
     'optimizer.bin': new Uint8Array(optimizer.data as ArrayBuffer),

@@ -3,8 +3,8 @@
 // SharedArrayBuffers (data sets, batch indices, weights, gradients) and Atomics, never postMessage.
 //
 // One step: the main thread writes the batch's indices, wakes the workers, computes its own shard
-// and waits; it adds the shards' gradients, applies ONE Adadelta update to its weights and writes
-// them to shared memory; the workers load them at the start of the next command.
+// and waits; it adds the shards' gradients and the trainer applies ONE Adadelta update to the
+// shared weights; every replica loads them before its next command.
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { PIXEL_COUNT, type DigitSet } from '../shared/model-spec.ts';
@@ -159,8 +159,8 @@ export function serveCommands(replica: Replica): void {
 
 export interface StepOutcome extends ShardResult {
   count: number;
-  /** The batch's gradients (sum of the shards'), one per variable; the caller disposes them. */
-  grads: tf.Tensor[];
+  /** The batch's gradient (sum of the shards'), flat in PARAMS order; valid until the next step. */
+  gradient: Float32Array;
 }
 
 /** The main thread's handle on the group: rank 0 plus N−1 worker threads. */
@@ -168,6 +168,7 @@ export class ReplicaGroup {
   readonly state: SharedState;
   private readonly replica: Replica;
   private readonly threads: Worker[] = [];
+  private readonly gradient = new Float32Array(PARAM_COUNT);
   private threadFailure: Promise<never>;
 
   private constructor(state: SharedState, variables: readonly tf.Variable[]) {
@@ -200,7 +201,7 @@ export class ReplicaGroup {
       control: sharedCopy(Int32Array, CONTROL_WORDS),
       results: sharedCopy(Float64Array, 2 * workers),
       batch: sharedCopy(Int32Array, maxBatch),
-      weights: sharedCopy(Float32Array, single ? 0 : PARAM_COUNT),
+      weights: single ? new Float32Array(PARAM_COUNT) : sharedCopy(Float32Array, PARAM_COUNT),
       grads: sharedCopy(Float32Array, (workers - 1) * PARAM_COUNT),
       // One thread needs no shared copies of the data.
       train: single ? options.train : sharedDigits(options.train),
@@ -231,10 +232,20 @@ export class ReplicaGroup {
     return this.state.workers;
   }
 
-  /** After the main thread changed its weights: workers pick them up at their next command. */
+  /** The weights every replica trains from, flat in PARAMS order: the optimizer updates them in place. */
+  get weights(): Float32Array {
+    return this.state.weights;
+  }
+
+  /** Copies `params` (default: the main thread's variables) into the shared weights. */
   publishWeights(params: readonly tf.Tensor[] = this.replica.variables): void {
-    if (this.workers === 1) return;
     params.forEach((t, i) => this.state.weights.set(t.dataSync() as Float32Array, PARAMS[i].offset));
+    Atomics.add(this.state.control, WEIGHTS_VERSION, 1);
+  }
+
+  /** After an update of `weights`: the main thread loads them now, the workers at their next command. */
+  weightsUpdated(): void {
+    loadWeights(this.replica.variables, this.state.weights);
     Atomics.add(this.state.control, WEIGHTS_VERSION, 1);
   }
 
@@ -260,7 +271,7 @@ export class ReplicaGroup {
     }
   }
 
-  /** Gradients of the batch `indices` (shards over all ranks, summed) and its loss and hits. */
+  /** Gradient of the batch `indices` (shards over all ranks, summed) and its loss and hits. */
   async gradients(indices: ArrayLike<number>, dropout: { seed: number; step: number } | null): Promise<StepOutcome> {
     const { control, batch, results, grads } = this.state;
     batch.set(indices);
@@ -272,26 +283,22 @@ export class ReplicaGroup {
     await this.broadcast(Command.Step, () => (own = this.replica.stepShard()));
     results[0] = own.result.lossSum;
     results[1] = own.result.correct;
+    const total = this.gradient;
+    own.grads.forEach((g, i) => total.set(g.dataSync() as Float32Array, PARAMS[i].offset));
+    tf.dispose(own.grads);
     // Shards added in rank order, the same every step.
-    const total = own.grads.map((g, i) =>
-      tf.tidy(() => {
-        let sum = g;
-        for (let rank = 1; rank < this.workers; rank++) {
-          const p = PARAMS[i];
-          const start = (rank - 1) * PARAM_COUNT + p.offset;
-          sum = tf.add(sum, tf.tensor(grads.subarray(start, start + p.size), p.shape));
-        }
-        return sum;
-      }),
-    );
-    if (this.workers > 1) tf.dispose(own.grads);
-    return { ...this.sum(), count: indices.length, grads: total };
+    for (let rank = 1; rank < this.workers; rank++) {
+      const slot = grads.subarray((rank - 1) * PARAM_COUNT, rank * PARAM_COUNT);
+      for (let i = 0; i < PARAM_COUNT; i++) total[i] += slot[i];
+    }
+    return { ...this.sum(), count: indices.length, gradient: total };
   }
 
   /** Σ loss and correct count over the test set, split across ranks; `params` default to the current weights. */
   async evaluate(params?: readonly tf.Tensor[]): Promise<ShardResult> {
     if (params) this.publishWeights(params);
     let own!: ShardResult;
+    // Rank 0 evaluates `params` directly; its variables keep the trained weights.
     await this.broadcast(Command.Evaluate, () => (own = this.replica.evaluateShard(params)));
     this.state.results[0] = own.lossSum;
     this.state.results[1] = own.correct;

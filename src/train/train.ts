@@ -5,7 +5,7 @@ import { IMAGE_SIZE, NUM_CLASSES, PIXEL_COUNT, scalePixels } from '../shared/mod
 import { seededRandom } from '../shared/random.ts';
 import type { DigitSet } from './data.ts';
 import { PARAMS } from './network.ts';
-import type { AdadeltaConfig } from './optimizer.ts';
+import type { AdadeltaConfig, KerasAdadelta } from './optimizer.ts';
 import type { ReplicaGroup } from './parallel.ts';
 import type { EpochRecord } from './pictures.ts';
 
@@ -99,6 +99,7 @@ export async function trainModel(
   const { hooks = {}, shouldStop = () => false } = options;
   const history = [...(options.history ?? [])];
   const variables = trainableVariables(model);
+  const optimizer = model.optimizer as KerasAdadelta;
   const steps = Math.ceil(train.count / recipe.batchSize);
   let stepSeconds = 0;
   let stepsRun = 0;
@@ -118,15 +119,19 @@ export async function trainModel(
       const batch = await group.gradients(indices, { seed: recipe.seed, step: globalStep });
       if (globalStep === options.nanAtStep) batch.lossSum = NaN;
       if (!Number.isFinite(batch.lossSum)) {
-        tf.dispose(batch.grads);
         throw new DivergedError(
           `The loss became ${batch.lossSum} at epoch ${epoch + 1}, step ${step + 1}: training stopped before ` +
             `applying that step; the last checkpoint and model are untouched`,
         );
       }
-      model.optimizer.applyGradients(Object.fromEntries(variables.map((v, i) => [v.name, batch.grads[i]])));
-      tf.dispose(batch.grads);
-      group.publishWeights();
+      optimizer.applyToArrays(
+        PARAMS.map((p, i) => ({
+          name: variables[i].name,
+          values: group.weights.subarray(p.offset, p.offset + p.size),
+          gradient: batch.gradient.subarray(p.offset, p.offset + p.size),
+        })),
+      );
+      group.weightsUpdated();
 
       lossSum += batch.lossSum;
       correct += batch.correct;
