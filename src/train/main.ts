@@ -33,6 +33,7 @@ Options:
   --epochs N          epochs (default 10)
   --batch-size N      batch size (default 128)
   --train-limit N     train on the first N training images only (default: all 60000)
+  --test-limit N      validate on the first N test images only (default: all 10000)
   --out DIR           output directory (default ${MODEL_DIR})
   --seed N            seed for weight initialisation and shuffling (default 1)
   --quantize TYPE     weight storage: uint8 (default), float16 or none (float32)
@@ -64,6 +65,7 @@ interface Options {
   quantize: Quantization;
   resume: boolean;
   workers: number;
+  testLimit: number | null;
   dataDir: string | undefined;
 }
 
@@ -75,6 +77,7 @@ function parseOptions(argv: string[]): Options | null {
       epochs: { type: 'string' },
       'batch-size': { type: 'string' },
       'train-limit': { type: 'string' },
+      'test-limit': { type: 'string' },
       out: { type: 'string' },
       seed: { type: 'string' },
       quantize: { type: 'string' },
@@ -101,6 +104,7 @@ function parseOptions(argv: string[]): Options | null {
     quantize,
     resume: values.resume ?? false,
     workers: positiveInt('workers', values.workers, availableParallelism())!,
+    testLimit: positiveInt('test-limit', values['test-limit'], null),
     dataDir: values.data,
   };
 }
@@ -170,10 +174,14 @@ async function checkWritable(outDir: string): Promise<void> {
   }
 }
 
-async function loadData(recipe: Recipe, dataDir: string | undefined): Promise<{ fullTrain: DigitSet; train: DigitSet; test: DigitSet }> {
+async function loadData(recipe: Recipe, options: Options): Promise<{ fullTrain: DigitSet; train: DigitSet; test: DigitSet }> {
   try {
-    const [fullTrain, test] = await Promise.all([loadSplit('train', dataDir), loadSplit('t10k', dataDir)]);
-    return { fullTrain, train: recipe.trainLimit ? take(fullTrain, recipe.trainLimit) : fullTrain, test };
+    const [fullTrain, fullTest] = await Promise.all([loadSplit('train', options.dataDir), loadSplit('t10k', options.dataDir)]);
+    return {
+      fullTrain,
+      train: recipe.trainLimit ? take(fullTrain, recipe.trainLimit) : fullTrain,
+      test: options.testLimit ? take(fullTest, options.testLimit) : fullTest,
+    };
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
     if (e.code === 'ENOENT') throw new RunError(`MNIST file missing: ${e.path}`);
@@ -200,7 +208,7 @@ async function run(options: Options): Promise<void> {
   const checkpointDir = `${options.outDir}.checkpoint`;
   const start = await startingPoint(options, checkpointDir);
   const { model, recipe } = start;
-  const { fullTrain, train, test } = await loadData(recipe, options.dataDir);
+  const { fullTrain, train, test } = await loadData(recipe, options);
   console.log(
     `tfjs ${tf.version.tfjs} on the ${backend.name} backend (SIMD ${backend.simd ? 'on' : 'off'}), ` +
       `${options.workers} worker${options.workers > 1 ? 's' : ''} (one thread each)`,
@@ -211,10 +219,10 @@ async function run(options: Options): Promise<void> {
   );
 
   const group = await ReplicaGroup.start({ workers: options.workers, maxBatch: recipe.batchSize, variables: trainableVariables(model), train, test });
+  const progress = consoleProgress(recipe.epochs);
   try {
     const trainingStarted = performance.now();
     const trainSeconds = () => start.trainSeconds + (performance.now() - trainingStarted) / 1000;
-    const progress = consoleProgress(recipe.epochs);
     const summary = await trainModel(model, group, recipe, train, {
       history: start.history,
       position: start.position,
@@ -236,6 +244,7 @@ async function run(options: Options): Promise<void> {
     }
     await exportModel(options, { model, group, recipe, backend, summary, fullTrain, train, test, trainSeconds: trainSeconds() });
   } finally {
+    progress.close();
     await group.close();
   }
 }

@@ -5,9 +5,13 @@ import type { TrainHooks } from './train.ts';
 
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 
-export function consoleProgress(totalEpochs: number): TrainHooks {
+/** Progress hooks, plus `close()`: a bar left running keeps the process alive (its redraw timer). */
+export function consoleProgress(totalEpochs: number): TrainHooks & { close(): void } {
   let bar: SingleBar | undefined;
   return {
+    close() {
+      bar?.stop();
+    },
     onEpochStart(epoch, steps, firstStep) {
       bar = new SingleBar({
         format: `epoch ${epoch}/${totalEpochs} [{bar}] {value}/{total} | loss {loss} acc {acc} | {msPerStep} ms/step | ETA {eta_formatted}`,
