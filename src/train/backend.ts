@@ -12,7 +12,7 @@ export interface BackendInfo {
 
 export async function useWasmBackend(): Promise<BackendInfo> {
   registerTrainingKernels();
-  if (!(await tf.setBackend('wasm'))) throw new Error('The tfjs wasm backend failed to initialise');
+  if (!(await tf.setBackend('wasm'))) throw new Error('The tfjs wasm backend failed to initialize');
   await tf.ready();
   return {
     name: tf.getBackend(),

@@ -1,4 +1,4 @@
-// `npm run train`: trains the seed's CNN on the wasm backend and writes the model directory.
+// `npm run train`: trains the Keras recipe's CNN on the wasm backend and writes the model directory.
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
@@ -35,7 +35,7 @@ Options:
   --train-limit N     train on the first N training images only (default: all 60000)
   --test-limit N      validate on the first N test images only (default: all 10000)
   --out DIR           output directory (default ${MODEL_DIR})
-  --seed N            seed for weight initialisation and shuffling (default 1)
+  --seed N            random seed: weight initialization, shuffling, dropout (default 1)
   --quantize TYPE     weight storage: uint8 (default), float16 or none (float32)
   --resume            continue from DIR.checkpoint, written after every epoch and on Ctrl-C
   --workers N         threads training in parallel (default: ${availableParallelism()}, this machine's cores)

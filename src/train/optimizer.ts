@@ -1,6 +1,6 @@
 // Adadelta as Keras, TensorFlow and PyTorch define it. tfjs-core's AdadeltaOptimizer divides by the
 // squared-gradient accumulator before updating it, so its first step is a plain lr·g step; with
-// Keras's lr 1.0 that first step wrecks the seed CNN (loss stalls at 2.30).
+// Keras's lr 1.0 that first step wrecks the CNN of the Keras recipe (loss stalls at 2.30).
 import * as tf from '@tensorflow/tfjs';
 // The optimizer API speaks NamedTensor, which tfjs exports only from this path.
 import type { NamedTensor } from '@tensorflow/tfjs-core/dist/tensor_types';
@@ -11,7 +11,7 @@ export interface AdadeltaConfig {
   epsilon: number;
 }
 
-/** Keras defaults, as the seed uses them. */
+/** Keras defaults, as the Keras recipe uses them. */
 export const KERAS_ADADELTA: AdadeltaConfig = { learningRate: 1.0, rho: 0.95, epsilon: 1e-7 };
 
 export interface Accumulators {
