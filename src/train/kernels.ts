@@ -113,7 +113,7 @@ function explicitPadding(p: Padding): backend_util.ExplicitPadding {
 /**
  * dW[i,j,c,o] = Σ_{n,h,w} x[n, h+i-top, w+j-left, c] · dy[n,h,w,o] as matrix products: for a chunk
  * of images, the patches of x laid out as rows (i,j,c) × columns (n,h,w), times dy's rows (n,h,w) ×
- * o, summed over chunks. Chunks of ~2k positions keep both operands in cache; one product over the
+ * o, summed over chunks. Chunks of ~2.4 MB of patches keep both operands in cache; one product over the
  * whole batch, or XNNPACK's convolution with dy as a 24×24 filter, streams megabytes per output row.
  */
 const conv2DBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
@@ -126,7 +126,8 @@ const conv2DBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
   const wasm = wasmBackend(backend);
   const rows = filterHeight * filterWidth * channels;
   const positions = outHeight * outWidth;
-  const chunk = Math.max(1, Math.floor(2048 / positions));
+  // ~2.4 MB of patches per chunk: 2k positions at conv2 (288 rows), the whole batch at conv1 (9 rows).
+  const chunk = Math.max(1, Math.floor(Math.max(2048, 600_000 / rows) / positions));
   const sum = new Float64Array(rows * outChannels);
   for (let n0 = 0; n0 < batch; n0 += chunk) {
     const n1 = Math.min(batch, n0 + chunk);
