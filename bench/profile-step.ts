@@ -47,4 +47,4 @@ console.log(`${mode}: one step of 128 on one thread, ${wall.toFixed(0)} ms wall,
 console.log('| kernel | calls | ms |\n| --- | --- | --- |');
 for (const [name, e] of rows) if (e.ms >= 0.5) console.log(`| ${name} | ${e.n} | ${e.ms.toFixed(1)} |`);
 console.log(`| all kernels | ${info.kernels.length} | ${total.toFixed(1)} |`);
-if (process.env.PROFILE_DETAIL) for (const k of info.kernels) if (Number(k.kernelTimeMs) > 2) console.log(k.name, JSON.stringify(k.inputShapes), Number(k.kernelTimeMs).toFixed(1));
+if (process.env.PROFILE_DETAIL) for (const k of info.kernels) if (Number(k.kernelTimeMs) > 2 || k.name === process.env.PROFILE_DETAIL) console.log(k.name, JSON.stringify(k.inputShapes), Number(k.kernelTimeMs).toFixed(1));

@@ -288,6 +288,10 @@ const reluBiasGrad: KernelFunc = ({ inputs, backend }) => {
 /** Kernel name of reluBiasGrad, for network.ts. */
 export const RELU_BIAS_GRAD = 'MnistEdgeReluBiasGrad';
 
+/** relu(conv2d(x, filter) + bias): the stock FusedConv2D under its own name, so network.ts can give it a gradient. */
+export const CONV_BIAS_RELU = 'MnistEdgeConvBiasRelu';
+const convBiasRelu: KernelFunc = (args) => runKernel('FusedConv2D', { ...args, attrs: { ...args.attrs, activation: 'relu' } });
+
 /**
  * MaxPoolGrad for non-overlapping windows (stride = window, valid padding, NHWC): each window's
  * gradient goes to its first maximum, as TensorFlow does, in one pass over wasm memory. The stock
@@ -338,6 +342,20 @@ function withTiledMaxPoolGrad(stock: KernelConfig): KernelConfig {
   return { ...stock, kernelFunc };
 }
 
+/**
+ * Identity shares the input's memory (one more reference), as Reshape already does: tfjs tensors are
+ * immutable, and the engine clones every tensor a gradient saves, so the stock copy cost ~45 ms a step.
+ */
+function withSharedIdentity(stock: KernelConfig): KernelConfig {
+  const kernelFunc: KernelFunc = (args) => {
+    const { x } = args.inputs as { x: TensorInfo };
+    if (x.dtype === 'string') return stock.kernelFunc(args);
+    (args.backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
+  return { ...stock, kernelFunc };
+}
+
 /** Replaces a stock wasm kernel by a wrapper around it (keeping its setup function). */
 function wrapStock(name: string, wrap: (stock: KernelConfig) => KernelConfig): void {
   const stock = getKernel(name, BACKEND);
@@ -360,5 +378,7 @@ export function registerTrainingKernels(): void {
   wrapStock('BatchMatMul', withExplicitTransposes);
   wrapStock('Sum', withLeadingAxesSum);
   registerKernel({ kernelName: RELU_BIAS_GRAD, backendName: BACKEND, kernelFunc: reluBiasGrad });
+  registerKernel({ kernelName: CONV_BIAS_RELU, backendName: BACKEND, kernelFunc: convBiasRelu });
   wrapStock('MaxPoolGrad', withTiledMaxPoolGrad);
+  wrapStock('Identity', withSharedIdentity);
 }

@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { IMAGE_SIZE, LAYERS, NUM_CLASSES, PIXEL_COUNT, type DigitSet } from '../shared/model-spec.ts';
 import { seededRandom } from '../shared/random.ts';
-import { RELU_BIAS_GRAD } from './kernels.ts';
+import { CONV_BIAS_RELU, RELU_BIAS_GRAD } from './kernels.ts';
 
 export interface ParamSpec {
   /** The Keras weight name, `<layer>/kernel` or `<layer>/bias`. */
@@ -66,7 +66,7 @@ export function logits(params: readonly tf.Tensor[], x: tf.Tensor4D, dropout?: D
   for (const layer of LAYERS) {
     switch (layer.kind) {
       case 'conv2d':
-        h = (p === 0 ? firstConvBiasRelu : convBiasRelu)(h as tf.Tensor4D, params[p] as tf.Tensor4D, params[p + 1] as tf.Tensor1D);
+        h = convBiasRelu(h as tf.Tensor4D, params[p] as tf.Tensor4D, params[p + 1] as tf.Tensor1D);
         p += 2;
         break;
       case 'maxPooling2d':
@@ -93,33 +93,30 @@ export function logits(params: readonly tf.Tensor[], x: tf.Tensor4D, dropout?: D
 const VALID_CONV = { strides: 1, pad: 'valid', dataFormat: 'NHWC', dilations: 1 } as const;
 
 /**
- * relu(conv(x, w) + b) as ONE forward kernel (XNNPACK fuses bias and relu) and a backward pass of
- * three: our relu-and-bias gradient (kernels.ts), then the two convolution gradients. tfjs's own
- * fused conv2d unfuses itself when gradients are recorded (conv, add, relu, and copies).
+ * relu(conv(x, w) + b) as ONE forward kernel (XNNPACK fuses bias and relu; tfjs's own fused conv2d
+ * unfuses itself whenever gradients are recorded) and a registered gradient: our relu-and-bias
+ * gradient, then the convolution gradients, each only if needed (the first layer's input is the
+ * data, so its input gradient is never computed). A registered gradient, not tf.customGrad, which
+ * copies its inputs and outputs at every call.
  */
-function convBiasReluWith(inputGradient: boolean) {
-  return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [x, w, b, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.Tensor1D, tf.GradSaveFunc];
-    const y = tf.engine().runKernel('FusedConv2D', { x, filter: w, bias: b }, { ...VALID_CONV, activation: 'relu' }) as tf.Tensor4D;
-    save([x, w, y]);
-    return {
-      value: y,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xs, ws, ys] = saved;
-        const [dyA, dBias] = tf.engine().runKernel(RELU_BIAS_GRAD, { dy, y: ys }, {}) as tf.Tensor[];
-        const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x: xs, dy: dyA }, { ...VALID_CONV, filterShape: ws.shape as number[] }) as tf.Tensor;
-        // The first layer's input is the data: its gradient is never used, so skip the convolution.
-        const dx = inputGradient
-          ? (tf.engine().runKernel('Conv2DBackpropInput', { dy: dyA, filter: ws }, { ...VALID_CONV, inputShape: xs.shape as number[] }) as tf.Tensor)
-          : tf.zerosLike(xs);
-        dyA.dispose();
-        return [dx, dw, dBias];
-      },
-    };
-  }) as (x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D) => tf.Tensor4D;
+function convBiasRelu(x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D): tf.Tensor4D {
+  return tf.engine().runKernel(CONV_BIAS_RELU, { x, filter: w, bias: b }, { ...VALID_CONV }) as tf.Tensor4D;
 }
-const convBiasRelu = convBiasReluWith(true);
-const firstConvBiasRelu = convBiasReluWith(false);
+
+tf.registerGradient({
+  kernelName: CONV_BIAS_RELU,
+  inputsToSave: ['x', 'filter'],
+  outputsToSave: [true],
+  gradFunc: (dy, saved) => {
+    const [x, filter, y] = saved;
+    const [dyA, dBias] = tf.engine().runKernel(RELU_BIAS_GRAD, { dy: dy as tf.Tensor, y }, {}) as tf.Tensor[];
+    return {
+      x: () => tf.engine().runKernel('Conv2DBackpropInput', { dy: dyA, filter }, { ...VALID_CONV, inputShape: x.shape }) as tf.Tensor,
+      filter: () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: dyA }, { ...VALID_CONV, filterShape: filter.shape }) as tf.Tensor,
+      bias: () => dBias,
+    };
+  },
+});
 
 /** Keras's inverted dropout: kept units are scaled by 1/(1−rate) so nothing changes at inference. */
 function dropoutMask(shape: number[], rate: number, draw: DropoutDraw, layerIndex: number): tf.Tensor {
