@@ -104,6 +104,12 @@ export async function trainModel(
   let stepSeconds = 0;
   let stepsRun = 0;
   let imagesRun = 0;
+  const summary = (stoppedAt: Position | null): TrainSummary => ({
+    history,
+    stoppedAt,
+    imagesPerSecond: imagesRun / stepSeconds,
+    msPerStep: (stepSeconds * 1000) / stepsRun,
+  });
 
   for (let epoch = history.length; epoch < recipe.epochs; epoch++) {
     const order = epochOrder(train.count, recipe.seed, epoch);
@@ -124,14 +130,7 @@ export async function trainModel(
             `applying that step; the last checkpoint and model are untouched`,
         );
       }
-      optimizer.applyToArrays(
-        PARAMS.map((p, i) => ({
-          name: variables[i].name,
-          values: group.weights.subarray(p.offset, p.offset + p.size),
-          gradient: batch.gradient.subarray(p.offset, p.offset + p.size),
-        })),
-      );
-      group.weightsUpdated();
+      applyUpdate(optimizer, variables, group, batch.gradient);
 
       lossSum += batch.lossSum;
       correct += batch.correct;
@@ -141,9 +140,10 @@ export async function trainModel(
       imagesRun += batch.count;
       const msPerStep = (performance.now() - epochStart) / (step + 1);
       hooks.onBatchEnd?.(step + 1, { loss: lossSum / seen, accuracy: correct / seen, msPerStep });
+      // A macrotask per step, so that a Ctrl-C handler runs even with one worker (no waiting at all).
+      await new Promise((resolve) => setImmediate(resolve));
       if (shouldStop() && step + 1 < steps) {
-        const position = { epoch, step: step + 1, lossSum, correct, seen, seconds: (performance.now() - epochStart) / 1000 };
-        return { history, stoppedAt: position, imagesPerSecond: imagesRun / stepSeconds, msPerStep: (stepSeconds * 1000) / stepsRun };
+        return summary({ epoch, step: step + 1, lossSum, correct, seen, seconds: (performance.now() - epochStart) / 1000 });
       }
     }
 
@@ -160,11 +160,22 @@ export async function trainModel(
     history.push(record);
     await hooks.onEpochEnd?.(record, history);
     if (shouldStop() && epoch + 1 < recipe.epochs) {
-      const position = { epoch: epoch + 1, step: 0, lossSum: 0, correct: 0, seen: 0, seconds: 0 };
-      return { history, stoppedAt: position, imagesPerSecond: imagesRun / stepSeconds, msPerStep: (stepSeconds * 1000) / stepsRun };
+      return summary({ epoch: epoch + 1, step: 0, lossSum: 0, correct: 0, seen: 0, seconds: 0 });
     }
   }
-  return { history, stoppedAt: null, imagesPerSecond: imagesRun / stepSeconds, msPerStep: (stepSeconds * 1000) / stepsRun };
+  return summary(null);
+}
+
+/** ONE Keras-Adadelta step of the shared weights with the batch's gradient; every replica then loads them. */
+function applyUpdate(optimizer: KerasAdadelta, variables: readonly tf.Variable[], group: ReplicaGroup, gradient: Float32Array): void {
+  optimizer.applyToArrays(
+    PARAMS.map((p, i) => ({
+      name: variables[i].name,
+      values: group.weights.subarray(p.offset, p.offset + p.size),
+      gradient: gradient.subarray(p.offset, p.offset + p.size),
+    })),
+  );
+  group.weightsUpdated();
 }
 
 // Keras-model helpers for tools and tests, independent of the training loop.
