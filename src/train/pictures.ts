@@ -1,4 +1,4 @@
-// The seed's two figures, as PNG: a 3×3 grid of sample digits and the learning curves.
+// The Keras recipe's two figures, as PNG: a 3×3 grid of sample digits and the learning curves.
 import { Resvg } from '@resvg/resvg-js';
 import { IMAGE_SIZE, PIXEL_COUNT } from '../shared/model-spec.ts';
 import type { DigitSet } from './data.ts';
@@ -49,7 +49,7 @@ export function digitGridPng(set: DigitSet, options: GridOptions): Uint8Array {
     parts.push(`<text x="${x0 + cell / 2}" y="${y0 + fontSize + 1}" text-anchor="middle" font-size="${fontSize}">${escapeXml(options.title(k))}</text>`);
     const pixels = set.images.subarray(k * PIXEL_COUNT, (k + 1) * PIXEL_COUNT);
     for (let i = 0; i < PIXEL_COUNT; i++) {
-      const v = 255 - pixels[i]; // the seed shows digits dark on white (gray_r)
+      const v = 255 - pixels[i]; // the Keras recipe shows digits dark on white (gray_r)
       if (v === 255) continue;
       const x = x0 + (i % IMAGE_SIZE) * scale;
       const y = y0 + title + Math.floor(i / IMAGE_SIZE) * scale;
@@ -107,7 +107,7 @@ function chart(x0: number, title: string, yLabel: string, series: Series[], epoc
   return out.join('');
 }
 
-/** Accuracy and loss per epoch, train vs test, side by side like the seed's two plots. */
+/** Accuracy and loss per epoch, train vs test, side by side like the Keras recipe's two plots. */
 export function learningCurvesPng(history: EpochRecord[]): Uint8Array {
   const epochs = history.length;
   const accuracy = chart(0, 'Model accuracy', 'accuracy', [
