@@ -6,6 +6,7 @@
 // metadata.json says what it was fine-tuned from.
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
@@ -16,7 +17,8 @@ import { loadSplit } from './data.ts';
 import { encodeModel, loadModelFiles, modelArtifacts, modelDirFiles, writeDirAtomically, type Quantization } from './export.ts';
 import { FeedbackDataError, loadFeedbackDir, type FeedbackSet } from './feedback-data.ts';
 import { IdxFormatError } from './idx.ts';
-import { evaluate, toTensors } from './train.ts';
+import { ReplicaGroup } from './parallel.ts';
+import { evaluate, roundMetric, toTensors, trainableVariables } from './train.ts';
 
 export const FINE_TUNE_HELP = `Usage: npm run train -- --fine-tune MODEL_DIR --extra FEEDBACK_DIR [options]
 
@@ -37,6 +39,7 @@ Options:
   --batch-size N      (default 32)
   --seed N            split, sampling and shuffling (default 1)
   --quantize TYPE     uint8, float16 or none (default: as MODEL_DIR)
+  --workers N         threads for the MNIST test evaluation (default: ${availableParallelism()}, this machine's cores)
   -h, --help          show this help
 `;
 
@@ -57,6 +60,7 @@ export interface FineTuneOptions {
   batchSize: number;
   seed: number;
   quantize?: Quantization;
+  workers: number;
 }
 
 export class FineTuneUsageError extends Error {}
@@ -79,6 +83,7 @@ export function parseFineTuneOptions(argv: string[]): FineTuneOptions | null {
       'batch-size': { type: 'string' },
       seed: { type: 'string' },
       quantize: { type: 'string' },
+      workers: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -111,7 +116,19 @@ export function parseFineTuneOptions(argv: string[]): FineTuneOptions | null {
     batchSize: number('batch-size', values['batch-size'], 32, positiveInt, 'a positive integer'),
     seed: number('seed', values.seed, 1, (n) => Number.isInteger(n) && n >= 0, 'a non-negative integer'),
     quantize,
+    workers: number('workers', values.workers, availableParallelism(), positiveInt, 'a positive integer'),
   };
+}
+
+/** MNIST test figures of a model, the test set split over `workers` threads by the trainer's replica group. */
+async function testFigures(model: tf.LayersModel, test: DigitSet, workers: number): Promise<{ loss: number; accuracy: number }> {
+  const group = await ReplicaGroup.start({ workers, maxBatch: 1, variables: trainableVariables(model), train: pick(test, [0]), test });
+  try {
+    const { lossSum, correct } = await group.evaluate();
+    return { loss: roundMetric(lossSum / test.count), accuracy: correct / test.count };
+  } finally {
+    await group.close();
+  }
 }
 
 function shuffled(count: number, random: () => number): number[] {
@@ -201,7 +218,7 @@ export async function fineTune(options: FineTuneOptions, print: (line: string) =
   const weightsHash = createHash('sha256').update(await read(WEIGHTS_FILE)).digest('hex').slice(0, 16);
   const recorded = weightsHash === sourceMetadata.version && typeof sourceMetadata.testAccuracy === 'number' ? sourceMetadata.testAccuracy : null;
   const before = {
-    mnist: recorded ?? (await evaluate(model, mnistTest)).accuracy,
+    mnist: recorded ?? (await testFigures(model, mnistTest, options.workers)).accuracy,
     heldOut: await accuracyOf(model, heldOut),
     train: await accuracyOf(model, corrections),
   };
@@ -223,11 +240,13 @@ export async function fineTune(options: FineTuneOptions, print: (line: string) =
     }
   }
 
+  // Frozen layers are recorded as `trainable: false` in model.json: store an ordinary model.
+  for (const layer of model.layers) layer.trainable = true;
   // Evaluated as it would be served: the stored (quantized) weights, loaded by stock tfjs.
   const quantize = options.quantize ?? sourceMetadata.quantization?.dtype ?? 'uint8';
   const files = encodeModel(await modelArtifacts(model), quantize);
   const stored = await loadModelFiles(files);
-  const afterTest = await evaluate(stored, mnistTest);
+  const afterTest = await testFigures(stored, mnistTest, options.workers);
   const after = { mnist: afterTest.accuracy, heldOut: await accuracyOf(stored, heldOut), train: await accuracyOf(stored, corrections) };
   const mnistChange = points(before.mnist, after.mnist)!;
   log(`After:  MNIST test ${percent(after.mnist)} (${mnistChange >= 0 ? '+' : ''}${mnistChange} points), held-out corrections ${percent(after.heldOut)}, training corrections ${percent(after.train)}`);

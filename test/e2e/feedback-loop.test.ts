@@ -8,14 +8,15 @@ import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import * as tf from '@tensorflow/tfjs';
+import { setBackend } from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import metadata from '../../models/mnist-cnn/metadata.json';
 import { MODEL_DIR, PIXEL_COUNT, type DigitSet } from '../../src/shared/model-spec.ts';
 import { loadSplitSync } from '../../src/train/data.ts';
-import { loadModelFiles } from '../../src/train/export.ts';
 import { CONTACT_SHEET, FEEDBACK_IMAGES, loadFeedbackDir } from '../../src/train/feedback-data.ts';
+import { parseArtifacts } from '../../src/worker/inference/artifacts.ts';
+import { DigitClassifier } from '../../src/worker/inference/classifier.ts';
 import { ODD_SEVEN, oddSevens } from '../support/odd-sevens.ts';
 import { loadMnistTest } from '../support/mnist-files.ts';
 import { wrangler } from './feedback-worker.ts';
@@ -25,18 +26,22 @@ const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
 const CORRECTIONS = 40;
 const run = (args: string[]) => promisify(execFile)(TSX, args, { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 });
 
-/** Accuracy of a model directory on a digit set, with stock tfjs (as any client would load it). */
-async function accuracy(dir: string, set: DigitSet): Promise<number> {
-  const model = await loadModelFiles({
-    modelJson: await readFile(path.join(dir, 'model.json'), 'utf8'),
-    weights: new Uint8Array(await readFile(path.join(dir, 'weights.bin'))),
-  });
-  const hits = tf.tidy(() => {
-    const xs = tf.tensor4d(Float32Array.from(set.images, (p) => p / 255), [set.count, 28, 28, 1]);
-    return (model.predict(xs) as tf.Tensor).argMax(1).equal(tf.tensor1d(set.labels, 'int32')).sum().dataSync()[0];
-  });
-  model.dispose();
-  return hits / set.count;
+/**
+ * Accuracy of a model directory on a digit set through the Worker's own engine (artifact checks,
+ * topology against the spec, lean forward pass): what `npm start` would serve from that directory.
+ */
+async function servedAccuracy(dir: string, set: DigitSet): Promise<number> {
+  const read = (file: string) => readFile(path.join(dir, file));
+  const weights = await read('weights.bin');
+  const classifier = DigitClassifier.load(
+    parseArtifacts(
+      JSON.parse((await read('model.json')).toString('utf8')),
+      JSON.parse((await read('metadata.json')).toString('utf8')),
+      weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
+    ),
+  );
+  const predictions = await classifier.classify(Float32Array.from(set.images), set.count);
+  return predictions.filter((p, i) => p.digit === set.labels[i]).length / set.count;
 }
 
 describe('corrections from the edge, pulled, fine-tuned', () => {
@@ -46,7 +51,7 @@ describe('corrections from the edge, pulled, fine-tuned', () => {
   });
 
   it('collects 40 corrections, pulls them, and a short fine-tune learns the kind', async () => {
-    await tf.setBackend('wasm'); // stock kernels: inference needs none of the trainer's
+    await setBackend('wasm'); // the Worker's engine on tfjs' own wasm kernels, as in bench/engine.ts
     const { url, persistTo } = inject('feedbackWorker');
     work = await mkdtemp(path.join(tmpdir(), 'feedback-loop-'));
     // Other tests (the page's) may have stored corrections in this D1: start from an empty table.
@@ -98,9 +103,11 @@ describe('corrections from the edge, pulled, fine-tuned', () => {
     expect(tuned.fineTune.heldOutCorrections.after).toBeGreaterThan(tuned.fineTune.heldOutCorrections.before);
     expect(tuned.fineTune.mnistTest.changePoints).toBeGreaterThanOrEqual(-0.2);
 
-    // 4. Digits of the same kind the fine-tune never saw (from MNIST's test 7s), and MNIST itself.
+    // 4. Digits of the same kind the fine-tune never saw (from MNIST's test 7s), through the Worker's
+    //    engine (so the new directory is one the Worker can serve), and MNIST itself.
     const unseen = oddSevens(loadMnistTest(), 200);
-    const [beforeKind, afterKind] = [await accuracy(MODEL_DIR, unseen), await accuracy(out, unseen)];
+    const [beforeKind, afterKind] = [await servedAccuracy(MODEL_DIR, unseen), await servedAccuracy(out, unseen)];
+    expect(await readFile(path.join(out, 'model.json'), 'utf8')).not.toContain('"trainable":false');
     expect(afterKind).toBeGreaterThan(beforeKind + 0.3);
     expect(tuned.testAccuracy).toBeGreaterThanOrEqual(metadata.testAccuracy - 0.002);
     console.log(`odd 7s never seen: ${(beforeKind * 100).toFixed(1)}% → ${(afterKind * 100).toFixed(1)}%; MNIST test ${(metadata.testAccuracy * 100).toFixed(2)}% → ${(tuned.testAccuracy * 100).toFixed(2)}%`);
