@@ -301,7 +301,7 @@ export async function fineTune(options: FineTuneOptions, print: (line: string) =
     if (await stat(file).then(() => true, () => false)) extras[picture] = new Uint8Array(await readFile(file));
   }
   await writeDirAtomically(options.out, { ...modelDirFiles(files), [METADATA_JSON]: JSON.stringify(metadata, null, 2) + '\n', ...extras });
-  log(`Model ${files.version} (fine-tuned from ${sourceMetadata.version}) written to ${options.out}`);
+  log(`Model ${files.version} (fine-tuned from ${sourceMetadata.version}) written to ${options.out}${metadata.fineTune.forced ? ` despite the MNIST drop of ${-mnistChange} points (--force)` : ''}`);
   return { ...report, written: true };
 }
 
