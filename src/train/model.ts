@@ -1,10 +1,10 @@
-// The seed's CNN as a tfjs LayersModel, built from the shared layer spec.
+// The Keras recipe's CNN as a tfjs LayersModel, built from the shared layer spec.
 import * as tf from '@tensorflow/tfjs';
 import { INPUT_SHAPE, LAYERS, type LayerSpec } from '../shared/model-spec.ts';
 import { KerasAdadelta, KERAS_ADADELTA, type AdadeltaConfig } from './optimizer.ts';
 
 function toLayer(spec: LayerSpec, seed: number | undefined, index: number): tf.layers.Layer {
-  // Keras's default initialisers: Glorot-uniform kernels, zero biases.
+  // Keras's default initializers: Glorot-uniform kernels, zero biases.
   const kernelInitializer = tf.initializers.glorotUniform({ seed: seed == null ? undefined : seed + index });
   switch (spec.kind) {
     case 'conv2d':

@@ -1,6 +1,6 @@
 // Adadelta as Keras, TensorFlow and PyTorch define it. tfjs-core's AdadeltaOptimizer divides by the
 // squared-gradient accumulator before updating it, so its first step is a plain lr·g step; with
-// Keras's lr 1.0 that first step wrecks the seed CNN (loss stalls at 2.30).
+// Keras's lr 1.0 that first step wrecks the CNN of the Keras recipe (loss stalls at 2.30).
 import * as tf from '@tensorflow/tfjs';
 // The optimizer API speaks NamedTensor, which tfjs exports only from this path.
 import type { NamedTensor } from '@tensorflow/tfjs-core/dist/tensor_types';
@@ -11,12 +11,12 @@ export interface AdadeltaConfig {
   epsilon: number;
 }
 
-/** Keras defaults, as the seed uses them. */
+/** Keras defaults, as the Keras recipe uses them. */
 export const KERAS_ADADELTA: AdadeltaConfig = { learningRate: 1.0, rho: 0.95, epsilon: 1e-7 };
 
-interface Accumulators {
-  squaredGrad: tf.Variable;
-  squaredUpdate: tf.Variable;
+export interface Accumulators {
+  squaredGrad: Float32Array;
+  squaredUpdate: Float32Array;
 }
 
 /**
@@ -25,7 +25,21 @@ interface Accumulators {
  *   Δ     ← g · √(E[Δ²] + ε) / √(E[g²] + ε)      (with the *updated* E[g²])
  *   E[Δ²] ← ρ·E[Δ²] + (1−ρ)·Δ²
  *   w     ← w − lr·Δ
+ * in one pass over plain arrays, in place: the trainer keeps its weights in (shared) memory, and
+ * twelve tfjs ops per weight cost 10× more than this loop.
  */
+export function adadeltaStep(config: AdadeltaConfig, w: Float32Array, g: ArrayLike<number>, acc: Accumulators): void {
+  const { learningRate, rho, epsilon } = config;
+  const { squaredGrad, squaredUpdate } = acc;
+  for (let i = 0; i < w.length; i++) {
+    const eg = rho * squaredGrad[i] + (1 - rho) * g[i] * g[i];
+    const update = (g[i] * Math.sqrt(squaredUpdate[i] + epsilon)) / Math.sqrt(eg + epsilon);
+    squaredGrad[i] = eg;
+    squaredUpdate[i] = rho * squaredUpdate[i] + (1 - rho) * update * update;
+    w[i] -= learningRate * update;
+  }
+}
+
 export class KerasAdadelta extends tf.Optimizer {
   static className = 'KerasAdadelta';
   private readonly accumulators = new Map<string, Accumulators>();
@@ -34,42 +48,41 @@ export class KerasAdadelta extends tf.Optimizer {
     super();
   }
 
+  /** The tfjs interface (model.fit, tests): reads each variable, steps it, writes it back. */
   override applyGradients(variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
     const named = Array.isArray(variableGradients)
       ? variableGradients
       : Object.entries(variableGradients).map(([name, tensor]) => ({ name, tensor }));
-    const { learningRate, rho, epsilon } = this.config;
     for (const { name, tensor: gradient } of named) {
       if (gradient == null) continue;
       const variable = tf.engine().registeredVariables[name];
-      const acc = this.accumulatorsFor(name, variable);
-      tf.tidy(() => {
-        const squaredGrad = acc.squaredGrad.mul(rho).add(gradient.square().mul(1 - rho));
-        const update = acc.squaredUpdate.add(epsilon).sqrt().div(squaredGrad.add(epsilon).sqrt()).mul(gradient);
-        const squaredUpdate = acc.squaredUpdate.mul(rho).add(update.square().mul(1 - rho));
-        acc.squaredGrad.assign(squaredGrad);
-        acc.squaredUpdate.assign(squaredUpdate);
-        variable.assign(variable.sub(update.mul(learningRate)));
-      });
+      const w = variable.dataSync() as Float32Array; // a copy
+      adadeltaStep(this.config, w, gradient.dataSync() as Float32Array, this.accumulatorsFor(name, w.length));
+      const updated = tf.tensor(w, variable.shape);
+      variable.assign(updated);
+      updated.dispose();
     }
     this.incrementIterations();
   }
 
-  private accumulatorsFor(name: string, variable: tf.Variable): Accumulators {
+  /** The trainer's interface: one step of every weight, on flat arrays the caller owns. */
+  applyToArrays(weights: readonly { name: string; values: Float32Array; gradient: ArrayLike<number> }[]): void {
+    for (const { name, values, gradient } of weights) {
+      adadeltaStep(this.config, values, gradient, this.accumulatorsFor(name, values.length));
+    }
+    this.incrementIterations();
+  }
+
+  private accumulatorsFor(name: string, size: number): Accumulators {
     let acc = this.accumulators.get(name);
     if (!acc) {
-      // Unnamed: variable names are global in tfjs, and two optimizers may track one weight.
-      acc = {
-        squaredGrad: tf.tidy(() => tf.variable(tf.zerosLike(variable), false)),
-        squaredUpdate: tf.tidy(() => tf.variable(tf.zerosLike(variable), false)),
-      };
+      acc = { squaredGrad: new Float32Array(size), squaredUpdate: new Float32Array(size) };
       this.accumulators.set(name, acc);
     }
     return acc;
   }
 
   override dispose(): void {
-    for (const acc of this.accumulators.values()) tf.dispose([acc.squaredGrad, acc.squaredUpdate]);
     this.accumulators.clear();
     super.dispose();
   }
@@ -77,8 +90,9 @@ export class KerasAdadelta extends tf.Optimizer {
   override async getWeights(): Promise<NamedTensor[]> {
     const weights: NamedTensor[] = [];
     for (const [name, acc] of this.accumulators) {
-      weights.push({ name: `${name}/accum_grad`, tensor: acc.squaredGrad });
-      weights.push({ name: `${name}/accum_var`, tensor: acc.squaredUpdate });
+      const shape = tf.engine().registeredVariables[name]?.shape ?? [acc.squaredGrad.length];
+      weights.push({ name: `${name}/accum_grad`, tensor: tf.tensor(acc.squaredGrad, shape) });
+      weights.push({ name: `${name}/accum_var`, tensor: tf.tensor(acc.squaredUpdate, shape) });
     }
     return [await this.saveIterations(), ...weights];
   }
@@ -92,10 +106,9 @@ export class KerasAdadelta extends tf.Optimizer {
       const update = byName.get(`${name}/accum_var`);
       if (!grad || !update) continue;
       restored += 2;
-      this.accumulatorsFor(name, variable);
-      const acc = this.accumulators.get(name)!;
-      acc.squaredGrad.assign(grad);
-      acc.squaredUpdate.assign(update);
+      const acc = this.accumulatorsFor(name, variable.size);
+      acc.squaredGrad.set(grad.dataSync() as Float32Array);
+      acc.squaredUpdate.set(update.dataSync() as Float32Array);
     }
     // Accumulators are keyed by variable name; a silent mismatch would restart Adadelta from zero.
     if (restored !== byName.size) {

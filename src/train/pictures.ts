@@ -1,4 +1,4 @@
-// The seed's two figures, as PNG: a 3×3 grid of sample digits and the learning curves.
+// The Keras recipe's two figures, as PNG: a 3×3 grid of sample digits and the learning curves.
 import { Resvg } from '@resvg/resvg-js';
 import { IMAGE_SIZE, PIXEL_COUNT } from '../shared/model-spec.ts';
 import type { DigitSet } from './data.ts';
@@ -22,19 +22,35 @@ export const escapeXml = (s: string) => s.replace(/[<>&]/g, (c) => ({ '<': '&lt;
 
 /** The first nine training digits in a 3×3 grid, each titled with its label. */
 export function sampleGridPng(set: DigitSet, count = 9): Uint8Array {
-  const cell = 112;
+  return digitGridPng(set, { count, columns: 3, cell: 112, title: (k) => `Class ${set.labels[k]}` });
+}
+
+export interface GridOptions {
+  /** Digits to draw, from the first (default: all). */
+  count?: number;
+  columns: number;
+  /** Side of one digit in pixels. */
+  cell: number;
+  title: (index: number) => string;
+}
+
+/** Digits dark on white in a grid, each under its title (the seed's gray_r figures). */
+export function digitGridPng(set: DigitSet, options: GridOptions): Uint8Array {
+  const { columns, cell } = options;
+  const count = Math.min(options.count ?? set.count, set.count);
   const scale = cell / IMAGE_SIZE;
-  const title = 22;
-  const columns = 3;
-  const rows = Math.ceil(count / columns);
+  const fontSize = Math.max(9, Math.min(15, Math.round(cell / 7)));
+  const title = fontSize + 7;
+  const gap = Math.max(6, Math.round(cell / 7));
+  const rows = Math.max(1, Math.ceil(count / columns));
   const parts: string[] = [];
-  for (let k = 0; k < Math.min(count, set.count); k++) {
-    const x0 = (k % columns) * (cell + 16) + 8;
-    const y0 = Math.floor(k / columns) * (cell + title + 12) + 8;
-    parts.push(`<text x="${x0 + cell / 2}" y="${y0 + 16}" text-anchor="middle" font-size="15">Class ${set.labels[k]}</text>`);
+  for (let k = 0; k < count; k++) {
+    const x0 = (k % columns) * (cell + gap) + gap / 2;
+    const y0 = Math.floor(k / columns) * (cell + title + gap) + 8;
+    parts.push(`<text x="${x0 + cell / 2}" y="${y0 + fontSize + 1}" text-anchor="middle" font-size="${fontSize}">${escapeXml(options.title(k))}</text>`);
     const pixels = set.images.subarray(k * PIXEL_COUNT, (k + 1) * PIXEL_COUNT);
     for (let i = 0; i < PIXEL_COUNT; i++) {
-      const v = 255 - pixels[i]; // the seed shows digits dark on white (gray_r)
+      const v = 255 - pixels[i]; // the Keras recipe shows digits dark on white (gray_r)
       if (v === 255) continue;
       const x = x0 + (i % IMAGE_SIZE) * scale;
       const y = y0 + title + Math.floor(i / IMAGE_SIZE) * scale;
@@ -42,8 +58,8 @@ export function sampleGridPng(set: DigitSet, count = 9): Uint8Array {
     }
     parts.push(`<rect x="${x0}" y="${y0 + title}" width="${cell}" height="${cell}" fill="none" stroke="#888"/>`);
   }
-  const width = columns * (cell + 16);
-  const height = rows * (cell + title + 12) + 8;
+  const width = columns * (cell + gap);
+  const height = rows * (cell + title + gap) + 8;
   return renderPng(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="DejaVu Sans">` +
       `<rect width="100%" height="100%" fill="white"/>${parts.join('')}</svg>`,
@@ -92,7 +108,7 @@ function chart(x0: number, title: string, yLabel: string, series: Series[], epoc
   return out.join('');
 }
 
-/** Accuracy and loss per epoch, train vs test, side by side like the seed's two plots. */
+/** Accuracy and loss per epoch, train vs test, side by side like the Keras recipe's two plots. */
 export function learningCurvesPng(history: EpochRecord[]): Uint8Array {
   const epochs = history.length;
   const accuracy = chart(0, 'Model accuracy', 'accuracy', [

@@ -5,10 +5,14 @@ import type { TrainHooks } from './train.ts';
 
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 
-export function consoleProgress(totalEpochs: number): TrainHooks {
+/** Progress hooks, plus `close()`: a bar left running keeps the process alive (its redraw timer). */
+export function consoleProgress(totalEpochs: number): TrainHooks & { close(): void } {
   let bar: SingleBar | undefined;
   return {
-    onEpochStart(epoch, steps) {
+    close() {
+      bar?.stop();
+    },
+    onEpochStart(epoch, steps, firstStep) {
       bar = new SingleBar({
         format: `epoch ${epoch}/${totalEpochs} [{bar}] {value}/{total} | loss {loss} acc {acc} | {msPerStep} ms/step | ETA {eta_formatted}`,
         barCompleteChar: '█',
@@ -19,7 +23,7 @@ export function consoleProgress(totalEpochs: number): TrainHooks {
         noTTYOutput: true,
         notTTYSchedule: 15_000,
       });
-      bar.start(steps, 0, { loss: '-', acc: '-', msPerStep: '-' });
+      bar.start(steps, firstStep, { loss: '-', acc: '-', msPerStep: '-' });
     },
     onBatchEnd(step, { loss, accuracy, msPerStep }) {
       bar?.update(step, { loss: loss.toFixed(4), acc: accuracy.toFixed(4), msPerStep: msPerStep.toFixed(0) });

@@ -1,9 +1,12 @@
-// The training loop: the seed's recipe on tf.data batches shuffled per epoch with a seeded order.
+// The training loop, top to bottom: for each epoch, for each batch of a seeded shuffle, the
+// replicas' summed gradients and one Keras-Adadelta step; then one pass over the test set.
 import * as tf from '@tensorflow/tfjs';
 import { IMAGE_SIZE, NUM_CLASSES, PIXEL_COUNT, scalePixels } from '../shared/model-spec.ts';
 import { seededRandom } from '../shared/random.ts';
 import type { DigitSet } from './data.ts';
-import type { AdadeltaConfig } from './optimizer.ts';
+import { PARAMS } from './network.ts';
+import type { AdadeltaConfig, KerasAdadelta } from './optimizer.ts';
+import type { ReplicaGroup } from './parallel.ts';
 import type { EpochRecord } from './pictures.ts';
 
 export interface Recipe {
@@ -15,24 +18,167 @@ export interface Recipe {
   optimizer: AdadeltaConfig;
 }
 
+/** Where a run stopped inside an epoch: enough to carry on exactly as if it had not stopped. */
+export interface Position {
+  /** 0-based epoch, and steps of it already applied. */
+  epoch: number;
+  step: number;
+  lossSum: number;
+  correct: number;
+  seen: number;
+  /** Seconds of this epoch so far. */
+  seconds: number;
+}
+
 export interface TrainHooks {
-  onEpochStart?(epoch: number, steps: number): void;
+  onEpochStart?(epoch: number, steps: number, firstStep: number): void;
   onBatchEnd?(step: number, logs: { loss: number; accuracy: number; msPerStep: number }): void;
   /** Awaited, with every epoch so far (resumed ones included): a checkpoint can be written here. */
   onEpochEnd?(record: EpochRecord, history: readonly EpochRecord[]): Promise<void> | void;
 }
 
+export interface TrainOptions {
+  hooks?: TrainHooks;
+  /** Epochs already done (a resumed run) and where inside the next one to start. */
+  history?: readonly EpochRecord[];
+  position?: Position | null;
+  /** Polled after every step; true stops the run there, with `stoppedAt` set. */
+  shouldStop?: () => boolean;
+  /** Test hook: pretend the loss of this global step (0-based) came out NaN. */
+  nanAtStep?: number;
+}
+
 export interface TrainSummary {
   history: EpochRecord[];
-  trainSeconds: number;
+  /** Set when `shouldStop` ended the run early. */
+  stoppedAt: Position | null;
+  /** Training steps only (no validation), over the epochs run here. */
   imagesPerSecond: number;
   msPerStep: number;
+}
+
+export class DivergedError extends Error {
+  override name = 'DivergedError';
 }
 
 /** tfjs reports metrics as float32 (0.992 arrives as 0.99199998): keep the digits that mean something. */
 export function roundMetric(value: number): number {
   return Math.round(value * 1e6) / 1e6;
 }
+
+/** The example order of one epoch; a function of (seed, epoch) so a resumed run sees the same order. */
+export function epochOrder(count: number, seed: number, epoch: number): Uint32Array {
+  const random = seededRandom(seed * 1_000_003 + epoch);
+  const order = Uint32Array.from({ length: count }, (_, i) => i);
+  for (let i = count - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order;
+}
+
+/** The Keras model's trainable weights as tfjs variables, checked against the order replicas use. */
+export function trainableVariables(model: tf.LayersModel): tf.Variable[] {
+  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  PARAMS.forEach((p, i) => {
+    const v = variables[i];
+    if (!v || !v.name.startsWith(p.name) || v.shape.join() !== p.shape.join()) {
+      throw new Error(`Model weight ${i} is ${v?.name} [${v?.shape}], expected ${p.name} [${p.shape}]`);
+    }
+  });
+  return variables;
+}
+
+export async function trainModel(
+  model: tf.LayersModel,
+  group: ReplicaGroup,
+  recipe: Recipe,
+  train: DigitSet,
+  options: TrainOptions = {},
+): Promise<TrainSummary> {
+  const { hooks = {}, shouldStop = () => false } = options;
+  const history = [...(options.history ?? [])];
+  const variables = trainableVariables(model);
+  const optimizer = model.optimizer as KerasAdadelta;
+  const steps = Math.ceil(train.count / recipe.batchSize);
+  let stepSeconds = 0;
+  let stepsRun = 0;
+  let imagesRun = 0;
+  const summary = (stoppedAt: Position | null): TrainSummary => ({
+    history,
+    stoppedAt,
+    imagesPerSecond: imagesRun / stepSeconds,
+    msPerStep: (stepSeconds * 1000) / stepsRun,
+  });
+
+  for (let epoch = history.length; epoch < recipe.epochs; epoch++) {
+    const order = epochOrder(train.count, recipe.seed, epoch);
+    const resumed = options.position?.epoch === epoch ? options.position : null;
+    let { step: firstStep, lossSum, correct, seen, seconds } = resumed ?? { step: 0, lossSum: 0, correct: 0, seen: 0, seconds: 0 };
+    hooks.onEpochStart?.(epoch + 1, steps, firstStep);
+    const epochStart = performance.now() - seconds * 1000;
+
+    for (let step = firstStep; step < steps; step++) {
+      const stepStart = performance.now();
+      const globalStep = epoch * steps + step;
+      const indices = order.subarray(step * recipe.batchSize, (step + 1) * recipe.batchSize);
+      const batch = await group.gradients(indices, { seed: recipe.seed, step: globalStep });
+      if (globalStep === options.nanAtStep) batch.lossSum = NaN;
+      if (!Number.isFinite(batch.lossSum)) {
+        throw new DivergedError(
+          `The loss became ${batch.lossSum} at epoch ${epoch + 1}, step ${step + 1}: training stopped before ` +
+            `applying that step; the last checkpoint and model are untouched`,
+        );
+      }
+      applyUpdate(optimizer, variables, group, batch.gradient);
+
+      lossSum += batch.lossSum;
+      correct += batch.correct;
+      seen += batch.count;
+      stepSeconds += (performance.now() - stepStart) / 1000;
+      stepsRun++;
+      imagesRun += batch.count;
+      const msPerStep = (performance.now() - epochStart) / (step + 1);
+      hooks.onBatchEnd?.(step + 1, { loss: lossSum / seen, accuracy: correct / seen, msPerStep });
+      // A macrotask per step, so that a Ctrl-C handler runs even with one worker (no waiting at all).
+      await new Promise((resolve) => setImmediate(resolve));
+      if (shouldStop() && step + 1 < steps) {
+        return summary({ epoch, step: step + 1, lossSum, correct, seen, seconds: (performance.now() - epochStart) / 1000 });
+      }
+    }
+
+    // The recipe validates on the test set once per epoch; the last epoch's figures are the final ones.
+    const test = await group.evaluate();
+    const record: EpochRecord = {
+      epoch: epoch + 1,
+      loss: roundMetric(lossSum / seen),
+      accuracy: roundMetric(correct / seen),
+      testLoss: roundMetric(test.lossSum / group.state.test.count),
+      testAccuracy: roundMetric(test.correct / group.state.test.count),
+      seconds: Math.round((performance.now() - epochStart) / 100) / 10,
+    };
+    history.push(record);
+    await hooks.onEpochEnd?.(record, history);
+    if (shouldStop() && epoch + 1 < recipe.epochs) {
+      return summary({ epoch: epoch + 1, step: 0, lossSum: 0, correct: 0, seen: 0, seconds: 0 });
+    }
+  }
+  return summary(null);
+}
+
+/** ONE Keras-Adadelta step of the shared weights with the batch's gradient; every replica then loads them. */
+function applyUpdate(optimizer: KerasAdadelta, variables: readonly tf.Variable[], group: ReplicaGroup, gradient: Float32Array): void {
+  optimizer.applyToArrays(
+    PARAMS.map((p, i) => ({
+      name: variables[i].name,
+      values: group.weights.subarray(p.offset, p.offset + p.size),
+      gradient: gradient.subarray(p.offset, p.offset + p.size),
+    })),
+  );
+  group.weightsUpdated();
+}
+
+// Keras-model helpers for tools and tests, independent of the training loop.
 
 /** Gathers the given examples into network-ready tensors: xs [n,28,28,1] in [0,1], ys one-hot. */
 export function toTensors(set: DigitSet, indices?: ArrayLike<number>): { xs: tf.Tensor4D; ys: tf.Tensor2D } {
@@ -48,89 +194,6 @@ export function toTensors(set: DigitSet, indices?: ArrayLike<number>): { xs: tf.
     xs: tf.tensor4d(pixels, [n, IMAGE_SIZE, IMAGE_SIZE, 1]),
     ys: tf.oneHot(tf.tensor1d(labels, 'int32'), NUM_CLASSES).toFloat() as tf.Tensor2D,
   }));
-}
-
-/** The example order of one epoch; a function of (seed, epoch) so a resumed run sees the same order. */
-export function epochOrder(count: number, seed: number, epoch: number): Uint32Array {
-  const random = seededRandom(seed * 1_000_003 + epoch);
-  const order = Uint32Array.from({ length: count }, (_, i) => i);
-  for (let i = count - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [order[i], order[j]] = [order[j], order[i]];
-  }
-  return order;
-}
-
-export async function trainModel(
-  model: tf.LayersModel,
-  recipe: Recipe,
-  train: DigitSet,
-  test: DigitSet,
-  hooks: TrainHooks = {},
-  previousEpochs: readonly EpochRecord[] = [],
-): Promise<TrainSummary> {
-  const history = [...previousEpochs];
-  const initialEpoch = history.length;
-  const steps = Math.ceil(train.count / recipe.batchSize);
-  let epoch = initialEpoch;
-  const batches = tf.data.generator(function* () {
-    const order = epochOrder(train.count, recipe.seed, epoch);
-    for (let start = 0; start < train.count; start += recipe.batchSize) {
-      yield toTensors(train, order.subarray(start, start + recipe.batchSize));
-    }
-  });
-  const { xs: testXs, ys: testYs } = toTensors(test);
-  let epochStarted = 0;
-  let lastBatchEnded = 0;
-  let epochsRun = 0;
-  let stepSeconds = 0;
-  const started = performance.now();
-  try {
-    await model.fitDataset(batches, {
-      epochs: recipe.epochs,
-      initialEpoch,
-      validationData: [testXs, testYs],
-      validationBatchSize: 500,
-      verbose: 0,
-      callbacks: {
-        onEpochBegin: async (e) => {
-          epoch = e;
-          epochStarted = performance.now();
-          hooks.onEpochStart?.(e + 1, steps);
-        },
-        onBatchEnd: async (step, logs) => {
-          lastBatchEnded = performance.now();
-          const msPerStep = (lastBatchEnded - epochStarted) / (step + 1);
-          hooks.onBatchEnd?.(step + 1, { loss: logs?.loss ?? NaN, accuracy: logs?.acc ?? NaN, msPerStep });
-        },
-        onEpochEnd: async (e, logs) => {
-          const seconds = (performance.now() - epochStarted) / 1000;
-          epochsRun++;
-          stepSeconds += (lastBatchEnded - epochStarted) / 1000;
-          const record: EpochRecord = {
-            epoch: e + 1,
-            loss: roundMetric(logs!.loss),
-            accuracy: roundMetric(logs!.acc),
-            testLoss: roundMetric(logs!.val_loss),
-            testAccuracy: roundMetric(logs!.val_acc),
-            seconds: Math.round(seconds * 10) / 10,
-          };
-          history.push(record);
-          await hooks.onEpochEnd?.(record, history);
-        },
-      },
-    });
-  } finally {
-    tf.dispose([testXs, testYs]);
-  }
-  const trainSeconds = (performance.now() - started) / 1000;
-  return {
-    history,
-    trainSeconds,
-    // Throughput counts training steps only, not the per-epoch validation.
-    imagesPerSecond: (epochsRun * train.count) / stepSeconds,
-    msPerStep: (stepSeconds * 1000) / (epochsRun * steps),
-  };
 }
 
 /** Test loss and accuracy of any model on a digit set, in batches. */

@@ -4,6 +4,7 @@ import { methodNotAllowed } from 'hono/method-not-allowed';
 import { ApiError, errorResponse } from './errors';
 import { UNSUPPORTED_MEDIA_TYPE } from './input/media-types';
 import { classify } from './routes/classify';
+import { feedback } from './routes/feedback';
 import { info } from './routes/info';
 import { bodyError } from './input/validation';
 import { API_KEY_SCHEME } from './security/guards';
@@ -36,11 +37,12 @@ app.use(
 );
 app.route('/', info);
 app.route('/', classify);
+app.route('/', feedback);
 
 app.openAPIRegistry.registerComponent('securitySchemes', API_KEY_SCHEME, {
   type: 'http',
   scheme: 'bearer',
-  description: 'Needed on guarded routes (POST /classify) only when the owner has set the API_KEY secret; otherwise they are open.',
+  description: 'Needed on guarded routes (POST /classify, /feedback) only when the owner has set the API_KEY secret; otherwise they are open.',
 });
 
 app.doc31('/openapi.json', {

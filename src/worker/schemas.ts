@@ -89,6 +89,16 @@ export const ModelInfo = z
       layout: z.string(),
     }),
     backend: z.object({ name: z.string(), simd: z.boolean(), threads: z.number().int() }),
+    fineTunedFrom: z
+      .object({
+        version: z.string().openapi({ description: 'The model this one was fine-tuned from.' }),
+        at: z.string(),
+        corrections: z.number().int().openapi({ description: 'Corrections pulled from /feedback for the fine-tune.' }),
+        heldOut: z.number().int().openapi({ description: 'Of those, held out for evaluation.' }),
+      })
+      .optional()
+      .openapi({ description: 'Present when the model is a fine-tune (npm run train -- --fine-tune).' }),
+    feedback: z.boolean().openapi({ description: 'Whether POST /feedback stores corrections here (the `feedback` environment).' }),
   })
   .openapi('ModelInfo');
 

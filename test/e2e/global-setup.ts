@@ -1,8 +1,13 @@
 // Starts the real Worker (wrangler.toml: static assets + API, workerd) on free local ports, twice:
-// as configured, and with `nodejs_compat` on, as many Workers projects have it; and once more as an
-// owner locks it down: an API_KEY secret (two keys, plus one to exhaust) and a rate-limiting binding.
+// as configured, and with `nodejs_compat` on, as many Workers projects have it; once more as an
+// owner locks it down (an API_KEY secret with two keys plus one to exhaust, and a rate-limiting
+// binding); and the `feedback` environment with a local D1 in a temporary directory.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { unstable_startWorker } from 'wrangler';
+import { startFeedbackWorker } from './feedback-worker.ts';
 
 /** The configurations every HTTP-level test runs against. */
 export const CONFIGS = {
@@ -24,6 +29,8 @@ declare module 'vitest' {
     workerUrls: Record<ConfigName, string>;
     /** Base URL of the Worker with an API key and a rate limiter (KEYED). */
     keyedUrl: string;
+    /** The `feedback` environment's Worker and where its local D1 lives (for `wrangler d1 … --persist-to`). */
+    feedbackWorker: { url: string; persistTo: string };
   }
 }
 
@@ -46,11 +53,18 @@ export default async function setup(project: TestProject) {
     // As `[[ratelimits]]` in wrangler.toml would bind it.
     RATE_LIMITER: { type: 'ratelimit', namespace_id: '1001', simple: { limit: KEYED.limit, period: 60 } },
   } as unknown as Bindings;
-  const workers = await Promise.all([...names.map((name) => start(CONFIGS[name])), start([], keyedBindings)]);
+  const persistTo = mkdtempSync(join(tmpdir(), 'mnist-edge-feedback-'));
+  const [feedback, keyed, ...workers] = await Promise.all([
+    startFeedbackWorker(persistTo),
+    start([], keyedBindings),
+    ...names.map((name) => start(CONFIGS[name])),
+  ]);
   const urls = await Promise.all(workers.map((worker) => worker.url));
   project.provide('workerUrls', Object.fromEntries(names.map((name, i) => [name, urls[i].href])) as Record<ConfigName, string>);
-  project.provide('keyedUrl', urls[names.length].href);
+  project.provide('keyedUrl', (await keyed.url).href);
+  project.provide('feedbackWorker', { url: (await feedback.url).href, persistTo });
   return async () => {
-    await Promise.all(workers.map((worker) => worker.dispose()));
+    await Promise.all([feedback, keyed, ...workers].map((worker) => worker.dispose()));
+    rmSync(persistTo, { recursive: true, force: true });
   };
 }

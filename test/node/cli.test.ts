@@ -13,7 +13,7 @@ const train = (...args: string[]) => run('npx', ['tsx', 'src/train/main.ts', ...
 describe('npm run train', () => {
   it('documents every flag in --help', async () => {
     const { stdout } = await train('--help');
-    for (const flag of ['--epochs', '--batch-size', '--train-limit', '--out', '--seed', '--quantize', '--resume']) {
+    for (const flag of ['--epochs', '--batch-size', '--train-limit', '--test-limit', '--out', '--seed', '--quantize', '--resume', '--workers', '--data']) {
       expect(stdout).toContain(flag);
     }
   });
@@ -26,13 +26,16 @@ describe('npm run train', () => {
 
   it('trains a smoke model and writes a loadable model directory with metadata and pictures', async () => {
     const out = path.join(await mkdtemp(path.join(tmpdir(), 'train-')), 'model');
-    const { stdout } = await train('--epochs', '1', '--train-limit', '256', '--batch-size', '64', '--out', out);
+    const { stdout } = await train('--epochs', '1', '--train-limit', '256', '--batch-size', '64', '--test-limit', '500', '--out', out);
     expect(stdout).toMatch(/on the wasm backend \(SIMD on/);
     expect(stdout).toMatch(/epoch 1\/1: train loss [\d.]+ acc [\d.]+% \| test loss [\d.]+ acc [\d.]+%/);
     expect((await readdir(out)).sort()).toEqual(['curves.png', 'metadata.json', 'model.json', 'samples.png', 'weights.bin']);
     const metadata = JSON.parse(await readFile(path.join(out, 'metadata.json'), 'utf8'));
     expect(metadata).toMatchObject({ parameters: 1_199_882, backend: { name: 'wasm', simd: true }, recipe: { epochs: 1, trainImages: 256 } });
     expect(metadata.history).toHaveLength(1);
+    expect(metadata.recipe.testImages).toBe(500);
+    expect(metadata.timing).toMatchObject({ workers: expect.any(Number) });
+    for (const key of ['wallSeconds', 'processSeconds', 'imagesPerSecond', 'peakRssMB']) expect(metadata.timing[key]).toBeGreaterThan(0);
     expect(metadata.version).toMatch(/^[0-9a-f]{16}$/);
     const png = await readFile(path.join(out, 'curves.png'));
     expect(png.subarray(1, 4).toString()).toBe('PNG');
@@ -43,7 +46,7 @@ describe('npm run train', () => {
     expect(model.countParams()).toBe(1_199_882);
 
     // The checkpoint written after epoch 1 carries the run on to epoch 2 with its recipe.
-    const resumed = await train('--resume', '--epochs', '2', '--out', out);
+    const resumed = await train('--resume', '--epochs', '2', '--test-limit', '500', '--out', out);
     expect(resumed.stdout).toMatch(/Resuming from .*model\.checkpoint after epoch 1/);
     expect(resumed.stdout).toMatch(/epoch 2\/2: train loss/);
     const after = JSON.parse(await readFile(path.join(out, 'metadata.json'), 'utf8'));

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { digitSetFromIdx, loadSplit, mnistDataDir } from '../../src/train/data.ts';
-import { IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, IdxFormatError, parseIdx } from '../../src/train/idx.ts';
+import { encodeIdx, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, IdxFormatError, parseIdx } from '../../src/train/idx.ts';
 
 const read = async (name: string) => new Uint8Array(await readFile(path.join(mnistDataDir(), name)));
 
@@ -67,5 +67,22 @@ describe('IDX reader on corrupted files', () => {
     labels[8 + 42] = 12;
     const images = await read('t10k-images-idx3-ubyte');
     expect(() => digitSetFromIdx(images, labels)).toThrow(/label 12 at 42/);
+  });
+});
+
+describe('IDX writer', () => {
+  it('writes files the reader (and MNIST) agree on, byte for byte', async () => {
+    const labels = await read('t10k-labels-idx1-ubyte');
+    const images = await read('t10k-images-idx3-ubyte');
+    const test = digitSetFromIdx(images, labels);
+    expect(encodeIdx(IDX_LABELS_MAGIC, [test.count], test.labels)).toEqual(labels);
+    expect(encodeIdx(IDX_IMAGES_MAGIC, [test.count, 28, 28], test.images)).toEqual(images);
+    const three = digitSetFromIdx(encodeIdx(IDX_IMAGES_MAGIC, [3, 28, 28], test.images.subarray(0, 3 * 784)), encodeIdx(IDX_LABELS_MAGIC, [3], test.labels.subarray(0, 3)));
+    expect(Array.from(three.labels)).toEqual([7, 2, 1]);
+  });
+
+  it('refuses dimensions that do not match the magic number or the data', () => {
+    expect(() => encodeIdx(IDX_IMAGES_MAGIC, [2, 28], new Uint8Array(56))).toThrow(IdxFormatError);
+    expect(() => encodeIdx(IDX_LABELS_MAGIC, [3], new Uint8Array(2))).toThrow(/need 3 bytes, got 2/);
   });
 });

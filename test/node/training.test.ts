@@ -6,7 +6,8 @@ import { loadSplit, take, type DigitSet } from '../../src/train/data.ts';
 import { encodeModel, loadModelFiles, modelArtifacts } from '../../src/train/export.ts';
 import { buildModel } from '../../src/train/model.ts';
 import { KERAS_ADADELTA } from '../../src/train/optimizer.ts';
-import { epochOrder, evaluate, toTensors, trainModel } from '../../src/train/train.ts';
+import { ReplicaGroup } from '../../src/train/parallel.ts';
+import { epochOrder, evaluate, toTensors, trainableVariables, trainModel } from '../../src/train/train.ts';
 import { parameterCount } from '../../src/shared/model-spec.ts';
 
 describe('training on the wasm backend', () => {
@@ -21,7 +22,12 @@ describe('training on the wasm backend', () => {
     test = take(await loadSplit('t10k'), 500);
     model = buildModel({ seed: 7 });
     const recipe = { epochs: 3, batchSize: 64, trainLimit: 384, seed: 7, optimizer: KERAS_ADADELTA };
-    await trainModel(model, recipe, train, test, { onBatchEnd: (_, logs) => void losses.push(logs.loss) });
+    const group = await ReplicaGroup.start({ workers: 2, maxBatch: 64, variables: trainableVariables(model), train, test });
+    try {
+      await trainModel(model, group, recipe, train, { hooks: { onBatchEnd: (_, logs) => void losses.push(logs.loss) } });
+    } finally {
+      await group.close();
+    }
   }, 240_000);
 
   it('builds the seed architecture', () => {

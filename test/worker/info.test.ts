@@ -5,6 +5,7 @@ import metadata from '../../models/mnist-cnn/metadata.json';
 import { parameterCount } from '../../src/shared/model-spec';
 import { initWasmBackend } from '../../src/worker/inference/wasm-adapter';
 import { PICTURE_MEDIA_TYPES } from '../../src/worker/input/media-types';
+import { fineTunedFrom } from '../../src/worker/routes/info';
 import { postJson, request } from './helpers';
 
 describe('GET /healthz', () => {
@@ -27,10 +28,34 @@ describe('GET /model', () => {
       parameters: parameterCount(),
       input: { shape: [28, 28, 1], pixels: 784, range: [0, 255] },
       backend: { name: 'wasm', simd: true, threads: 1 },
+      feedback: false, // the default environment has no FEEDBACK_DB binding
     });
     // The issue asks for quantized weights in the standard manifest; the trainer records how.
     expect(body.quantization).toMatchObject({ dtype: metadata.quantization.dtype });
     expect(['uint8', 'float16']).toContain(metadata.quantization.dtype);
+  });
+});
+
+describe('/model for a fine-tuned model', () => {
+  it('names the version it was fine-tuned from, from metadata.json as the fine-tune writes it', () => {
+    expect(fineTunedFrom(metadata)).toBeUndefined(); // the committed model was trained from scratch
+    const fineTune = { from: 'ac1693a6838b99d6', at: '2026-11-29T18:00:00.000Z', corrections: { dir: 'data/feedback', total: 40, train: 30, heldOut: 10 } };
+    expect(fineTunedFrom({ ...metadata, fineTune })).toEqual({ version: 'ac1693a6838b99d6', at: fineTune.at, corrections: 40, heldOut: 10 });
+  });
+});
+
+describe('feedback without a FEEDBACK_DB binding', () => {
+  it('answers 404 feedback_disabled on both routes, before reading the body', async () => {
+    for (const res of [
+      await postJson({ pixels: new Array(784).fill(0), label: 3 }, '/feedback'),
+      await postJson('not even JSON', '/feedback'),
+      await request('/feedback/stats'),
+    ]) {
+      expect(res.status).toBe(404);
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe('feedback_disabled');
+      expect(body.error.message).toMatch(/--env feedback/);
+    }
   });
 });
 
@@ -80,7 +105,7 @@ describe('GET /openapi.json', () => {
       components: { schemas: Record<string, unknown> };
     };
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths).sort()).toEqual(['/classify', '/healthz', '/model']);
+    expect(Object.keys(doc.paths).sort()).toEqual(['/classify', '/feedback', '/feedback/stats', '/healthz', '/model']);
     const classify = doc.paths['/classify'].post;
     expect(Object.keys(classify.requestBody!.content).sort()).toEqual(
       ['application/json', ...Object.keys(PICTURE_MEDIA_TYPES), 'multipart/form-data'].sort(),
@@ -88,6 +113,13 @@ describe('GET /openapi.json', () => {
     expect(Object.keys(classify.responses).sort()).toEqual(['200', '400', '401', '413', '415', '422', '429', '500']);
     expect(Object.keys(doc.components.schemas)).toEqual(
       expect.arrayContaining(['ClassifyRequest', 'SingleDigitRequest', 'BatchRequest', 'ImageRequest', 'Pixels', 'Prediction', 'Error', 'ModelInfo']),
+    );
+    const feedback = doc.paths['/feedback'].post;
+    expect(Object.keys(feedback.requestBody!.content)).toEqual(['application/json']);
+    expect(Object.keys(feedback.responses).sort()).toEqual(['201', '400', '404', '413', '415', '422', '503']);
+    expect(Object.keys(doc.paths['/feedback/stats'].get.responses).sort()).toEqual(['200', '404', '503']);
+    expect(Object.keys(doc.components.schemas)).toEqual(
+      expect.arrayContaining(['FeedbackRequest', 'FeedbackPixelsRequest', 'FeedbackImageRequest', 'FeedbackCreated', 'FeedbackStats']),
     );
     // The error codes clients can switch on are listed.
     expect(JSON.stringify(doc.components.schemas.Error)).toContain('wrong_pixel_count');

@@ -1,8 +1,6 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { ApiError } from '../errors';
-import { normalizeBatch } from '../input/pictures';
 import { MAX_IMAGE_BYTES } from '../input/image-limits';
 import { isJson, mediaTypeOf, UNSUPPORTED_MEDIA_TYPE } from '../input/media-types';
 import { findParser, fromJsonBody, inputParsers } from '../input/parsers';
@@ -17,14 +15,8 @@ import {
   MAX_BODY_BYTES,
   SingleResponse,
 } from '../schemas';
+import { asModelInput, limitTo } from './request';
 
-const limitTo = (maxSize: number) =>
-  bodyLimit({
-    maxSize,
-    onError: () => {
-      throw new ApiError(413, 'payload_too_large', `Body is over ${maxSize} bytes for its content type; split batches, send big pictures as image/png or image/jpeg.`);
-    },
-  });
 const jsonLimit = limitTo(MAX_BODY_BYTES);
 const parserLimits = new Map(inputParsers.map((parser) => [parser, limitTo(parser.maxBytes)]));
 
@@ -82,8 +74,7 @@ const route = createRoute({
 export const classify = new OpenAPIHono().openapi(route, async (c) => {
   const parser = findParser(c.req.header('content-type'));
   const parsed = parser ? await parser.parse(c) : fromJsonBody(c.req.valid('json'));
-  // Pictures are normalised while decoding; raw pixels only when asked (MNIST digits already are).
-  const batch = parsed.raw && c.req.valid('query').normalize === 'true' ? normalizeBatch(parsed) : parsed;
+  const batch = asModelInput(parsed, c.req.valid('query').normalize);
   const { classifier, metadata } = await getRuntime();
   const predictions = await classifier.classify(batch.pixels, batch.count);
   if (batch.single) return c.json({ ...predictions[0], model: metadata.version }, 200);

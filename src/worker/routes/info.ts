@@ -1,8 +1,8 @@
-import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { INPUT_SHAPE, MAX_PIXEL_VALUE, PIXEL_COUNT } from '../../shared/model-spec';
 import { getRuntime } from '../inference/runtime';
 import { errorContent, HealthResponse, ModelInfo } from '../schemas';
-import type { z } from '@hono/zod-openapi';
+import type { FeedbackBindings } from './feedback';
 
 const input: z.infer<typeof ModelInfo>['input'] = {
   shape: [...INPUT_SHAPE],
@@ -10,6 +10,20 @@ const input: z.infer<typeof ModelInfo>['input'] = {
   range: [0, MAX_PIXEL_VALUE],
   layout: 'row-major grayscale, white ink on black (MNIST)',
 };
+
+/** What a fine-tuned model's metadata.json says about its origin (src/train/fine-tune.ts). */
+const FineTuneOrigin = z.looseObject({
+  from: z.string(),
+  at: z.string(),
+  corrections: z.looseObject({ total: z.number().int(), heldOut: z.number().int() }),
+});
+
+export function fineTunedFrom(metadata: Record<string, unknown>): z.infer<typeof ModelInfo>['fineTunedFrom'] {
+  const origin = FineTuneOrigin.safeParse(metadata.fineTune);
+  if (!origin.success) return undefined;
+  const { from, at, corrections } = origin.data;
+  return { version: from, at, corrections: corrections.total, heldOut: corrections.heldOut };
+}
 
 const health = createRoute({
   method: 'get',
@@ -28,7 +42,7 @@ const model = createRoute({
   },
 });
 
-export const info = new OpenAPIHono()
+export const info = new OpenAPIHono<{ Bindings: FeedbackBindings }>()
   .openapi(health, (c) => c.json({ status: 'ok' as const }, 200))
   .openapi(model, async (c) => {
     // Loading here too means /model reports the backend actually in use, not a configured name.
@@ -46,6 +60,8 @@ export const info = new OpenAPIHono()
         quantization,
         input,
         backend,
+        fineTunedFrom: fineTunedFrom(metadata),
+        feedback: Boolean(c.env?.FEEDBACK_DB),
       },
       200,
     );

@@ -1,0 +1,50 @@
+// Per-kernel profile (tf.profile) of one training step at batch 128 on one thread, summed by kernel.
+//   keras: model.trainOnBatch, the trainer before the custom loop (fitDataset did the same per batch)
+//   loop:  the custom loop's step: shard gradients (network.ts) + one Keras-Adadelta update
+// Run: npx tsx bench/profile-step.ts [keras|loop]
+import * as tf from '@tensorflow/tfjs';
+import { useWasmBackend } from '../src/train/backend.ts';
+import { loadSplit, take } from '../src/train/data.ts';
+import { buildModel } from '../src/train/model.ts';
+import { shardGradients } from '../src/train/network.ts';
+import { toTensors, trainableVariables } from '../src/train/train.ts';
+
+const mode = process.argv[2] ?? 'loop';
+await useWasmBackend();
+const train = take(await loadSplit('train'), 128);
+const model = buildModel({ seed: 1 });
+const { xs, ys } = toTensors(train);
+const variables = trainableVariables(model);
+const indices = Array.from({ length: 128 }, (_, i) => i);
+let globalStep = 0;
+const step =
+  mode === 'keras'
+    ? async () => void (await model.trainOnBatch(xs, ys))
+    : async () => {
+        const { grads } = shardGradients(variables, train, indices, 128, { seed: 1, step: globalStep++, firstPosition: 0 });
+        model.optimizer.applyGradients(Object.fromEntries(variables.map((v, i) => [v.name, grads[i]])));
+        tf.dispose(grads);
+      };
+await step();
+await step();
+// CPU time as well as wall time: on a shared machine the CPU time is the steadier figure.
+const t0 = performance.now();
+const cpu0 = process.cpuUsage();
+for (let i = 0; i < 5; i++) await step();
+const wall = (performance.now() - t0) / 5;
+const cpu = process.cpuUsage(cpu0).user / 1000 / 5;
+const info = await tf.profile(step);
+const byKernel = new Map<string, { ms: number; n: number }>();
+for (const k of info.kernels) {
+  const e = byKernel.get(k.name) ?? { ms: 0, n: 0 };
+  e.ms += Number(k.kernelTimeMs);
+  e.n++;
+  byKernel.set(k.name, e);
+}
+const rows = [...byKernel].sort((a, b) => b[1].ms - a[1].ms);
+const total = rows.reduce((s, [, e]) => s + e.ms, 0);
+console.log(`${mode}: one step of 128 on one thread, ${wall.toFixed(0)} ms wall, ${cpu.toFixed(0)} ms CPU (means of 5)\n`);
+console.log('| kernel | calls | ms |\n| --- | --- | --- |');
+for (const [name, e] of rows) if (e.ms >= 0.5) console.log(`| ${name} | ${e.n} | ${e.ms.toFixed(1)} |`);
+console.log(`| all kernels | ${info.kernels.length} | ${total.toFixed(1)} |`);
+if (process.env.PROFILE_DETAIL) for (const k of info.kernels) if (Number(k.kernelTimeMs) > 2 || k.name === process.env.PROFILE_DETAIL) console.log(k.name, JSON.stringify(k.inputShapes), Number(k.kernelTimeMs).toFixed(1));

@@ -1,0 +1,224 @@
+// The CNN's arithmetic on plain tensors, layer by layer from LAYERS: what every training replica runs.
+// It is the Keras model of model.ts (same weights, same order) without tfjs-layers: a step creates
+// no Keras bookkeeping, and a worker thread needs no model.
+// The whole bundle, not tfjs-core: core's Node build registers no gradients.
+import * as tf from '@tensorflow/tfjs';
+import { IMAGE_SIZE, LAYERS, NUM_CLASSES, PIXEL_COUNT, type DigitSet } from '../shared/model-spec.ts';
+import { seededRandom } from '../shared/random.ts';
+import { CONV_BIAS_RELU, RELU_BIAS_GRAD } from './kernels.ts';
+
+export interface ParamSpec {
+  /** The Keras weight name, `<layer>/kernel` or `<layer>/bias`. */
+  name: string;
+  shape: number[];
+  /** Offset and length in the flat float32 vector of all weights. */
+  offset: number;
+  size: number;
+}
+
+/** The trainable weights in the Keras model's order (`model.trainableWeights`), packed end to end. */
+export function paramSpecs(): ParamSpec[] {
+  const specs: ParamSpec[] = [];
+  let offset = 0;
+  const add = (name: string, shape: number[]) => {
+    const size = shape.reduce((a, b) => a * b, 1);
+    specs.push({ name, shape, offset, size });
+    offset += size;
+  };
+  let [height, width, channels] = [IMAGE_SIZE, IMAGE_SIZE, 1];
+  for (const layer of LAYERS) {
+    if (layer.kind === 'conv2d') {
+      add(`${layer.name}/kernel`, [layer.kernelSize, layer.kernelSize, channels, layer.filters]);
+      add(`${layer.name}/bias`, [layer.filters]);
+      [height, width, channels] = [height - layer.kernelSize + 1, width - layer.kernelSize + 1, layer.filters];
+    } else if (layer.kind === 'maxPooling2d') {
+      [height, width] = [Math.floor(height / layer.poolSize), Math.floor(width / layer.poolSize)];
+    } else if (layer.kind === 'flatten') {
+      [height, width, channels] = [1, 1, height * width * channels];
+    } else if (layer.kind === 'dense') {
+      add(`${layer.name}/kernel`, [channels, layer.units]);
+      add(`${layer.name}/bias`, [layer.units]);
+      channels = layer.units;
+    }
+  }
+  return specs;
+}
+
+export const PARAMS = paramSpecs();
+export const PARAM_COUNT = PARAMS.reduce((n, p) => n + p.size, 0);
+
+/**
+ * Dropout masks drawn per example from (seed, step, position in the batch): seeded, different at
+ * every step, and the same whichever worker gets the example, so N workers train like one.
+ */
+export interface DropoutDraw {
+  seed: number;
+  step: number;
+  /** Position of the shard's first example in the whole batch. */
+  firstPosition: number;
+}
+
+/** Logits of the network (the softmax lives in the loss). Dropout is applied only when `dropout` is given. */
+export function logits(params: readonly tf.Tensor[], x: tf.Tensor4D, dropout?: DropoutDraw): tf.Tensor2D {
+  let h: tf.Tensor = x;
+  let p = 0;
+  let dropoutIndex = 0;
+  for (const layer of LAYERS) {
+    switch (layer.kind) {
+      case 'conv2d':
+        h = convBiasRelu(h as tf.Tensor4D, params[p] as tf.Tensor4D, params[p + 1] as tf.Tensor1D);
+        p += 2;
+        break;
+      case 'maxPooling2d':
+        h = tf.maxPool(h as tf.Tensor4D, layer.poolSize, layer.poolSize, 'valid');
+        break;
+      case 'dropout':
+        if (dropout) h = tf.mul(h, dropoutMask(h.shape, layer.rate, dropout, dropoutIndex));
+        dropoutIndex++;
+        break;
+      case 'flatten':
+        h = tf.reshape(h, [h.shape[0], -1]);
+        break;
+      case 'dense': {
+        const activation = layer.activation === 'softmax' ? 'linear' : layer.activation;
+        h = tf.fused.matMul({ a: h as tf.Tensor2D, b: params[p] as tf.Tensor2D, bias: params[p + 1], activation });
+        p += 2;
+        break;
+      }
+    }
+  }
+  return h as tf.Tensor2D;
+}
+
+const VALID_CONV = { strides: 1, pad: 'valid', dataFormat: 'NHWC', dilations: 1 } as const;
+
+/**
+ * relu(conv(x, w) + b) as ONE forward kernel (XNNPACK fuses bias and relu; tfjs's own fused conv2d
+ * unfuses itself whenever gradients are recorded) and a registered gradient: our relu-and-bias
+ * gradient, then the convolution gradients, each only if needed (the first layer's input is the
+ * data, so its input gradient is never computed). A registered gradient, not tf.customGrad, which
+ * copies its inputs and outputs at every call.
+ */
+function convBiasRelu(x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D): tf.Tensor4D {
+  return tf.engine().runKernel(CONV_BIAS_RELU, { x, filter: w, bias: b }, { ...VALID_CONV }) as tf.Tensor4D;
+}
+
+tf.registerGradient({
+  kernelName: CONV_BIAS_RELU,
+  inputsToSave: ['x', 'filter'],
+  outputsToSave: [true],
+  gradFunc: (dy, saved) => {
+    const [x, filter, y] = saved;
+    const [dyA, dBias] = tf.engine().runKernel(RELU_BIAS_GRAD, { dy: dy as tf.Tensor, y }, {}) as tf.Tensor[];
+    return {
+      x: () => tf.engine().runKernel('Conv2DBackpropInput', { dy: dyA, filter }, { ...VALID_CONV, inputShape: x.shape }) as tf.Tensor,
+      filter: () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: dyA }, { ...VALID_CONV, filterShape: filter.shape }) as tf.Tensor,
+      bias: () => dBias,
+    };
+  },
+});
+
+/** Keras's inverted dropout: kept units are scaled by 1/(1−rate) so nothing changes at inference. */
+function dropoutMask(shape: number[], rate: number, draw: DropoutDraw, layerIndex: number): tf.Tensor {
+  const perExample = shape.slice(1).reduce((a, b) => a * b, 1);
+  const mask = new Float32Array(shape[0] * perExample);
+  const kept = 1 / (1 - rate);
+  for (let e = 0; e < shape[0]; e++) {
+    const random = seededRandom(mix(draw.seed, draw.step, draw.firstPosition + e, layerIndex));
+    const row = mask.subarray(e * perExample, (e + 1) * perExample);
+    for (let i = 0; i < perExample; i++) row[i] = random() >= rate ? kept : 0;
+  }
+  return tf.tensor(mask, shape);
+}
+
+/** A 32-bit hash of a few integers (murmur3's finaliser), to seed one example's dropout draw. */
+function mix(...values: number[]): number {
+  let h = 0x9e3779b9;
+  for (const v of values) {
+    h = Math.imul(h ^ (v >>> 0), 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    h ^= h >>> 16;
+  }
+  return h >>> 0;
+}
+
+/** Network-ready inputs for examples `indices` of `set`: pixels scaled to [0,1], one-hot labels. */
+export function batchTensors(set: DigitSet, indices: ArrayLike<number>): { x: tf.Tensor4D; labels: Uint8Array; oneHot: tf.Tensor2D } {
+  const n = indices.length;
+  const pixels = new Float32Array(n * PIXEL_COUNT);
+  const labels = new Uint8Array(n);
+  const oneHot = new Float32Array(n * NUM_CLASSES);
+  for (let i = 0; i < n; i++) {
+    const src = indices[i];
+    const from = src * PIXEL_COUNT;
+    for (let j = 0; j < PIXEL_COUNT; j++) pixels[i * PIXEL_COUNT + j] = set.images[from + j] / 255;
+    labels[i] = set.labels[src];
+    oneHot[i * NUM_CLASSES + labels[i]] = 1;
+  }
+  return { x: tf.tensor4d(pixels, [n, IMAGE_SIZE, IMAGE_SIZE, 1]), labels, oneHot: tf.tensor2d(oneHot, [n, NUM_CLASSES]) };
+}
+
+/** How many rows of `logits` (a [n,10] row-major array) put their maximum on the true label. */
+export function countCorrect(logitValues: Float32Array, labels: Uint8Array): number {
+  let correct = 0;
+  for (let i = 0; i < labels.length; i++) {
+    let best = 0;
+    for (let c = 1; c < NUM_CLASSES; c++) if (logitValues[i * NUM_CLASSES + c] > logitValues[i * NUM_CLASSES + best]) best = c;
+    if (best === labels[i]) correct++;
+  }
+  return correct;
+}
+
+export interface ShardResult {
+  /** Σ of the per-example cross-entropies over the shard. */
+  lossSum: number;
+  correct: number;
+}
+
+/**
+ * Gradients of (Σ_shard cross-entropy) / batchSize. Dividing by the whole batch's size, not the
+ * shard's, weights each shard by its size: the shards' gradients simply add up to the batch's.
+ */
+export function shardGradients(
+  variables: readonly tf.Variable[],
+  set: DigitSet,
+  indices: ArrayLike<number>,
+  batchSize: number,
+  dropout?: DropoutDraw,
+): { grads: tf.Tensor[]; result: ShardResult } {
+  const { x, labels, oneHot } = batchTensors(set, indices);
+  let logitValues: Float32Array = new Float32Array(0);
+  let lossSum = NaN;
+  const { value, grads } = tf.variableGrads(() => {
+    const out = logits(variables, x, dropout);
+    logitValues = out.dataSync() as Float32Array;
+    const sum = tf.losses.softmaxCrossEntropy(oneHot, out, undefined, 0, tf.Reduction.SUM);
+    lossSum = sum.dataSync()[0];
+    return tf.div(sum, batchSize) as tf.Scalar;
+  }, variables as tf.Variable[]);
+  tf.dispose([x, oneHot, value]);
+  return {
+    grads: variables.map((v) => grads[v.name]),
+    result: { lossSum, correct: countCorrect(logitValues, labels) },
+  };
+}
+
+/** Σ cross-entropy and correct count of examples [from, to) of `set`, in chunks. */
+export function evaluateRange(params: readonly tf.Tensor[], set: DigitSet, from: number, to: number, chunk = 500): ShardResult {
+  let lossSum = 0;
+  let correct = 0;
+  for (let start = from; start < to; start += chunk) {
+    const end = Math.min(start + chunk, to);
+    const indices = Array.from({ length: end - start }, (_, i) => start + i);
+    const { x, labels, oneHot } = batchTensors(set, indices);
+    const [values, loss] = tf.tidy(() => {
+      const out = logits(params, x);
+      return [out.dataSync() as Float32Array, tf.losses.softmaxCrossEntropy(oneHot, out, undefined, 0, tf.Reduction.SUM).dataSync()[0]];
+    });
+    lossSum += loss;
+    correct += countCorrect(values, labels);
+    tf.dispose([x, oneHot]);
+  }
+  return { lossSum, correct };
+}

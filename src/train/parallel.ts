@@ -1,0 +1,333 @@
+// Data-parallel replicas: the main thread is rank 0, worker threads are ranks 1..N−1, each with its
+// own wasm backend and copy of the weights. Everything a step needs crosses threads through
+// SharedArrayBuffers (data sets, batch indices, weights, gradients) and Atomics, never postMessage.
+//
+// One step: the main thread writes the batch's indices, wakes the workers, computes its own shard
+// and waits; it adds the shards' gradients and the trainer applies ONE Adadelta update to the
+// shared weights; every replica loads them before its next command.
+import { Worker } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs-core';
+import { PIXEL_COUNT, type DigitSet } from '../shared/model-spec.ts';
+import { PARAM_COUNT, PARAMS, evaluateRange, shardGradients, type DropoutDraw, type ShardResult } from './network.ts';
+
+/** Control words (Int32Array indices). */
+const GENERATION = 0; // bumped by the main thread for every command
+const DONE = 1; // workers that finished the current command
+const COMMAND = 2;
+const WEIGHTS_VERSION = 3; // bumped whenever shared weights change
+const FAILED = 4; // rank + 1 of a worker that threw
+const BATCH_COUNT = 5; // examples in this step's batch
+const DROPOUT = 6; // 1 = training with dropout
+const DROPOUT_SEED = 7;
+const STEP = 8;
+const CONTROL_WORDS = 9;
+const ERROR_BYTES = 4096;
+
+export const enum Command {
+  Step = 1,
+  Evaluate = 2,
+  Exit = 3,
+}
+
+/** Shared memory of a group; handed to each worker once, as workerData. */
+export interface SharedState {
+  workers: number;
+  maxBatch: number;
+  control: Int32Array;
+  /** Per rank: Σ loss, correct count of its part of the last command. */
+  results: Float64Array;
+  /** The batch's example indices into the training set. */
+  batch: Int32Array;
+  weights: Float32Array;
+  /** Ranks 1..N−1: a full gradient vector each. */
+  grads: Float32Array;
+  train: DigitSet;
+  test: DigitSet;
+  error: Uint8Array;
+}
+
+function sharedCopy<T extends Uint8Array | Int32Array | Float32Array | Float64Array>(
+  Type: { new (buffer: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number },
+  length: number,
+  from?: ArrayLike<number>,
+): T {
+  const array = new Type(new SharedArrayBuffer(length * Type.BYTES_PER_ELEMENT));
+  if (from) (array as unknown as { set(a: ArrayLike<number>): void }).set(from);
+  return array;
+}
+
+function sharedDigits(set: DigitSet): DigitSet {
+  return {
+    count: set.count,
+    images: sharedCopy(Uint8Array, set.count * PIXEL_COUNT, set.images),
+    labels: sharedCopy(Uint8Array, set.count, set.labels),
+  };
+}
+
+/** Splits n examples over `parts` ranks as evenly as possible: [from, to) of a rank. */
+export function shardRange(n: number, parts: number, rank: number): [number, number] {
+  const base = Math.floor(n / parts);
+  const extra = n % parts;
+  const from = rank * base + Math.min(rank, extra);
+  return [from, from + base + (rank < extra ? 1 : 0)];
+}
+
+/** Copies shared weights into a replica's variables. */
+export function loadWeights(variables: readonly tf.Variable[], weights: Float32Array): void {
+  PARAMS.forEach((p, i) => {
+    const t = tf.tensor(weights.slice(p.offset, p.offset + p.size), p.shape);
+    variables[i].assign(t);
+    t.dispose();
+  });
+}
+
+/** What rank r does for a command: shared by the worker threads and the main thread (rank 0). */
+export class Replica {
+  constructor(
+    readonly state: SharedState,
+    readonly rank: number,
+    readonly variables: readonly tf.Variable[],
+  ) {}
+
+  private weightsVersion = 0;
+
+  /** Worker ranks reload the shared weights when the main thread has changed them. */
+  syncWeights(): void {
+    const version = Atomics.load(this.state.control, WEIGHTS_VERSION);
+    if (this.rank !== 0 && version !== this.weightsVersion) {
+      loadWeights(this.variables, this.state.weights);
+      this.weightsVersion = version;
+    }
+  }
+
+  /** This rank's gradients for its shard of the batch in `state.batch`. */
+  stepShard(): { grads: tf.Tensor[]; result: ShardResult } {
+    const { control, batch, workers, train } = this.state;
+    const count = control[BATCH_COUNT];
+    const [from, to] = shardRange(count, workers, this.rank);
+    const dropout: DropoutDraw | undefined = control[DROPOUT]
+      ? { seed: control[DROPOUT_SEED], step: control[STEP], firstPosition: from }
+      : undefined;
+    return shardGradients(this.variables, train, batch.subarray(from, to), count, dropout);
+  }
+
+  /** Test-set figures of this rank's share of the test set. */
+  evaluateShard(params: readonly tf.Tensor[] = this.variables): ShardResult {
+    const [from, to] = shardRange(this.state.test.count, this.state.workers, this.rank);
+    return evaluateRange(params, this.state.test, from, to);
+  }
+
+  /** Runs one command on a worker rank and publishes its results. */
+  run(command: Command): void {
+    this.syncWeights();
+    const { results, grads } = this.state;
+    let result: ShardResult;
+    if (command === Command.Step) {
+      const shard = this.stepShard();
+      const slot = (this.rank - 1) * PARAM_COUNT;
+      shard.grads.forEach((g, i) => grads.set(g.dataSync() as Float32Array, slot + PARAMS[i].offset));
+      tf.dispose(shard.grads);
+      result = shard.result;
+    } else {
+      result = this.evaluateShard();
+    }
+    results[2 * this.rank] = result.lossSum;
+    results[2 * this.rank + 1] = result.correct;
+  }
+}
+
+/** The worker-thread side: wait for a command, run it, count it done; until Exit. */
+export function serveCommands(replica: Replica): void {
+  const { control, error } = replica.state;
+  let seen = 0;
+  for (;;) {
+    Atomics.wait(control, GENERATION, seen);
+    seen = Atomics.load(control, GENERATION);
+    const command = control[COMMAND] as Command;
+    if (command === Command.Exit) return;
+    try {
+      replica.run(command);
+    } catch (e) {
+      const text = new TextEncoder().encode(`worker ${replica.rank}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+      error.set(text.subarray(0, ERROR_BYTES));
+      Atomics.store(control, FAILED, replica.rank + 1);
+    }
+    Atomics.add(control, DONE, 1);
+    Atomics.notify(control, DONE);
+  }
+}
+
+export interface StepOutcome extends ShardResult {
+  count: number;
+  /** The batch's gradient (sum of the shards'), flat in PARAMS order; valid until the next step. */
+  gradient: Float32Array;
+}
+
+/** The main thread's handle on the group: rank 0 plus N−1 worker threads. */
+export class ReplicaGroup {
+  readonly state: SharedState;
+  private readonly replica: Replica;
+  private readonly threads: Worker[] = [];
+  private readonly gradient = new Float32Array(PARAM_COUNT);
+  private threadFailure: Promise<never>;
+
+  private constructor(state: SharedState, variables: readonly tf.Variable[]) {
+    this.state = state;
+    this.replica = new Replica(state, 0, variables);
+    let fail!: (e: Error) => void;
+    this.threadFailure = new Promise<never>((_, reject) => (fail = reject));
+    this.threadFailure.catch(() => {});
+    this.onThreadFailure = fail;
+  }
+
+  private onThreadFailure: (e: Error) => void;
+
+  /**
+   * Starts `workers − 1` threads, each with its own wasm backend and replica. `variables` are the
+   * main thread's weights (the Keras model's, in PARAMS order); the threads start from them.
+   */
+  static async start(options: {
+    workers: number;
+    maxBatch: number;
+    variables: readonly tf.Variable[];
+    train: DigitSet;
+    test: DigitSet;
+  }): Promise<ReplicaGroup> {
+    const { workers, maxBatch } = options;
+    const single = workers === 1;
+    const state: SharedState = {
+      workers,
+      maxBatch,
+      control: sharedCopy(Int32Array, CONTROL_WORDS),
+      results: sharedCopy(Float64Array, 2 * workers),
+      batch: sharedCopy(Int32Array, maxBatch),
+      weights: single ? new Float32Array(PARAM_COUNT) : sharedCopy(Float32Array, PARAM_COUNT),
+      grads: sharedCopy(Float32Array, (workers - 1) * PARAM_COUNT),
+      // One thread needs no shared copies of the data.
+      train: single ? options.train : sharedDigits(options.train),
+      test: single ? options.test : sharedDigits(options.test),
+      error: sharedCopy(Uint8Array, ERROR_BYTES),
+    };
+    const group = new ReplicaGroup(state, options.variables);
+    group.publishWeights();
+    const ready: Promise<void>[] = [];
+    for (let rank = 1; rank < workers; rank++) {
+      const worker = new Worker(new URL('./replica-worker.mjs', import.meta.url), { workerData: { state, rank }, execArgv: [] });
+      ready.push(
+        new Promise<void>((resolve, reject) => {
+          worker.once('message', () => resolve());
+          worker.once('error', reject);
+          worker.once('exit', (code) => reject(new Error(`worker ${rank} exited with code ${code} while starting`)));
+        }),
+      );
+      worker.on('error', (e) => group.onThreadFailure(new Error(`worker ${rank} failed: ${e.stack ?? e.message}`)));
+      worker.on('exit', (code) => code !== 0 && group.onThreadFailure(new Error(`worker ${rank} exited with code ${code}`)));
+      group.threads.push(worker);
+    }
+    await Promise.all(ready);
+    return group;
+  }
+
+  get workers(): number {
+    return this.state.workers;
+  }
+
+  /** The weights every replica trains from, flat in PARAMS order: the optimizer updates them in place. */
+  get weights(): Float32Array {
+    return this.state.weights;
+  }
+
+  /** Copies `params` (default: the main thread's variables) into the shared weights. */
+  publishWeights(params: readonly tf.Tensor[] = this.replica.variables): void {
+    params.forEach((t, i) => this.state.weights.set(t.dataSync() as Float32Array, PARAMS[i].offset));
+    Atomics.add(this.state.control, WEIGHTS_VERSION, 1);
+  }
+
+  /** After an update of `weights`: the main thread loads them now, the workers at their next command. */
+  weightsUpdated(): void {
+    loadWeights(this.replica.variables, this.state.weights);
+    Atomics.add(this.state.control, WEIGHTS_VERSION, 1);
+  }
+
+  /** Wakes the workers for a command and returns once they are all done. */
+  private async broadcast(command: Command, ownPart: () => void): Promise<void> {
+    const { control } = this.state;
+    Atomics.store(control, DONE, 0);
+    control[COMMAND] = command;
+    Atomics.add(control, GENERATION, 1);
+    Atomics.notify(control, GENERATION);
+    ownPart();
+    for (;;) {
+      const done = Atomics.load(control, DONE);
+      if (done === this.workers - 1) break;
+      // Async wait: the event loop keeps running (SIGINT, a worker's death) meanwhile.
+      const wait = waitAsync(control, DONE, done);
+      if (wait.async) await Promise.race([wait.value, this.threadFailure]);
+    }
+    const failed = Atomics.load(control, FAILED);
+    if (failed) {
+      const text = new TextDecoder().decode(this.state.error).replace(/\0+$/, '');
+      throw new Error(text || `worker ${failed - 1} failed`);
+    }
+  }
+
+  /** Gradient of the batch `indices` (shards over all ranks, summed) and its loss and hits. */
+  async gradients(indices: ArrayLike<number>, dropout: { seed: number; step: number } | null): Promise<StepOutcome> {
+    const { control, batch, results, grads } = this.state;
+    batch.set(indices);
+    control[BATCH_COUNT] = indices.length;
+    control[DROPOUT] = dropout ? 1 : 0;
+    control[DROPOUT_SEED] = dropout?.seed ?? 0;
+    control[STEP] = dropout?.step ?? 0;
+    let own!: { grads: tf.Tensor[]; result: ShardResult };
+    await this.broadcast(Command.Step, () => (own = this.replica.stepShard()));
+    results[0] = own.result.lossSum;
+    results[1] = own.result.correct;
+    const total = this.gradient;
+    own.grads.forEach((g, i) => total.set(g.dataSync() as Float32Array, PARAMS[i].offset));
+    tf.dispose(own.grads);
+    // Shards added in rank order, the same every step.
+    for (let rank = 1; rank < this.workers; rank++) {
+      const slot = grads.subarray((rank - 1) * PARAM_COUNT, rank * PARAM_COUNT);
+      for (let i = 0; i < PARAM_COUNT; i++) total[i] += slot[i];
+    }
+    return { ...this.sum(), count: indices.length, gradient: total };
+  }
+
+  /** Σ loss and correct count over the test set, split across ranks; `params` default to the current weights. */
+  async evaluate(params?: readonly tf.Tensor[]): Promise<ShardResult> {
+    if (params) this.publishWeights(params);
+    let own!: ShardResult;
+    // Rank 0 evaluates `params` directly; its variables keep the trained weights.
+    await this.broadcast(Command.Evaluate, () => (own = this.replica.evaluateShard(params)));
+    this.state.results[0] = own.lossSum;
+    this.state.results[1] = own.correct;
+    const figures = this.sum();
+    if (params) this.publishWeights();
+    return figures;
+  }
+
+  private sum(): ShardResult {
+    let lossSum = 0;
+    let correct = 0;
+    for (let rank = 0; rank < this.workers; rank++) {
+      lossSum += this.state.results[2 * rank];
+      correct += this.state.results[2 * rank + 1];
+    }
+    return { lossSum, correct };
+  }
+
+  async close(): Promise<void> {
+    const { control } = this.state;
+    control[COMMAND] = Command.Exit;
+    Atomics.add(control, GENERATION, 1);
+    Atomics.notify(control, GENERATION);
+    await Promise.all(this.threads.map((t) => new Promise((resolve) => (t.threadId < 0 ? resolve(null) : t.once('exit', resolve)))));
+  }
+}
+
+
+/** Atomics.waitAsync (Node ≥ 16; typed in TypeScript's es2024 lib, which this project does not target). */
+function waitAsync(array: Int32Array, index: number, value: number): { async: boolean; value: Promise<string> | string } {
+  return (Atomics as unknown as { waitAsync: typeof waitAsync }).waitAsync(array, index, value);
+}

@@ -1,0 +1,14 @@
+// A worker thread of the replica group (parallel.ts): its own wasm backend and weights, then it
+// serves commands from shared memory until told to exit.
+import { parentPort, workerData } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs-core';
+import { useWasmBackend } from './backend.ts';
+import { PARAMS } from './network.ts';
+import { Replica, loadWeights, serveCommands, type SharedState } from './parallel.ts';
+
+const { state, rank } = workerData as { state: SharedState; rank: number };
+await useWasmBackend();
+const variables = PARAMS.map((p) => tf.variable(tf.zeros(p.shape), true, p.name));
+loadWeights(variables, state.weights);
+parentPort!.postMessage('ready');
+serveCommands(new Replica(state, rank, variables));

@@ -1,0 +1,67 @@
+// `npm run train -- --fine-tune`: the corrections split and mix, the command line, and the refusal
+// to replace a model whose MNIST test accuracy fell by more than 0.2 points. (The successful path,
+// from corrections collected by the Worker, is test/e2e/feedback-loop.test.ts.)
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MODEL_DIR, PIXEL_COUNT } from '../../src/shared/model-spec.ts';
+import { loadSplitSync } from '../../src/train/data.ts';
+import { writeDirAtomically } from '../../src/train/export.ts';
+import { FEEDBACK_JSON, feedbackIdxFiles, loadFeedbackDir } from '../../src/train/feedback-data.ts';
+import { epochMix, splitCorrections } from '../../src/train/fine-tune.ts';
+import { oddSevens } from '../support/odd-sevens.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const train = (...args: string[]) => promisify(execFile)(path.join(ROOT, 'node_modules/.bin/tsx'), ['src/train/cli.ts', ...args], { cwd: ROOT });
+const odd = oddSevens(loadSplitSync('t10k'), 40);
+
+describe('fine-tune data', () => {
+  it('holds out a seeded quarter of the corrections, disjoint from the rest', () => {
+    const { train: rest, heldOut } = splitCorrections(odd, 0.25, 1);
+    expect([rest.count, heldOut.count]).toEqual([30, 10]);
+    expect(splitCorrections(odd, 0.25, 1).heldOut.images).toEqual(heldOut.images);
+    const key = (set: typeof odd, i: number) => Buffer.from(set.images.subarray(i * PIXEL_COUNT, (i + 1) * PIXEL_COUNT)).toString('base64');
+    const held = new Set(Array.from({ length: heldOut.count }, (_, i) => key(heldOut, i)));
+    for (let i = 0; i < rest.count; i++) expect(held.has(key(rest, i))).toBe(false);
+  });
+
+  it('mixes a fresh MNIST sample with the corrections repeated to their share', () => {
+    const mnist = loadSplitSync('t10k');
+    const corrections = splitCorrections(odd, 0.25, 1).train;
+    const mix = epochMix(mnist, corrections, { mnistPerEpoch: 900, share: 0.1, seed: 1 }, 0);
+    expect(mix.count).toBe(900 + 3 * 30); // 30 corrections × 3 = 10% of 990
+    const next = epochMix(mnist, corrections, { mnistPerEpoch: 900, share: 0.1, seed: 1 }, 1);
+    expect(next.images).not.toEqual(mix.images); // another sample, another order
+  });
+});
+
+describe('npm run train -- --fine-tune', () => {
+  let work: string;
+  beforeAll(async () => {
+    work = await mkdtemp(path.join(tmpdir(), 'fine-tune-'));
+    const corrections = Array.from({ length: odd.count }, (_, i) => ({ id: String(i), createdAt: '', label: 7, predicted: 2, model: null, source: 'pixels' }));
+    await writeDirAtomically(path.join(work, 'feedback'), { ...feedbackIdxFiles(odd), [FEEDBACK_JSON]: JSON.stringify({ corrections }) });
+    expect((await loadFeedbackDir(path.join(work, 'feedback'))).count).toBe(40);
+  });
+  afterAll(() => rm(work, { recursive: true, force: true }));
+
+  it('refuses bad options with exit code 2', async () => {
+    const failure = await train('--fine-tune', MODEL_DIR).catch((e: { code: number; stderr: string }) => e);
+    expect(failure).toMatchObject({ code: 2, stderr: expect.stringContaining('--extra') });
+    const bad = await train('--fine-tune', MODEL_DIR, '--extra', 'x', '--holdout', '1').catch((e: { code: number; stderr: string }) => e);
+    expect(bad).toMatchObject({ code: 2, stderr: expect.stringContaining('--holdout must be a fraction') });
+  });
+
+  it('does not write a model that forgot MNIST (exit code 1), and says why', async () => {
+    // Only corrections, at a learning rate far too high: MNIST accuracy collapses.
+    const out = path.join(work, 'model');
+    const args = ['--fine-tune', MODEL_DIR, '--extra', path.join(work, 'feedback'), '--out', out, '--mnist', '0', '--share', '1', '--learning-rate', '0.01'];
+    const failure = await train(...args).catch((e: { code: number; stdout: string }) => e);
+    expect(failure).toMatchObject({ code: 1 });
+    expect((failure as { stdout: string }).stdout).toMatch(/Refused: MNIST test accuracy dropped by \d+(\.\d+)? points \(limit 0\.2\); .* is unchanged/);
+    await expect(stat(out)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});

@@ -1,0 +1,89 @@
+// Data-parallel training is the same arithmetic as one thread: N workers give the gradient and the
+// weights one worker gives on the same batch, and every replica ends the step with those weights.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useWasmBackend } from '../../src/train/backend.ts';
+import { loadSplit, take, type DigitSet } from '../../src/train/data.ts';
+import { buildModel } from '../../src/train/model.ts';
+import { PARAM_COUNT, PARAMS } from '../../src/train/network.ts';
+import type { KerasAdadelta } from '../../src/train/optimizer.ts';
+import { ReplicaGroup, shardRange } from '../../src/train/parallel.ts';
+import { trainableVariables } from '../../src/train/train.ts';
+
+const BATCH = Array.from({ length: 64 }, (_, i) => (i * 37) % 512);
+
+function maxDifference(a: Float32Array, b: Float32Array): number {
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
+  return max;
+}
+
+/** A group of `workers` replicas of the same freshly built model (seed 7). */
+async function startGroup(workers: number, train: DigitSet, test: DigitSet) {
+  const model = buildModel({ seed: 7 });
+  const variables = trainableVariables(model);
+  const group = await ReplicaGroup.start({ workers, maxBatch: BATCH.length, variables, train, test });
+  /** One training step on BATCH: returns the gradient used. */
+  const step = async (dropout: { seed: number; step: number } | null) => {
+    const batch = await group.gradients(BATCH, dropout);
+    const gradient = batch.gradient.slice();
+    (model.optimizer as KerasAdadelta).applyToArrays(
+      PARAMS.map((p, i) => ({
+        name: variables[i].name,
+        values: group.weights.subarray(p.offset, p.offset + p.size),
+        gradient: batch.gradient.subarray(p.offset, p.offset + p.size),
+      })),
+    );
+    group.weightsUpdated();
+    return { gradient, lossSum: batch.lossSum, correct: batch.correct };
+  };
+  return { group, step };
+}
+
+describe('data-parallel replicas', () => {
+  let train: DigitSet;
+  let test: DigitSet;
+  let groups: Awaited<ReturnType<typeof startGroup>>[];
+
+  beforeAll(async () => {
+    await useWasmBackend();
+    train = take(await loadSplit('train'), 512);
+    test = take(await loadSplit('t10k'), 300);
+    // 3 workers split 64 unevenly (22, 21, 21): shards must still weigh by their size.
+    groups = await Promise.all([1, 2, 3].map((workers) => startGroup(workers, train, test)));
+  });
+
+  afterAll(async () => {
+    await Promise.all(groups.map(({ group }) => group.close()));
+  });
+
+  it('splits a batch into contiguous shards that cover it', () => {
+    expect([0, 1, 2].map((r) => shardRange(128, 3, r))).toEqual([[0, 43], [43, 86], [86, 128]]);
+    expect([0, 1].map((r) => shardRange(96, 2, r))).toEqual([[0, 48], [48, 96]]);
+  });
+
+  it('N workers give the same gradient and the same weights after a step as one (dropout off)', async () => {
+    const [one, ...many] = await Promise.all(groups.map(({ step }) => step(null)));
+    for (const other of many) {
+      expect(other.gradient.length).toBe(PARAM_COUNT);
+      expect(maxDifference(other.gradient, one.gradient)).toBeLessThan(1e-5);
+      expect(other.lossSum).toBeCloseTo(one.lossSum, 3);
+      expect(other.correct).toBe(one.correct);
+    }
+    for (const { group } of groups.slice(1)) {
+      expect(maxDifference(group.weights, groups[0].group.weights)).toBeLessThan(1e-5);
+    }
+  });
+
+  it('every replica holds the updated weights: the split test pass matches one thread', async () => {
+    const [one, ...many] = await Promise.all(groups.map(({ group }) => group.evaluate()));
+    for (const other of many) {
+      expect(other.correct).toBe(one.correct);
+      expect(other.lossSum).toBeCloseTo(one.lossSum, 2);
+    }
+  });
+
+  it('draws the same dropout masks whichever worker gets an example', async () => {
+    const [one, ...many] = await Promise.all(groups.map(({ step }) => step({ seed: 3, step: 11 })));
+    for (const other of many) expect(maxDifference(other.gradient, one.gradient)).toBeLessThan(1e-5);
+  });
+});
