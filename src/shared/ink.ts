@@ -209,6 +209,26 @@ export function extractInk(image: GrayImage): InkMap {
   if (width < 1 || height < 1 || data.length < width * height) {
     throw new RangeError(`gray image ${width}×${height} needs ${width * height} pixels, got ${data.length}`);
   }
+  const { contrast, mask, threshold, floor, inverted } = contrastAgainstPaper(image);
+  const keep = digitRegions(mask, contrast, threshold, width, height);
+  return inkStrength(keep, contrast, threshold, floor, width, height, inverted);
+}
+
+interface Contrast {
+  /** How far each pixel stands out from the paper, towards ink (0–255). */
+  contrast: Uint8Array;
+  /** 1 where the contrast is above the noise floor. */
+  mask: Uint8Array;
+  /** Contrast that counts as ink for sure. */
+  threshold: number;
+  /** Contrast below which a pixel is paper. */
+  floor: number;
+  inverted: boolean;
+}
+
+/** Polarity from the border, contrast against the paper map, and thresholds from the border's noise. */
+function contrastAgainstPaper(image: GrayImage): Contrast {
+  const { width, height, data } = image;
   const n = width * height;
   const borderHist = new Uint32Array(511);
   let borderCount = 0;
@@ -216,15 +236,18 @@ export function extractInk(image: GrayImage): InkMap {
     borderHist[255 + data[i]]++;
     borderCount++;
   });
-  const inverted = robustStats(borderHist, borderCount).median >= 128;
-  const paper = paperMap(image, inverted, robustStats(borderHist, borderCount).median);
+  const paperLevel = robustStats(borderHist, borderCount).median;
+  const inverted = paperLevel >= 128;
+  const paper = paperMap(image, inverted, paperLevel);
 
   // Signed contrast against the paper map; on the border it is paper and noise, which gives the
   // map's offset from the paper's middle and the noise level.
   const raw = new Float32Array(n);
   for (let i = 0; i < n; i++) raw[i] = inverted ? paper[i] - data[i] : data[i] - paper[i];
   const residuals = new Uint32Array(511);
-  forBorder(width, height, (i) => residuals[255 + Math.max(-255, Math.min(255, Math.round(raw[i])))]++);
+  forBorder(width, height, (i) => {
+    residuals[255 + Math.max(-255, Math.min(255, Math.round(raw[i])))]++;
+  });
   const { median: offset, sigma } = robustStats(residuals, borderCount);
   const threshold = Math.max(MIN_INK_CONTRAST, 5 * sigma);
   const floor = Math.min(threshold / 2, Math.max(MIN_NOISE_FLOOR, 3 * sigma));
@@ -236,24 +259,43 @@ export function extractInk(image: GrayImage): InkMap {
     if (d > 0) contrast[i] = Math.min(255, d);
     if (d > floor) mask[i] = 1;
   }
+  return { contrast, mask, threshold, floor, inverted };
+}
 
-  // Regions of above-floor pixels; a region is ink if it reaches the threshold somewhere and is
-  // not a speck. Faint anti-aliased edges join their stroke's region and are kept with it.
+/**
+ * Regions of above-floor pixels; a region is ink if it reaches the threshold somewhere and is not a
+ * speck. Faint anti-aliased edges join their stroke's region and are kept with it. Returns the
+ * region labels and which labels are kept.
+ */
+function digitRegions(mask: Uint8Array, contrast: Uint8Array, threshold: number, width: number, height: number) {
   const { labels, areas, peaks } = components(mask, contrast, width, height);
   let largest = 0;
   for (let id = 1; id < areas.length; id++) {
     if (peaks[id] >= threshold && areas[id] > largest) largest = areas[id];
   }
   if (largest === 0) throw new NoInkError();
-  const keep = new Uint8Array(areas.length);
+  const kept = new Uint8Array(areas.length);
   for (let id = 1; id < areas.length; id++) {
-    keep[id] = peaks[id] >= threshold && areas[id] >= SPECK_FRACTION * largest ? 1 : 0;
+    kept[id] = peaks[id] >= threshold && areas[id] >= SPECK_FRACTION * largest ? 1 : 0;
   }
+  return { labels, kept };
+}
 
+/** Ink strength 0–1 of the kept regions, saturating at the ink's typical contrast, and its bounding box. */
+function inkStrength(
+  { labels, kept }: ReturnType<typeof digitRegions>,
+  contrast: Uint8Array,
+  threshold: number,
+  floor: number,
+  width: number,
+  height: number,
+  inverted: boolean,
+): InkMap {
+  const n = width * height;
   const strong = new Uint32Array(256);
   let strongCount = 0;
   for (let i = 0; i < n; i++) {
-    if (keep[labels[i]] && contrast[i] >= threshold) {
+    if (kept[labels[i]] && contrast[i] >= threshold) {
       strong[contrast[i]]++;
       strongCount++;
     }
@@ -269,7 +311,7 @@ export function extractInk(image: GrayImage): InkMap {
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const i = y * width + x;
-      if (!keep[labels[i]]) continue;
+      if (!kept[labels[i]]) continue;
       const v = Math.min(1, Math.max(0, (contrast[i] - floor) / span));
       ink[i] = v;
       if (v < BOX_INK_LEVEL) continue;
