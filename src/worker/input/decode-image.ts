@@ -1,10 +1,13 @@
-// Client images (PNG, JPEG, data URLs) to MNIST-style 28×28 digits.
-// fast-png and jpeg-js are pure JavaScript, so this runs unchanged in workerd and in Node.
+// Client images (PNG, JPEG, data URLs) to MNIST-style 28×28 digits. Pictures are reduced to the
+// working size (MAX_WORK_SIDE) while they decode, so normalising costs the same for any size.
+// PNG inflates through the runtime's DecompressionStream (png.ts); interlaced PNGs go through
+// fast-png. Runs unchanged in workerd and in Node.
 
 import { decode as decodePng, type DecodedPng } from 'fast-png';
 import jpeg from 'jpeg-js';
 import { imageSize } from 'image-size';
-import { normalizeDigit, NoInkError, type GrayImage } from '../../shared/normalize.ts';
+import { MAX_WORK_SIDE, normalizeDigit, NoInkError, reduceForWork, type GrayImage } from '../../shared/normalize.ts';
+import { decodePngReduced, parsePng } from './png.ts';
 import { ApiError } from '../errors.ts';
 import { mediaTypeOf, PICTURE_MEDIA_TYPES, pictureFormat, type PictureFormat } from './media-types.ts';
 import { DECODE_MEMORY_BUDGET, MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, pngDecodeBytes } from './image-limits.ts';
@@ -23,19 +26,6 @@ export function sniffFormat(bytes: Uint8Array): PictureFormat | undefined {
 
 const readU32 = (b: Uint8Array, i: number) => ((b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]) >>> 0;
 const readU16 = (b: Uint8Array, i: number) => (b[i] << 8) | b[i + 1];
-
-/** Walks the PNG chunk list: every chunk must fit in the file and IEND must be reached. */
-function assertPngComplete(bytes: Uint8Array): void {
-  let i = 8;
-  while (i + 12 <= bytes.length) {
-    const length = readU32(bytes, i);
-    const type = String.fromCharCode(bytes[i + 4], bytes[i + 5], bytes[i + 6], bytes[i + 7]);
-    i += 12 + length;
-    if (i > bytes.length) break;
-    if (type === 'IEND') return;
-  }
-  throw invalid('The PNG file is truncated (its chunks end before IEND).');
-}
 
 /**
  * Walks the JPEG segments to the first scan, then requires an end-of-image marker after it.
@@ -199,11 +189,17 @@ export function orient(image: GrayImage, orientation: number): GrayImage {
   return { width: ow, height: oh, data: out };
 }
 
+/** The integer box factor that brings the longer side to at most `maxSide` (as `reduceForWork`). */
+export function reduceFactor(width: number, height: number, maxSide = MAX_WORK_SIDE): number {
+  return Math.max(1, Math.ceil(Math.max(width, height) / maxSide));
+}
+
 /**
- * Decodes PNG or JPEG bytes to 8-bit grayscale with transparency composited away.
+ * Decodes PNG or JPEG bytes to 8-bit grayscale with transparency composited away, box-averaged
+ * down to at most `maxSide` px a side (exactly as `reduceForWork` on the full picture would).
  * Throws ApiError 413 `image_too_large`, 415 `unsupported_media_type` or 422 `invalid_image`.
  */
-export function decodeToGray(bytes: Uint8Array, mediaType?: string): GrayImage {
+export async function decodeToGray(bytes: Uint8Array, mediaType?: string, maxSide = MAX_WORK_SIDE): Promise<GrayImage> {
   if (bytes.length > MAX_IMAGE_BYTES) {
     throw new ApiError(413, 'payload_too_large', `The image is ${bytes.length} bytes; the limit is ${MAX_IMAGE_BYTES}.`);
   }
@@ -218,15 +214,19 @@ export function decodeToGray(bytes: Uint8Array, mediaType?: string): GrayImage {
   const { width, height, orientation } = checkHeader(bytes);
 
   if (format === 'png') {
-    const needed = pngDecodeBytes(width, height, bytes[24], bytes[25]);
+    const info = parsePng(bytes);
+    if (info.width !== width || info.height !== height) throw invalid('The PNG header is inconsistent.');
+    // Streamed: two rows and the reduced picture in memory, whatever the size.
+    if (!info.interlaced) return decodePngReduced(info, reduceFactor(width, height, maxSide));
+    // Adam7 needs the whole picture: fast-png, within the memory budget.
+    const needed = pngDecodeBytes(width, height, info.depth, info.colourType);
     if (needed > DECODE_MEMORY_BUDGET) {
       throw new ApiError(
         413,
         'image_too_large',
-        `The PNG is ${width}×${height} and would need ${Math.ceil(needed / 2 ** 20)} MB to decode (limit ${DECODE_MEMORY_BUDGET / 2 ** 20} MB); send it scaled down or as 8-bit gray.`,
+        `The interlaced PNG is ${width}×${height} and would need ${Math.ceil(needed / 2 ** 20)} MB to decode (limit ${DECODE_MEMORY_BUDGET / 2 ** 20} MB); send it scaled down or not interlaced.`,
       );
     }
-    assertPngComplete(bytes);
     let png: DecodedPng;
     try {
       png = decodePng(bytes, { checkCrc: true });
@@ -234,7 +234,7 @@ export function decodeToGray(bytes: Uint8Array, mediaType?: string): GrayImage {
       throw invalid(`The PNG could not be decoded: ${(error as Error).message}`);
     }
     if (png.width !== width || png.height !== height) throw invalid('The PNG header is inconsistent.');
-    return { width, height, data: pngToGray(png) };
+    return reduceForWork({ width, height, data: pngToGray(png) }, maxSide);
   }
 
   assertJpegComplete(bytes);
@@ -265,7 +265,7 @@ export function decodeToGray(bytes: Uint8Array, mediaType?: string): GrayImage {
   for (let i = 0; i < n; i++) {
     data[i] = Math.round(luma(decoded.data[3 * i], decoded.data[3 * i + 1], decoded.data[3 * i + 2]));
   }
-  return orient({ width: decoded.width, height: decoded.height, data }, orientation);
+  return orient(reduceForWork({ width: decoded.width, height: decoded.height, data }, maxSide), orientation);
 }
 
 /** Splits a `data:image/png;base64,…` URL (or bare base64) into bytes and its declared media type. */
@@ -301,8 +301,8 @@ export function parseDataUrl(value: string): { bytes: Uint8Array; mediaType?: st
  * Returns 784 pixels (0–255, white ink on black). Throws ApiError with a 4xx status on bad input,
  * including 422 `no_ink` for a picture with nothing drawn on it.
  */
-export function imageToDigit(bytes: Uint8Array, mediaType?: string): Uint8Array {
-  const gray = decodeToGray(bytes, mediaType);
+export async function imageToDigit(bytes: Uint8Array, mediaType?: string): Promise<Uint8Array> {
+  const gray = await decodeToGray(bytes, mediaType);
   return refuseNoInk(() => normalizeDigit(gray), 'The picture');
 }
 

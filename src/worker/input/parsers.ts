@@ -19,7 +19,7 @@ export function findParser(contentType: string | null | undefined): InputParser 
   return inputParsers.find((parser) => parser.mediaType === mediaType);
 }
 
-export function fromJsonBody(body: ClassifyJsonBody): DigitBatch {
+export async function fromJsonBody(body: ClassifyJsonBody): Promise<DigitBatch> {
   if ('image' in body) return fromImageJson(body.image);
   const digits = 'pixels' in body ? [body.pixels] : body.images;
   const pixels = new Float32Array(digits.length * PIXEL_COUNT);

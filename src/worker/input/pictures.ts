@@ -27,7 +27,7 @@ function rawImageParser(mediaType: string): InputParser {
     maxBytes: MAX_IMAGE_BYTES,
     async parse(c: Context) {
       const bytes = new Uint8Array(await c.req.arrayBuffer());
-      return single(imageToDigit(bytes, mediaType));
+      return single(await imageToDigit(bytes, mediaType));
     },
   };
 }
@@ -55,9 +55,9 @@ const multipartParser: InputParser = {
     if (typeof part === 'string') {
       // A text field holding a data URL, as some clients send canvas.toDataURL().
       const { bytes, mediaType } = parseDataUrl(part);
-      return single(imageToDigit(bytes, mediaType));
+      return single(await imageToDigit(bytes, mediaType));
     }
-    return single(imageToDigit(new Uint8Array(await part.arrayBuffer()), part.type));
+    return single(await imageToDigit(new Uint8Array(await part.arrayBuffer()), part.type));
   },
 };
 
@@ -65,9 +65,9 @@ const multipartParser: InputParser = {
 export const pictureParsers: readonly InputParser[] = [...Object.keys(PICTURE_MEDIA_TYPES).map(rawImageParser), multipartParser];
 
 /** JSON `{"image": "data:image/png;base64,…"}` (or bare base64) → one digit. */
-export function fromImageJson(image: string): DigitBatch {
+export async function fromImageJson(image: string): Promise<DigitBatch> {
   const { bytes, mediaType } = parseDataUrl(image);
-  return single(imageToDigit(bytes, mediaType));
+  return single(await imageToDigit(bytes, mediaType));
 }
 
 /**

@@ -77,7 +77,7 @@ const route = createRoute({
 
 export const classify = new OpenAPIHono().openapi(route, async (c) => {
   const parser = findParser(c.req.header('content-type'));
-  const parsed = parser ? await parser.parse(c) : fromJsonBody(c.req.valid('json'));
+  const parsed = parser ? await parser.parse(c) : await fromJsonBody(c.req.valid('json'));
   // Pictures are normalised while decoding; raw pixels only when asked (MNIST digits already are).
   const batch = parsed.raw && c.req.valid('query').normalize === 'true' ? normalizeBatch(parsed) : parsed;
   const { classifier, metadata } = await getRuntime();
