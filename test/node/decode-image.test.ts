@@ -5,7 +5,8 @@ import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { PIXEL_COUNT } from '../../src/shared/model-spec.ts';
-import { normalizePixels } from '../../src/shared/normalize.ts';
+import { normalizePixels, reduceForWork } from '../../src/shared/normalize.ts';
+import { decodeJpegLuma } from '../../src/worker/input/jpeg.ts';
 import { decodeToGray, imageToDigit, orient, parseDataUrl } from '../../src/worker/input/decode-image.ts';
 import { ApiError } from '../../src/worker/errors.ts';
 import { loadMnistTest } from '../support/mnist-files.ts';
@@ -160,6 +161,35 @@ describe('decodeToGray', () => {
     expect(Array.from(await imageToDigit(bytes, 'image/png'))).toEqual(Array.from(out));
   });
 
+  it("decodes baseline JPEG luma at 1/1–1/8 scale as jpeg-js's whole decode, box-averaged, would", async () => {
+    const [w, h] = [203, 157]; // not multiples of 8 or 16: edge blocks are cropped
+    const rgba = new Uint8Array(w * h * 4);
+    for (let i = 0; i < w * h; i++) {
+      const [x, y] = [i % w, Math.floor(i / w)];
+      rgba.set([(x * 3 + y) % 256, (y * 2 + 40) % 256, ((x * y) >> 5) % 256, 255], 4 * i);
+    }
+    const bytes = new Uint8Array(jpeg.encode({ width: w, height: h, data: rgba }, 85).data);
+    const reference = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false });
+    const gray = Uint8Array.from({ length: w * h }, (_, i) =>
+      Math.round(0.299 * reference.data[3 * i] + 0.587 * reference.data[3 * i + 1] + 0.114 * reference.data[3 * i + 2]),
+    );
+    for (const d of [1, 2, 4, 8] as const) {
+      const ours = decodeJpegLuma(bytes, d)!;
+      expect(ours.image).toMatchObject({ width: Math.ceil(w / d), height: Math.ceil(h / d) });
+      // Compare whole cells only (edge cells of the reference average fewer pixels).
+      const expected = reduceForWork({ width: w, height: h, data: gray }, Math.ceil(Math.max(w, h) / d));
+      let total = 0;
+      let cells = 0;
+      for (let y = 0; y < Math.floor(h / d); y++) {
+        for (let x = 0; x < Math.floor(w / d); x++) {
+          total += Math.abs(ours.image.data[y * ours.image.width + x] - expected.data[y * expected.width + x]);
+          cells++;
+        }
+      }
+      expect(total / cells, `1/${d}`).toBeLessThan(1.5);
+    }
+  });
+
   it('applies EXIF orientation from phone JPEGs', async () => {
     // A wide bar (60×12) in a 80×40 frame, with orientation 6 (rotate 90° clockwise to display).
     const [w, h] = [80, 40];
@@ -218,7 +248,7 @@ describe('bad input', () => {
     await expectApiError(() => imageToDigit(jpg, 'image/jpeg'), 413, 'image_too_large');
   });
 
-  it('refuses pictures whose decoding would not fit the isolate, and decodes a 16 M-pixel gray PNG', async () => {
+  it('refuses pictures whose decoding would not fit the isolate, and decodes a 9 MP JPEG and a 16 M-pixel gray PNG', async () => {
     // Interlaced PNGs still decode whole (fast-png): RGBA at 16 M pixels is refused from the header.
     const interlaced = rawPng(4096, 4096, 8, 6, []);
     interlaced[28] = 1; // IHDR interlace method (the CRC is rewritten below)
@@ -227,12 +257,14 @@ describe('bad input', () => {
     // Non-interlaced PNGs stream (two rows in memory): the same header is decoded, and its
     // missing data found out.
     await expectApiError(() => imageToDigit(rawPng(4096, 4096, 8, 6, []), 'image/png'), 422, 'invalid_image');
-    // jpeg-js stops itself before allocating more than the budget.
+    // A 9 MP baseline JPEG (jpeg-js alone would need ~180 MB): its luma plane is decoded at 1/4
+    // scale (750×750) and reduced to 250×250, so it is served.
     const side = 3000;
     const rgba = new Uint8Array(side * side * 4).fill(230);
     for (let y = 1000; y < 2000; y++) for (let x = 1400; x < 1600; x++) rgba.fill(20, (y * side + x) * 4, (y * side + x) * 4 + 3);
     const big = new Uint8Array(jpeg.encode({ width: side, height: side, data: rgba }, 75).data);
-    await expectApiError(() => imageToDigit(big, 'image/jpeg'), 413, 'image_too_large');
+    expect(await decodeToGray(big)).toMatchObject({ width: 250, height: 250 });
+    expect(Math.max(...(await imageToDigit(big, 'image/jpeg')))).toBe(255);
     // 8-bit gray at the full 4096×4096 fits: decoded and normalised.
     const gray = new Uint8Array(4096 * 4096).fill(240);
     for (let y = 1000; y < 3000; y++) gray.fill(10, y * 4096 + 1900, y * 4096 + 2200);

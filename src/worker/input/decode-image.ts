@@ -8,6 +8,7 @@ import jpeg from 'jpeg-js';
 import { imageSize } from 'image-size';
 import { MAX_WORK_SIDE, normalizeDigit, NoInkError, reduceForWork, type GrayImage } from '../../shared/normalize.ts';
 import { decodePngReduced, parsePng } from './png.ts';
+import { decodeJpegLuma } from './jpeg.ts';
 import { ApiError } from '../errors.ts';
 import { mediaTypeOf, PICTURE_MEDIA_TYPES, pictureFormat, type PictureFormat } from './media-types.ts';
 import { DECODE_MEMORY_BUDGET, MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, pngDecodeBytes } from './image-limits.ts';
@@ -195,6 +196,18 @@ export function reduceFactor(width: number, height: number, maxSide = MAX_WORK_S
 }
 
 /**
+ * The JPEG DCT scale (1/1 … 1/8) to decode at: the smallest picture that, once box-averaged to at
+ * most `maxSide`, keeps at least 3/4 of `maxSide` (so the digit keeps its detail).
+ */
+export function jpegDenominator(longSide: number, maxSide = MAX_WORK_SIDE): 1 | 2 | 4 | 8 {
+  for (const d of [8, 4, 2] as const) {
+    const side = Math.ceil(longSide / d);
+    if (side >= maxSide && side / Math.ceil(side / maxSide) >= 0.75 * maxSide) return d;
+  }
+  return 1;
+}
+
+/**
  * Decodes PNG or JPEG bytes to 8-bit grayscale with transparency composited away, box-averaged
  * down to at most `maxSide` px a side (exactly as `reduceForWork` on the full picture would).
  * Throws ApiError 413 `image_too_large`, 415 `unsupported_media_type` or 422 `invalid_image`.
@@ -238,6 +251,13 @@ export async function decodeToGray(bytes: Uint8Array, mediaType?: string, maxSid
   }
 
   assertJpegComplete(bytes);
+  // Baseline JPEGs: the luma plane only, at the DCT scale that still leaves about the working size.
+  const plane = decodeJpegLuma(bytes, jpegDenominator(Math.max(width, height), maxSide));
+  if (plane) {
+    if (plane.width !== width || plane.height !== height) throw invalid('The JPEG header is inconsistent.');
+    return orient(reduceForWork(plane.image, maxSide), orientation);
+  }
+  // Progressive, CMYK, 12-bit…: jpeg-js decodes the whole picture, within the memory budget.
   let decoded: { width: number; height: number; data: Uint8Array };
   try {
     decoded = jpeg.decode(bytes, {

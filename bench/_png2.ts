@@ -1,0 +1,10 @@
+import './worker-modules.ts';
+import { loadMnistTest } from '../test/support/mnist-files.ts';
+import { renderPaperDigit } from '../test/support/client-images.ts';
+const { decodeToGray } = await import('../src/worker/input/decode-image.ts');
+const mnist = loadMnistTest();
+const bytes = renderPaperDigit(mnist.images.subarray(784, 1568), 632, 474, 'png');
+const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+const s = cpu();
+for (let r = 0; r < 40; r++) await decodeToGray(bytes);
+console.log('per decode', ((cpu() - s) / 40).toFixed(2));
