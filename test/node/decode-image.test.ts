@@ -257,13 +257,13 @@ describe('bad input', () => {
     // Non-interlaced PNGs stream (two rows in memory): the same header is decoded, and its
     // missing data found out.
     await expectApiError(() => imageToDigit(rawPng(4096, 4096, 8, 6, []), 'image/png'), 422, 'invalid_image');
-    // A 9 MP baseline JPEG (jpeg-js alone would need ~180 MB): its luma plane is decoded at 1/4
-    // scale (750×750) and reduced to 250×250, so it is served.
+    // A 9 MP baseline JPEG (jpeg-js alone would need ~180 MB): its luma plane is decoded at 1/8
+    // scale (375×375) and reduced to 188×188, so it is served.
     const side = 3000;
     const rgba = new Uint8Array(side * side * 4).fill(230);
     for (let y = 1000; y < 2000; y++) for (let x = 1400; x < 1600; x++) rgba.fill(20, (y * side + x) * 4, (y * side + x) * 4 + 3);
     const big = new Uint8Array(jpeg.encode({ width: side, height: side, data: rgba }, 75).data);
-    expect(await decodeToGray(big)).toMatchObject({ width: 250, height: 250 });
+    expect(await decodeToGray(big)).toMatchObject({ width: 188, height: 188 });
     expect(Math.max(...(await imageToDigit(big, 'image/jpeg')))).toBe(255);
     // 8-bit gray at the full 4096×4096 fits: decoded and normalised.
     const gray = new Uint8Array(4096 * 4096).fill(240);

@@ -267,6 +267,8 @@ function decodeScan(
   const nonzeroAt = new Int32Array(64);
   const nonzeroValue = new Float64Array(64);
   const cell = new Float64Array(n * n);
+  const coefficients = new Float64Array(64);
+  const lastColumn = new Int8Array(8).fill(-1);
 
   /** Decodes one block; for luma, writes its n×n cell means at block (bx, by). */
   const block = (component: Component, isLuma: boolean, bx: number, by: number) => {
@@ -302,18 +304,26 @@ function decodeScan(
     const x0 = bx * n;
     const y0 = by * n;
     if (x0 >= outWidth || y0 >= outHeight) return; // padding blocks past the picture's edge
-    cell.fill(0);
+    // Separable and sparse: rows of coefficients that are all zero are skipped, and each row is
+    // read only up to its last non-zero column.
     for (let z = 0; z < nonzero; z++) {
       const p = nonzeroAt[z];
+      coefficients[p] = nonzeroValue[z];
       const row = p >> 3;
-      const col = p & 7;
-      const value = nonzeroValue[z];
-      for (let i = 0; i < n; i++) {
-        const a = value * means[i * 8 + row];
-        if (a === 0) continue;
-        for (let j = 0; j < n; j++) cell[i * n + j] += a * means[j * 8 + col];
-      }
+      if ((p & 7) > lastColumn[row]) lastColumn[row] = p & 7;
     }
+    cell.fill(0);
+    for (let row = 0; row < 8; row++) {
+      const last = lastColumn[row];
+      if (last < 0) continue;
+      for (let j = 0; j < n; j++) {
+        let sum = 0;
+        for (let col = 0; col <= last; col++) sum += coefficients[row * 8 + col] * means[j * 8 + col];
+        for (let i = 0; i < n; i++) cell[i * n + j] += means[i * 8 + row] * sum;
+      }
+      lastColumn[row] = -1;
+    }
+    for (let z = 0; z < nonzero; z++) coefficients[nonzeroAt[z]] = 0;
     const rows = Math.min(n, outHeight - y0);
     const cols = Math.min(n, outWidth - x0);
     for (let i = 0; i < rows; i++) {
