@@ -7,6 +7,7 @@ import { UNSUPPORTED_MEDIA_TYPE } from './input/media-types';
 import { classify } from './routes/classify';
 import { info } from './routes/info';
 import { bodyError } from './input/validation';
+import { limitsOf } from './limits';
 
 export const app = new OpenAPIHono({
   // zod-openapi calls this when a schema rejects the request: answer with our error shape.
@@ -16,7 +17,7 @@ export const app = new OpenAPIHono({
       throw new ApiError(400, 'invalid_query', 'normalize must be "true" or "false".');
     }
     // The hook is not handed the rejected value; Hono caches the parsed body, so read it again.
-    throw bodyError(await c.req.json());
+    throw bodyError(await c.req.json(), limitsOf(c.env).maxBatch);
   },
 });
 

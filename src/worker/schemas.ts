@@ -89,6 +89,15 @@ export const ModelInfo = z
       layout: z.string(),
     }),
     backend: z.object({ name: z.string(), simd: z.boolean(), threads: z.number().int() }),
+    limits: z
+      .object({
+        maxBatch: z.number().int().openapi({ description: 'Digits per request (MAX_BATCH in wrangler.toml).' }),
+        maxPictureMegapixels: z.number().openapi({ description: 'Largest picture accepted, in megapixels (MAX_PICTURE_MEGAPIXELS).' }),
+        maxPictureSide: z.number().int().openapi({ description: 'Largest picture side, in pixels.' }),
+        maxJsonBytes: z.number().int(),
+        maxPictureBytes: z.number().int(),
+      })
+      .openapi({ description: 'The limits in force on this deployment.' }),
   })
   .openapi('ModelInfo');
 

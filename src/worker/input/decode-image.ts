@@ -54,7 +54,7 @@ function assertJpegComplete(bytes: Uint8Array): void {
 }
 
 /** Header dimensions (and JPEG EXIF orientation), checked against the limits before decoding. */
-function checkHeader(bytes: Uint8Array): { width: number; height: number; orientation: number } {
+function checkHeader(bytes: Uint8Array, maxPixels: number): { width: number; height: number; orientation: number } {
   let size: ReturnType<typeof imageSize>;
   try {
     size = imageSize(bytes);
@@ -63,11 +63,12 @@ function checkHeader(bytes: Uint8Array): { width: number; height: number; orient
   }
   const { width, height } = size;
   if (!width || !height) throw invalid('The image header has no dimensions.');
-  if (width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE || width * height > MAX_IMAGE_PIXELS) {
+  if (width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE || width * height > maxPixels) {
+    const mp = (n: number) => `${Math.round(n / 1e4) / 100} MP`;
     throw new ApiError(
       413,
       'image_too_large',
-      `The image is ${width}×${height}; the limit is ${MAX_IMAGE_SIDE} px a side and ${MAX_IMAGE_PIXELS} pixels.`,
+      `The image is ${width}×${height} (${mp(width * height)}); the limit is ${MAX_IMAGE_SIDE} px a side and ${mp(maxPixels)} (MAX_PICTURE_MEGAPIXELS).`,
     );
   }
   return { width, height, orientation: size.orientation ?? 1 };
@@ -212,7 +213,7 @@ const JPEG_WORK_SLACK = 1.25;
  * down to at most `maxSide` px a side (exactly as `reduceForWork` on the full picture would).
  * Throws ApiError 413 `image_too_large`, 415 `unsupported_media_type` or 422 `invalid_image`.
  */
-export async function decodeToGray(bytes: Uint8Array, mediaType?: string, maxSide = MAX_WORK_SIDE): Promise<GrayImage> {
+export async function decodeToGray(bytes: Uint8Array, mediaType?: string, maxSide = MAX_WORK_SIDE, maxPixels = MAX_IMAGE_PIXELS): Promise<GrayImage> {
   if (bytes.length > MAX_IMAGE_BYTES) {
     throw new ApiError(413, 'payload_too_large', `The image is ${bytes.length} bytes; the limit is ${MAX_IMAGE_BYTES}.`);
   }
@@ -224,7 +225,7 @@ export async function decodeToGray(bytes: Uint8Array, mediaType?: string, maxSid
     }
     throw invalid('The body is not a PNG or JPEG image.');
   }
-  const { width, height, orientation } = checkHeader(bytes);
+  const { width, height, orientation } = checkHeader(bytes, maxPixels);
 
   if (format === 'png') {
     const info = parsePng(bytes);
@@ -321,8 +322,8 @@ export function parseDataUrl(value: string): { bytes: Uint8Array; mediaType?: st
  * Returns 784 pixels (0–255, white ink on black). Throws ApiError with a 4xx status on bad input,
  * including 422 `no_ink` for a picture with nothing drawn on it.
  */
-export async function imageToDigit(bytes: Uint8Array, mediaType?: string): Promise<Uint8Array> {
-  const gray = await decodeToGray(bytes, mediaType);
+export async function imageToDigit(bytes: Uint8Array, mediaType?: string, maxPixels = MAX_IMAGE_PIXELS): Promise<Uint8Array> {
+  const gray = await decodeToGray(bytes, mediaType, MAX_WORK_SIDE, maxPixels);
   return refuseNoInk(() => normalizeDigit(gray), 'The picture');
 }
 

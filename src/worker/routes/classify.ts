@@ -7,6 +7,8 @@ import { MAX_IMAGE_BYTES } from '../input/image-limits';
 import { isJson, mediaTypeOf, UNSUPPORTED_MEDIA_TYPE } from '../input/media-types';
 import { findParser, fromJsonBody, inputParsers } from '../input/parsers';
 import { getRuntime } from '../inference/runtime';
+import { batchTooLarge } from '../input/validation';
+import { limitsOf } from '../limits';
 import {
   BatchResponse,
   ClassifyJsonBody,
@@ -50,7 +52,8 @@ const route = createRoute({
   path: '/classify',
   summary: 'Classify handwritten digits',
   description:
-    `One digit as {"pixels": [...]}, 1–${MAX_BATCH} digits as {"images": [[...], …]} classified as one batch, ` +
+    `One digit as {"pixels": [...]}, 1–${MAX_BATCH} digits as {"images": [[...], …]} classified as one batch ` +
+    '(the Worker may set a lower limit, MAX_BATCH: see GET /model), ' +
     'or one picture (PNG/JPEG body, multipart field "image", or JSON {"image": dataURL}).',
   middleware: [limitBody, acceptContentType] as const,
   request: {
@@ -77,7 +80,9 @@ const route = createRoute({
 
 export const classify = new OpenAPIHono().openapi(route, async (c) => {
   const parser = findParser(c.req.header('content-type'));
-  const parsed = parser ? await parser.parse(c) : await fromJsonBody(c.req.valid('json'));
+  const limits = limitsOf(c.env);
+  const parsed = parser ? await parser.parse(c) : await fromJsonBody(c.req.valid('json'), limits.maxPicturePixels);
+  if (parsed.count > limits.maxBatch) throw batchTooLarge(parsed.count, limits.maxBatch);
   // Pictures are normalised while decoding; raw pixels only when asked (MNIST digits already are).
   const batch = parsed.raw && c.req.valid('query').normalize === 'true' ? normalizeBatch(parsed) : parsed;
   const { classifier, metadata } = await getRuntime();

@@ -1,7 +1,9 @@
 import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
 import { INPUT_SHAPE, MAX_PIXEL_VALUE, PIXEL_COUNT } from '../../shared/model-spec';
 import { getRuntime } from '../inference/runtime';
-import { errorContent, HealthResponse, ModelInfo } from '../schemas';
+import { errorContent, HealthResponse, MAX_BODY_BYTES, ModelInfo } from '../schemas';
+import { MAX_IMAGE_BYTES, MAX_IMAGE_SIDE } from '../input/image-limits';
+import { limitsOf } from '../limits';
 import type { z } from '@hono/zod-openapi';
 
 const input: z.infer<typeof ModelInfo>['input'] = {
@@ -33,6 +35,7 @@ export const info = new OpenAPIHono()
   .openapi(model, async (c) => {
     // Loading here too means /model reports the backend actually in use, not a configured name.
     const { metadata, backend } = await getRuntime();
+    const limits = limitsOf(c.env);
     const quantization = metadata.quantization && {
       dtype: metadata.quantization.dtype,
       accuracyChangePoints: metadata.quantization.accuracyChangePoints,
@@ -46,6 +49,13 @@ export const info = new OpenAPIHono()
         quantization,
         input,
         backend,
+        limits: {
+          maxBatch: limits.maxBatch,
+          maxPictureMegapixels: limits.maxPictureMegapixels,
+          maxPictureSide: MAX_IMAGE_SIDE,
+          maxJsonBytes: MAX_BODY_BYTES,
+          maxPictureBytes: MAX_IMAGE_BYTES,
+        },
       },
       200,
     );
