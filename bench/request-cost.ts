@@ -1,9 +1,10 @@
 // CPU per request kind on the Worker's own code path, in Node (same V8, same tfjs wasm SIMD kernels):
 // the Hono app from src/worker/app.ts answers `app.request()` exactly as workerd would — body limit,
 // content-type gate, zod validation, parse → decode → normalise → forward pass → JSON. Each kind is
-// timed once per round, rounds interleaved, and the median CPU time (process.cpuUsage, user+system,
-// so background GC threads count against us) is printed beside the free plan's 10 ms. Then one
-// digit's forward pass, ours vs PyTorch on one thread, as medians in the same run.
+// timed once per round, rounds interleaved, the heap collected before each (so one request's
+// garbage is not billed to the next), and the median CPU time (process.cpuUsage, user+system, so
+// background GC threads count against us) is printed beside the free plan's 10 ms. Then one digit's
+// forward pass, ours vs PyTorch on one thread, as medians in the same run.
 //
 // Run: npx tsx bench/request-cost.ts [rounds=15] [--quick]   (--quick skips the 4 and 12 MP pictures)
 import './worker-modules.ts'; // must come first: lets Node import the Worker's .wasm / .bin modules
@@ -19,11 +20,17 @@ import { renderCanvasRgba, renderPaperDigit } from '../test/support/client-image
 import { reduceCanvas } from '../public/reduce.js';
 import { median } from './stats.ts';
 import { readFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const rounds = Number(args.find((a) => /^\d+$/.test(a)) ?? 15);
 const FREE_PLAN_MS = 10;
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+/** wrangler.toml's [vars] as committed. */
+const env = { MAX_BATCH: 256, MAX_PICTURE_MEGAPIXELS: 16.8 };
 
 const { app } = await import('../src/worker/app.ts');
 const { getRuntime } = await import('../src/worker/inference/runtime.ts');
@@ -76,8 +83,10 @@ const times = new Map<Case, number[]>(cases.map((c) => [c, []]));
 const status = new Map<Case, string>();
 for (let round = -1; round < rounds; round++) {
   for (const c of cases) {
+    const body = typeof c.body === 'string' ? c.body : new Uint8Array(c.body);
+    gc();
     const start = cpuMs();
-    const response = await app.request(c.path ?? '/classify', { method: 'POST', headers: { 'content-type': c.type }, body: typeof c.body === 'string' ? c.body : new Uint8Array(c.body) });
+    const response = await app.request(c.path ?? '/classify', { method: 'POST', headers: { 'content-type': c.type }, body }, env);
     const text = await response.text();
     const elapsed = cpuMs() - start;
     if (round === -1) status.set(c, response.ok ? `${response.status} → ${JSON.parse(text).digit ?? 'batch'}` : `${response.status} ${JSON.parse(text).error.code}`);
@@ -98,13 +107,14 @@ for (const c of cases) {
 const { classifier } = await getRuntime();
 const pixels = Float32Array.from(digit(0));
 const ours: number[] = [];
-for (let i = 0; i < 10 + rounds * 20; i++) {
-  const start = cpuMs();
-  await classifier.classify(pixels, 1);
-  if (i >= 10) ours.push(cpuMs() - start);
+async function timeOurs() {
+  for (let i = 0; i < 10 + rounds * 10; i++) {
+    const start = cpuMs();
+    await classifier.classify(pixels, 1);
+    if (i >= 10) ours.push(cpuMs() - start);
+  }
 }
-const oursMs = median(ours);
-console.log(`\nforward pass, one digit: ours ${oursMs.toFixed(2)} ms CPU (median of ${ours.length})`);
+await timeOurs(); // before PyTorch, and again after it (below), so both see the same machine
 
 let torch: { torch: string; median_ms: number; max_abs_diff: number } | undefined;
 try {
@@ -130,6 +140,9 @@ try {
 } catch (error) {
   console.log(`PyTorch: NOT MEASURED — python3 cannot import torch (${(error as Error).message.split('\n')[0]}); install Debian's python3-torch.`);
 }
+await timeOurs();
+const oursMs = median(ours);
+console.log(`\nforward pass, one digit: ours ${oursMs.toFixed(2)} ms CPU (median of ${ours.length}, before and after PyTorch)`);
 if (torch) {
   console.log(`forward pass, one digit: PyTorch ${torch.torch} on one thread ${torch.median_ms.toFixed(2)} ms CPU; same probabilities to ${torch.max_abs_diff.toExponential(1)}`);
   console.log(`ratio PyTorch/ours: ${(torch.median_ms / oursMs).toFixed(2)} (≥ 1 means ours is at least as fast)`);

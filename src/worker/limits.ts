@@ -42,7 +42,7 @@ export function limitsOf(env: unknown): Limits {
   const maxPictureMegapixels = setting(
     vars,
     'MAX_PICTURE_MEGAPIXELS',
-    (n) => n > 0 && n * 1e6 <= MAX_IMAGE_PIXELS,
+    (n) => n > 0 && n <= DEFAULT_LIMITS.maxPictureMegapixels,
     DEFAULT_LIMITS.maxPictureMegapixels,
   );
   const maxPicturePixels = Math.min(MAX_IMAGE_PIXELS, Math.round(maxPictureMegapixels * 1e6));
