@@ -1,10 +1,11 @@
 // CPU per request kind on the Worker's own code path, in Node (same V8, same tfjs wasm SIMD kernels):
 // the Hono app from src/worker/app.ts answers `app.request()` exactly as workerd would — body limit,
 // content-type gate, zod validation, parse → decode → normalise → forward pass → JSON. Each kind is
-// timed once per round, rounds interleaved, the heap collected before each (so one request's
-// garbage is not billed to the next), and the median CPU time (process.cpuUsage, user+system, so
-// background GC threads count against us) is printed beside the free plan's 10 ms. Then one digit's
-// forward pass, ours vs PyTorch on one thread, as medians in the same run.
+// sent `rounds` times in a row after two warm-up requests (as an isolate serving that kind would
+// see it; interleaving kinds bills one kind's garbage collection to the next), and the median CPU
+// time (process.cpuUsage, user+system: V8's background GC threads count against us) is printed
+// beside the free plan's 10 ms. Then one digit's forward pass, ours vs PyTorch on one thread, as
+// medians in the same run.
 //
 // Run: npx tsx bench/request-cost.ts [rounds=15] [--quick]   (--quick skips the 4 and 12 MP pictures)
 import './worker-modules.ts'; // must come first: lets Node import the Worker's .wasm / .bin modules
@@ -20,15 +21,11 @@ import { renderCanvasRgba, renderPaperDigit } from '../test/support/client-image
 import { reduceCanvas } from '../public/reduce.js';
 import { median } from './stats.ts';
 import { readFileSync } from 'node:fs';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const rounds = Number(args.find((a) => /^\d+$/.test(a)) ?? 15);
 const FREE_PLAN_MS = 10;
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
 /** wrangler.toml's [vars] as committed. */
 const env = { MAX_BATCH: 256, MAX_PICTURE_MEGAPIXELS: 16.8 };
 
@@ -81,16 +78,15 @@ function cpuMs(): number {
 
 const times = new Map<Case, number[]>(cases.map((c) => [c, []]));
 const status = new Map<Case, string>();
-for (let round = -1; round < rounds; round++) {
-  for (const c of cases) {
-    const body = typeof c.body === 'string' ? c.body : new Uint8Array(c.body);
-    gc();
+for (const c of cases) {
+  const body = typeof c.body === 'string' ? c.body : new Uint8Array(c.body);
+  for (let round = -2; round < rounds; round++) {
     const start = cpuMs();
     const response = await app.request(c.path ?? '/classify', { method: 'POST', headers: { 'content-type': c.type }, body }, env);
     const text = await response.text();
     const elapsed = cpuMs() - start;
-    if (round === -1) status.set(c, response.ok ? `${response.status} → ${JSON.parse(text).digit ?? 'batch'}` : `${response.status} ${JSON.parse(text).error.code}`);
-    else times.get(c)!.push(elapsed);
+    if (round === -2) status.set(c, response.ok ? `${response.status} → ${JSON.parse(text).digit ?? 'batch'}` : `${response.status} ${JSON.parse(text).error.code}`);
+    else if (round >= 0) times.get(c)!.push(elapsed);
   }
 }
 
