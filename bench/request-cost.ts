@@ -113,8 +113,17 @@ async function timeOurs() {
 await timeOurs(); // before PyTorch, and again after it (below), so both see the same machine
 
 let torch: { torch: string; median_ms: number; max_abs_diff: number } | undefined;
+// The first Python that has torch: PATH's python3, else Debian's (python3-torch installs there).
+const python = ['python3', '/usr/bin/python3'].find((candidate) => {
+  try {
+    execFileSync(candidate, ['-c', 'import torch'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+});
 try {
-  execFileSync('python3', ['-c', 'import torch'], { stdio: 'ignore' });
+  if (!python) throw new Error('neither python3 on PATH nor /usr/bin/python3 can import torch');
   const dir = mkdtempSync(join(tmpdir(), 'mnist-torch-'));
   try {
     const model = JSON.parse(readFileSync(`${MODEL_DIR}/${MODEL_JSON}`, 'utf8'));
@@ -129,12 +138,12 @@ try {
     writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
     writeFileSync(join(dir, 'digit.f32'), scalePixels(pixels));
     writeFileSync(join(dir, 'expected.f32'), await classifier.probabilities(pixels, 1));
-    torch = JSON.parse(execFileSync('python3', ['bench/torch-forward.py', dir, String(rounds * 20)], { encoding: 'utf8' }));
+    torch = JSON.parse(execFileSync(python, ['bench/torch-forward.py', dir, String(rounds * 20)], { encoding: 'utf8' }));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 } catch (error) {
-  console.log(`PyTorch: NOT MEASURED — python3 cannot import torch (${(error as Error).message.split('\n')[0]}); install Debian's python3-torch.`);
+  console.log(`PyTorch: NOT MEASURED — ${(error as Error).message.split('\n')[0]}; install Debian's python3-torch.`);
 }
 await timeOurs();
 const oursMs = median(ours);

@@ -177,6 +177,18 @@ export class GrayReducer {
     this.weighted = weighted;
   }
 
+  /** `addRow` fused with the gray conversion for opaque 8-bit gray (1) or RGB (3) rows: the same sums, no intermediate arrays. */
+  addOpaqueRow8(y: number, row: Uint8Array, channels: 1 | 3): void {
+    const base = Math.floor(y / this.factor) * this.outWidth;
+    const cells = this.cellOfX;
+    const white = this.sumsWhite;
+    if (channels === 1) {
+      for (let x = 0; x < this.width; x++) white[base + cells[x]] += row[x];
+      return;
+    }
+    for (let x = 0, o = 0; x < this.width; x++, o += 3) white[base + cells[x]] += Math.round(0.299 * row[o] + 0.587 * row[o + 1] + 0.114 * row[o + 2]);
+  }
+
   result(): GrayImage {
     // Dark strokes on transparency go onto white paper, light strokes onto black.
     const background = this.mass === 0 || this.weighted / this.mass < 128 ? 255 : 0;
@@ -281,6 +293,8 @@ export async function decodePngReduced(info: PngInfo, factor: number): Promise<G
   const bpp = Math.max(1, bitsPerPixel >> 3);
   const converter = rowConverter(info);
   const reducer = new GrayReducer(width, height, factor, converter.transparent);
+  // The common scans and photos (opaque 8-bit gray or RGB) take a fused path.
+  const opaque8 = depth === 8 && !converter.transparent && (colourType === 0 || colourType === 2) ? (colourType === 0 ? 1 : 3) : 0;
   const gray = new Float64Array(width);
   const alpha = new Float64Array(width).fill(1);
 
@@ -309,8 +323,11 @@ export async function decodePngReduced(info: PngInfo, factor: number): Promise<G
         if (filled === stride + 1) {
           const row = line.subarray(1);
           unfilter(line[0], row, prev, bpp);
-          converter.convert(row, gray, alpha);
-          reducer.addRow(y, gray, converter.transparent ? alpha : undefined);
+          if (opaque8) reducer.addOpaqueRow8(y, row, opaque8);
+          else {
+            converter.convert(row, gray, alpha);
+            reducer.addRow(y, gray, converter.transparent ? alpha : undefined);
+          }
           prev.set(row);
           filled = 0;
           y++;
