@@ -286,7 +286,34 @@ function rowConverter(info: PngInfo): { transparent: boolean; convert(row: Uint8
  * Decodes a non-interlaced PNG to gray reduced by `factor` (1 = full size), inflating natively
  * and streaming scanlines. Throws 422 `invalid_image` for corrupt or inconsistent data.
  */
-export async function decodePngReduced(info: PngInfo, factor: number): Promise<GrayImage> {
+/** The IDAT stream inflated by the runtime's DecompressionStream, chunk by chunk. */
+async function* inflate(idat: Uint8Array[]): AsyncGenerator<Uint8Array> {
+  const reader = new Blob(idat as unknown as ConstructorParameters<typeof Blob>[0]).stream().pipeThrough(new DecompressionStream('deflate')).getReader();
+  try {
+    for (;;) {
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch (error) {
+        throw invalid(`The PNG image data is corrupt (${(error as Error).message}).`);
+      }
+      if (chunk.done) return;
+      yield chunk.value;
+    }
+  } finally {
+    reader.cancel().catch(() => {});
+  }
+}
+
+/**
+ * `inflated` defaults to the file's IDAT data through DecompressionStream; the Worker's warm-up at
+ * global scope (where workerd allows no streams) hands in already inflated rows instead.
+ */
+export async function decodePngReduced(
+  info: PngInfo,
+  factor: number,
+  inflated: AsyncIterable<Uint8Array> | Iterable<Uint8Array> = inflate(info.idat),
+): Promise<GrayImage> {
   const { width, height, depth, colourType } = info;
   const bitsPerPixel = CHANNELS[colourType] * depth;
   const stride = Math.ceil((width * bitsPerPixel) / 8);
@@ -302,40 +329,27 @@ export async function decodePngReduced(info: PngInfo, factor: number): Promise<G
   const prev = new Uint8Array(stride);
   let filled = 0;
   let y = 0;
-  const reader = new Blob(info.idat as unknown as ConstructorParameters<typeof Blob>[0]).stream().pipeThrough(new DecompressionStream('deflate')).getReader();
-  try {
-    for (;;) {
-      let chunk: ReadableStreamReadResult<Uint8Array>;
-      try {
-        chunk = await reader.read();
-      } catch (error) {
-        throw invalid(`The PNG image data is corrupt (${(error as Error).message}).`);
-      }
-      if (chunk.done) break;
-      const bytes = chunk.value;
-      let offset = 0;
-      while (offset < bytes.length) {
-        if (y === height) throw invalid('The PNG holds more image data than its header says.');
-        const take = Math.min(stride + 1 - filled, bytes.length - offset);
-        line.set(bytes.subarray(offset, offset + take), filled);
-        filled += take;
-        offset += take;
-        if (filled === stride + 1) {
-          const row = line.subarray(1);
-          unfilter(line[0], row, prev, bpp);
-          if (opaque8) reducer.addOpaqueRow8(y, row, opaque8);
-          else {
-            converter.convert(row, gray, alpha);
-            reducer.addRow(y, gray, converter.transparent ? alpha : undefined);
-          }
-          prev.set(row);
-          filled = 0;
-          y++;
+  for await (const bytes of inflated) {
+    let offset = 0;
+    while (offset < bytes.length) {
+      if (y === height) throw invalid('The PNG holds more image data than its header says.');
+      const take = Math.min(stride + 1 - filled, bytes.length - offset);
+      line.set(bytes.subarray(offset, offset + take), filled);
+      filled += take;
+      offset += take;
+      if (filled === stride + 1) {
+        const row = line.subarray(1);
+        unfilter(line[0], row, prev, bpp);
+        if (opaque8) reducer.addOpaqueRow8(y, row, opaque8);
+        else {
+          converter.convert(row, gray, alpha);
+          reducer.addRow(y, gray, converter.transparent ? alpha : undefined);
         }
+        prev.set(row);
+        filled = 0;
+        y++;
       }
     }
-  } finally {
-    reader.cancel().catch(() => {});
   }
   if (y < height) throw invalid('The PNG image data is shorter than its header says.');
   return reducer.result();
