@@ -68,6 +68,7 @@ const sizes: Array<[string, number, number]> = [
 for (const [label, w, h] of sizes) {
   if (quick && (label === '4 MP' || label === '12 MP')) continue;
   if (label !== '12 MP') add(`PNG ${label} (${w}×${h} RGB scan)`, { type: 'image/png', body: renderPaperDigit(digit(1), w, h, 'png') });
+  if (label === '0.3 MP' || label === '1 MP') add(`PNG ${label} (${w}×${h} gray scan)`, { type: 'image/png', body: renderPaperDigit(digit(1), w, h, 'gray-png') });
   add(`JPEG ${label} (${w}×${h} photo, q85)`, { type: 'image/jpeg', body: renderPaperDigit(digit(2), w, h, 'jpeg') });
 }
 

@@ -243,14 +243,15 @@ export function generateClientImages(mnist: DigitSet, count: number, seed = 4): 
 /**
  * A digit on paper at a given picture size (benchmarks): the digit ~60% of the short side, centred
  * a little off, paper with a lighting gradient, blur and sensor noise; an RGB PNG (a scan) or a
- * phone-photo JPEG at quality 85.
+ * phone-photo JPEG at quality 85, or an 8-bit gray PNG.
  */
-export function renderPaperDigit(digit: Uint8Array, width: number, height: number, format: 'png' | 'jpeg', seed = 1): Uint8Array {
+export function renderPaperDigit(digit: Uint8Array, width: number, height: number, format: 'png' | 'jpeg' | 'gray-png', seed = 1): Uint8Array {
   const rng = seededRandom(seed);
   const size = Math.round(Math.min(width, height) * 0.6);
   const canvas = frame(renderInk(digit, size, 0.25), size, width, height, Math.round((width - size) * 0.45), Math.round((height - size) * 0.55));
   const rgb = photograph(canvas, rng, { noise: 3 });
   if (format === 'png') return encodePng({ width, height, data: rgb, channels: 3, depth: 8 });
+  if (format === 'gray-png') return encodePng({ width, height, data: rgbToGray(rgb), channels: 1, depth: 8 });
   const rgba = new Uint8Array(width * height * 4);
   for (let i = 0; i < width * height; i++) {
     rgba[4 * i] = rgb[3 * i];
