@@ -2,6 +2,6 @@
 import { app } from './app';
 import { warmUp } from './warm-up';
 
-await warmUp();
+await warmUp(app);
 
 export default app;
