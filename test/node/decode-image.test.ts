@@ -278,6 +278,27 @@ describe('bad input', () => {
     await expectApiError(() => imageToDigit(bomb, 'image/png'), 422, 'invalid_image');
   });
 
+  it('answers random corruption of PNG and JPEG files with a 4xx ApiError, never another error', async () => {
+    const sources = [
+      png,
+      encodePng({ width: 40, height: 30, data: new Uint8Array(40 * 30 * 4).map((_, i) => (i * 37) % 256), channels: 4, depth: 8 }),
+      new Uint8Array(jpeg.encode({ width: 48, height: 40, data: new Uint8Array(48 * 40 * 4).map((_, i) => (i * 13) % 256) }, 80).data),
+    ];
+    let seed = 7;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (let trial = 0; trial < 300; trial++) {
+      const bytes = sources[trial % sources.length].slice();
+      for (let flips = 1 + Math.floor(random() * 4); flips > 0; flips--) bytes[8 + Math.floor(random() * (bytes.length - 8))] = Math.floor(random() * 256);
+      try {
+        await imageToDigit(bytes);
+      } catch (error) {
+        expect(error, String(error)).toBeInstanceOf(ApiError);
+        expect((error as ApiError).status).toBeGreaterThanOrEqual(400);
+        expect((error as ApiError).status).toBeLessThan(500);
+      }
+    }
+  });
+
   it('gives 422 no_ink for a blank page', async () => {
     const blank = encodePng({ width: 100, height: 100, data: new Uint8Array(10_000).fill(250), channels: 1, depth: 8 });
     await expectApiError(() => imageToDigit(blank, 'image/png'), 422, 'no_ink');

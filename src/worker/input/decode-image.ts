@@ -226,12 +226,21 @@ export async function decodeToGray(bytes: Uint8Array, mediaType?: string, maxSid
     throw invalid('The body is not a PNG or JPEG image.');
   }
   const { width, height, orientation } = checkHeader(bytes, maxPixels);
+  try {
+    return await decodeFormat(bytes, format, width, height, orientation, maxSide);
+  } catch (error) {
+    // A hostile file must never become a 500: whatever a decoder throws is the picture's fault.
+    if (error instanceof ApiError) throw error;
+    throw invalid(`The ${format.toUpperCase()} could not be decoded: ${(error as Error)?.message ?? String(error)}`);
+  }
+}
 
+async function decodeFormat(bytes: Uint8Array, format: PictureFormat, width: number, height: number, orientation: number, maxSide: number): Promise<GrayImage> {
   if (format === 'png') {
     const info = parsePng(bytes);
     if (info.width !== width || info.height !== height) throw invalid('The PNG header is inconsistent.');
     // Streamed: two rows and the reduced picture in memory, whatever the size.
-    if (!info.interlaced) return decodePngReduced(info, reduceFactor(width, height, maxSide));
+    if (!info.interlaced) return await decodePngReduced(info, reduceFactor(width, height, maxSide));
     // Adam7 needs the whole picture: fast-png, within the memory budget.
     const needed = pngDecodeBytes(width, height, info.depth, info.colourType);
     if (needed > DECODE_MEMORY_BUDGET) {
