@@ -180,13 +180,21 @@ export class GrayReducer {
   /** `addRow` fused with the gray conversion for opaque 8-bit gray (1) or RGB (3) rows: the same sums, no intermediate arrays. */
   addOpaqueRow8(y: number, row: Uint8Array, channels: 1 | 3): void {
     const base = Math.floor(y / this.factor) * this.outWidth;
-    const cells = this.cellOfX;
     const white = this.sumsWhite;
-    if (channels === 1) {
-      for (let x = 0; x < this.width; x++) white[base + cells[x]] += row[x];
-      return;
+    const { width, factor, outWidth } = this;
+    // Cell by cell: a run of `factor` pixels sums into one local, written once.
+    for (let cx = 0, x = 0; cx < outWidth; cx++) {
+      const end = Math.min(width, x + factor);
+      let sum = 0;
+      if (channels === 1) for (; x < end; x++) sum += row[x];
+      else {
+        for (let o = 3 * x; x < end; x++, o += 3) {
+          // Math.round of a non-negative value, as the whole-picture path rounds each pixel.
+          sum += Math.floor(0.299 * row[o] + 0.587 * row[o + 1] + 0.114 * row[o + 2] + 0.5);
+        }
+      }
+      white[base + cx] += sum;
     }
-    for (let x = 0, o = 0; x < this.width; x++, o += 3) white[base + cells[x]] += Math.round(0.299 * row[o] + 0.587 * row[o + 1] + 0.114 * row[o + 2]);
   }
 
   result(): GrayImage {
