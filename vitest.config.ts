@@ -4,6 +4,12 @@ import { defineConfig } from 'vitest/config';
 // (the Worker under wrangler, driven over HTTP and from headless Chromium).
 export default defineConfig({
   test: {
-    projects: ['vitest.node.config.ts', 'vitest.workers.config.ts', 'vitest.feedback.config.ts', 'vitest.e2e.config.ts'],
+    projects: [
+      'vitest.node.config.ts',
+      'vitest.workers.config.ts',
+      'vitest.workers-limits.config.ts',
+      'vitest.feedback.config.ts',
+      'vitest.e2e.config.ts',
+    ],
   },
 });

@@ -31,7 +31,7 @@ const sizes = [1, 32, 256];
 const cases: Record<string, () => unknown> = {};
 for (const n of sizes) {
   const body = text(n);
-  const batch = fromJsonBody(ClassifyJsonBody.parse(JSON.parse(body)));
+  const batch = await fromJsonBody(ClassifyJsonBody.parse(JSON.parse(body)));
   cases[`parse+validate ${n}`] = () => fromJsonBody(ClassifyJsonBody.parse(JSON.parse(body)));
   cases[`forward ${n}`] = () => classifier.classify(batch.pixels.slice(), n);
 }

@@ -1,6 +1,5 @@
 // `npm run classify -- FILE.png [FILE.jpg …]`: what the Worker would answer for local pictures, with
 // its own code: the same decoding + MNIST-style normalisation and the same engine and weights.
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { getBackend, setBackend } from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
@@ -20,8 +19,6 @@ POST /classify does: the Worker's decoding and normalisation, then its inference
 weights in DIR (default ${MODEL_DIR}). Prints the digit and confidence per file.
 `;
 
-const MEDIA_TYPES: Record<string, string> = { '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg' };
-
 await runCli(async () => {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
@@ -40,8 +37,8 @@ await runCli(async () => {
   for (const file of positionals) {
     try {
       const bytes = await readUserFile(file);
-      // The Worker sniffs the real format from the bytes; the extension is only a hint.
-      const digit = imageToDigit(bytes, MEDIA_TYPES[path.extname(file).toLowerCase()]);
+      // As for a raw body sent without a declared type: the format is sniffed from the bytes.
+      const digit = await imageToDigit(bytes);
       const [prediction] = await classifier.classify(Float32Array.from(digit.subarray(0, PIXEL_COUNT)), 1);
       console.log(`${file.padEnd(width)}  ${prediction.digit}  (confidence ${(prediction.confidence * 100).toFixed(1)}%)`);
     } catch (error) {

@@ -9,6 +9,7 @@ import { info } from './routes/info';
 import { bodyError } from './input/validation';
 import { API_KEY_SCHEME } from './security/guards';
 import { apiSecureHeaders, cors } from './security/headers';
+import { limitsOf } from './limits';
 
 export const app = new OpenAPIHono({
   // zod-openapi calls this when a schema rejects the request: answer with our error shape.
@@ -18,7 +19,7 @@ export const app = new OpenAPIHono({
       throw new ApiError(400, 'invalid_query', 'normalize must be "true" or "false".');
     }
     // The hook is not handed the rejected value; Hono caches the parsed body, so read it again.
-    throw bodyError(await c.req.json());
+    throw bodyError(await c.req.json(), limitsOf(c.env).maxBatch);
   },
 });
 

@@ -99,6 +99,15 @@ export const ModelInfo = z
       .optional()
       .openapi({ description: 'Present when the model is a fine-tune (npm run train -- --fine-tune).' }),
     feedback: z.boolean().openapi({ description: 'Whether POST /feedback stores corrections here (the `feedback` environment).' }),
+    limits: z
+      .object({
+        maxBatch: z.number().int().openapi({ description: 'Digits per request (MAX_BATCH in wrangler.toml).' }),
+        maxPictureMegapixels: z.number().openapi({ description: 'Largest picture accepted, in megapixels (MAX_PICTURE_MEGAPIXELS).' }),
+        maxPictureSide: z.number().int().openapi({ description: 'Largest picture side, in pixels.' }),
+        maxJsonBytes: z.number().int(),
+        maxPictureBytes: z.number().int(),
+      })
+      .openapi({ description: 'The limits in force on this deployment.' }),
   })
   .openapi('ModelInfo');
 

@@ -85,6 +85,12 @@ describe.skipIf(!haveChromium)('draw-a-digit page', () => {
       const response = await answer;
       expect(response.request().headers()['content-type']).toBe('image/png');
       expect(response.status()).toBe(200);
+      // What is posted is the small form: the canvas reduced on the client (public/reduce.js) to
+      // an opaque 140×140 PNG, not the 280×280 canvas export.
+      const posted = response.request().postDataBuffer()!;
+      expect(posted.subarray(1, 4).toString('latin1')).toBe('PNG');
+      expect([posted.readUInt32BE(16), posted.readUInt32BE(20)]).toEqual([140, 140]);
+      expect(posted.length).toBeLessThan(8 * 1024);
       // Multi-stroke digits fire one request per stroke; wait for the answer to the last.
       await settled(page);
       expect(await page.getByTestId('prediction').textContent()).toBe(String(digit));

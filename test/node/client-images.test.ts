@@ -26,10 +26,10 @@ describe('client-style pictures of MNIST test digits', () => {
     expect(images.every((i) => i.label === mnist.labels[i.index])).toBe(true);
   });
 
-  it('normalises back close to the original digits (fidelity per kind)', () => {
+  it('normalises back close to the original digits (fidelity per kind)', async () => {
     const diffs = new Map<ClientKind, number[]>();
     for (const image of images) {
-      const digit = imageToDigit(image.bytes, image.mediaType);
+      const digit = await imageToDigit(image.bytes, image.mediaType);
       const original = mnist.images.subarray(image.index * PIXEL_COUNT, (image.index + 1) * PIXEL_COUNT);
       diffs.set(image.kind, [...(diffs.get(image.kind) ?? []), meanAbsDiff(digit, original)]);
     }

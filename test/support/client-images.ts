@@ -239,3 +239,33 @@ export function generateClientImages(mnist: DigitSet, count: number, seed = 4): 
   }
   return out;
 }
+
+/**
+ * A digit on paper at a given picture size (benchmarks): the digit ~60% of the short side, centred
+ * a little off, paper with a lighting gradient, blur and sensor noise; an RGB PNG (a scan) or a
+ * phone-photo JPEG at quality 85, or an 8-bit gray PNG.
+ */
+export function renderPaperDigit(digit: Uint8Array, width: number, height: number, format: 'png' | 'jpeg' | 'gray-png', seed = 1): Uint8Array {
+  const rng = seededRandom(seed);
+  const size = Math.round(Math.min(width, height) * 0.6);
+  const canvas = frame(renderInk(digit, size, 0.25), size, width, height, Math.round((width - size) * 0.45), Math.round((height - size) * 0.55));
+  const rgb = photograph(canvas, rng, { noise: 3 });
+  if (format === 'png') return encodePng({ width, height, data: rgb, channels: 3, depth: 8 });
+  if (format === 'gray-png') return encodePng({ width, height, data: rgbToGray(rgb), channels: 1, depth: 8 });
+  const rgba = new Uint8Array(width * height * 4);
+  for (let i = 0; i < width * height; i++) {
+    rgba[4 * i] = rgb[3 * i];
+    rgba[4 * i + 1] = rgb[3 * i + 1];
+    rgba[4 * i + 2] = rgb[3 * i + 2];
+    rgba[4 * i + 3] = 255;
+  }
+  return new Uint8Array(jpeg.encode({ width, height, data: rgba }, 85).data);
+}
+
+/** The page's 280×280 canvas export of an MNIST digit: black strokes, alpha = coverage (what `canvas.toBlob` writes). */
+export function renderCanvasRgba(digit: Uint8Array, size = 220, side = 280, left = 30, top = 30): Uint8Array {
+  const canvas = frame(renderInk(digit, size, 0.15), size, side, side, left, top);
+  const rgba = new Uint8Array(side * side * 4);
+  for (let i = 0; i < side * side; i++) rgba[4 * i + 3] = Math.round(canvas.ink[i] * 255);
+  return rgba;
+}

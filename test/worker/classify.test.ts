@@ -61,12 +61,18 @@ describe('POST /classify with MNIST test digits', () => {
     }
   });
 
-  it('matches stock tfjs-layers on the same committed weights', async () => {
+  it('matches stock tfjs-layers on the same committed weights, batched and alone', async () => {
     const reference = inject('referenceProbabilities');
     const predictions = await classifyBatch(0, reference.length);
     predictions.forEach((p, i) => {
       p.probabilities.forEach((q, d) => expect(q).toBeCloseTo(reference[i][d], 4));
     });
+    // A digit sent alone takes the fixed single-digit graph (direct wasm kernel calls): the same.
+    const { pixels } = mnist();
+    for (let i = 0; i < 8; i++) {
+      const single = (await (await postJson({ pixels: pixels(i) })).json()) as Prediction;
+      single.probabilities.forEach((q, d) => expect(q).toBeCloseTo(reference[i][d], 4));
+    }
   });
 
   it('accepts fractional pixel values and the extremes 0 and 255', async () => {

@@ -29,6 +29,8 @@ describe('GET /model', () => {
       input: { shape: [28, 28, 1], pixels: 784, range: [0, 255] },
       backend: { name: 'wasm', simd: true, threads: 1 },
       feedback: false, // the default environment has no FEEDBACK_DB binding
+      // wrangler.toml [vars] as committed (test/worker-limits runs with other values).
+      limits: { maxBatch: 256, maxPictureMegapixels: 16.8, maxPictureSide: 4096, maxJsonBytes: 2 * 2 ** 20, maxPictureBytes: 12 * 2 ** 20 },
     });
     // The issue asks for quantized weights in the standard manifest; the trainer records how.
     expect(body.quantization).toMatchObject({ dtype: metadata.quantization.dtype });

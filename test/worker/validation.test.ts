@@ -50,11 +50,11 @@ describe('bodyError', () => {
 });
 
 describe('fromJsonBody', () => {
-  it('lays digits end to end and remembers whether one was sent alone', () => {
-    const single = fromJsonBody({ pixels: digit(3) });
+  it('lays digits end to end and remembers whether one was sent alone', async () => {
+    const single = await fromJsonBody({ pixels: digit(3) });
     expect(single).toMatchObject({ count: 1, single: true });
     expect(single.pixels).toHaveLength(784);
-    const batch = fromJsonBody({ images: [digit(1), digit(2)] });
+    const batch = await fromJsonBody({ images: [digit(1), digit(2)] });
     expect(batch).toMatchObject({ count: 2, single: false });
     expect([batch.pixels[0], batch.pixels[783], batch.pixels[784], batch.pixels[1567]]).toEqual([1, 1, 2, 2]);
   });

@@ -3,7 +3,7 @@
 
 /** Neither side may exceed this many pixels. */
 export const MAX_IMAGE_SIDE = 4096;
-/** Nor may the picture have more pixels than this (4096 × 4096). */
+/** Nor may the picture have more pixels than this (4096 × 4096): the ceiling for MAX_PICTURE_MEGAPIXELS. */
 export const MAX_IMAGE_PIXELS = 16 * 1024 * 1024;
 /** Encoded files larger than this are refused outright (a 4096² phone JPEG is ~2–6 MB). */
 export const MAX_IMAGE_BYTES = 12 * 1024 * 1024;

@@ -19,8 +19,8 @@ export function findParser(contentType: string | null | undefined): InputParser 
   return inputParsers.find((parser) => parser.mediaType === mediaType);
 }
 
-export function fromJsonBody(body: ClassifyJsonBody): DigitBatch {
-  if ('image' in body) return fromImageJson(body.image);
+export async function fromJsonBody(body: ClassifyJsonBody, maxPicturePixels?: number): Promise<DigitBatch> {
+  if ('image' in body) return await fromImageJson(body.image, maxPicturePixels); // awaited here: a rejection is handled as it happens
   const digits = 'pixels' in body ? [body.pixels] : body.images;
   const pixels = new Float32Array(digits.length * PIXEL_COUNT);
   digits.forEach((digit, i) => pixels.set(digit, i * PIXEL_COUNT));

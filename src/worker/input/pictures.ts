@@ -8,6 +8,7 @@ import { ApiError } from '../errors.ts';
 import type { DigitBatch, InputParser } from './batch.ts';
 import { imageToDigit, parseDataUrl, refuseNoInk } from './decode-image.ts';
 import { MAX_IMAGE_BYTES } from './image-limits.ts';
+import { limitsOf } from '../limits.ts';
 import { MULTIPART_FIELD, MULTIPART_MEDIA_TYPE, PICTURE_MEDIA_TYPES } from './media-types.ts';
 
 /** Room for multipart boundaries and part headers around the file. */
@@ -27,7 +28,7 @@ function rawImageParser(mediaType: string): InputParser {
     maxBytes: MAX_IMAGE_BYTES,
     async parse(c: Context) {
       const bytes = new Uint8Array(await c.req.arrayBuffer());
-      return single(imageToDigit(bytes, mediaType));
+      return single(await imageToDigit(bytes, mediaType, limitsOf(c.env).maxPicturePixels));
     },
   };
 }
@@ -55,9 +56,9 @@ const multipartParser: InputParser = {
     if (typeof part === 'string') {
       // A text field holding a data URL, as some clients send canvas.toDataURL().
       const { bytes, mediaType } = parseDataUrl(part);
-      return single(imageToDigit(bytes, mediaType));
+      return single(await imageToDigit(bytes, mediaType, limitsOf(c.env).maxPicturePixels));
     }
-    return single(imageToDigit(new Uint8Array(await part.arrayBuffer()), part.type));
+    return single(await imageToDigit(new Uint8Array(await part.arrayBuffer()), part.type, limitsOf(c.env).maxPicturePixels));
   },
 };
 
@@ -65,9 +66,9 @@ const multipartParser: InputParser = {
 export const pictureParsers: readonly InputParser[] = [...Object.keys(PICTURE_MEDIA_TYPES).map(rawImageParser), multipartParser];
 
 /** JSON `{"image": "data:image/png;base64,…"}` (or bare base64) → one digit. */
-export function fromImageJson(image: string): DigitBatch {
+export async function fromImageJson(image: string, maxPixels?: number): Promise<DigitBatch> {
   const { bytes, mediaType } = parseDataUrl(image);
-  return single(imageToDigit(bytes, mediaType));
+  return single(await imageToDigit(bytes, mediaType, maxPixels));
 }
 
 /**

@@ -21,7 +21,7 @@ function at(value: unknown, path: readonly PropertyKey[]): unknown {
 const label = (path: readonly PropertyKey[]) =>
   path.map((key, i) => (typeof key === 'number' ? `[${key}]` : i === 0 ? String(key) : `.${String(key)}`)).join('');
 
-export function bodyError(body: unknown): ApiError {
+export function bodyError(body: unknown, maxBatch = MAX_BATCH): ApiError {
   if (!isRecord(body)) return new ApiError(400, 'invalid_body', `Body must be a JSON object: ${SHAPE_HINT}.`);
   const keys = ['pixels', 'images', 'image'].filter((key) => key in body);
   if (keys.length === 0) return new ApiError(400, 'invalid_body', `Missing "pixels", "images" or "image": ${SHAPE_HINT}.`);
@@ -31,10 +31,10 @@ export function bodyError(body: unknown): ApiError {
   if (result.success) return new ApiError(400, 'invalid_body', SHAPE_HINT); // unreachable: the union accepted a branch
   // Report the outermost problem first: a wrong length before the elements of that array.
   const [issue] = [...result.error.issues].sort((a, b) => a.path.length - b.path.length);
-  return issueError(body, issue, batch);
+  return issueError(body, issue, batch, maxBatch);
 }
 
-function issueError(body: unknown, issue: z.core.$ZodIssue, batch: boolean): ApiError {
+function issueError(body: unknown, issue: z.core.$ZodIssue, batch: boolean, maxBatch: number): ApiError {
   const { path } = issue;
   const where = label(path);
   const value = at(body, path);
@@ -50,8 +50,8 @@ function issueError(body: unknown, issue: z.core.$ZodIssue, batch: boolean): Api
     if (sizeIssue) {
       const n = lengthOf(value) ?? 0;
       return n === 0
-        ? new ApiError(400, 'empty_batch', `"images" is empty: send 1 to ${MAX_BATCH} digits.`)
-        : new ApiError(400, 'batch_too_large', `"images" has ${n} digits; the limit is ${MAX_BATCH} per request.`);
+        ? new ApiError(400, 'empty_batch', `"images" is empty: send 1 to ${maxBatch} digits.`)
+        : batchTooLarge(n, maxBatch);
     }
     return new ApiError(400, 'invalid_body', `"images" must be an array of digits: ${SHAPE_HINT}.`);
   }
@@ -70,4 +70,9 @@ function issueError(body: unknown, issue: z.core.$ZodIssue, batch: boolean): Api
     return new ApiError(400, 'invalid_pixel_value', `${where} is ${JSON.stringify(value) ?? 'missing'}; pixels are numbers 0–255.`);
   }
   return new ApiError(400, 'invalid_body', `${issue.message}: ${SHAPE_HINT}.`);
+}
+
+/** 400 for a batch over the configured limit (MAX_BATCH in wrangler.toml [vars]). */
+export function batchTooLarge(n: number, maxBatch: number): ApiError {
+  return new ApiError(400, 'batch_too_large', `"images" has ${n} digits; the limit is ${maxBatch} per request (MAX_BATCH).`);
 }

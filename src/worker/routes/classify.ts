@@ -6,6 +6,8 @@ import { isJson, mediaTypeOf, UNSUPPORTED_MEDIA_TYPE } from '../input/media-type
 import { findParser, fromJsonBody, inputParsers } from '../input/parsers';
 import { getRuntime } from '../inference/runtime';
 import { guarded } from '../security/guards';
+import { batchTooLarge } from '../input/validation';
+import { limitsOf } from '../limits';
 import {
   BatchResponse,
   ClassifyJsonBody,
@@ -43,7 +45,8 @@ const route = createRoute({
   path: '/classify',
   summary: 'Classify handwritten digits',
   description:
-    `One digit as {"pixels": [...]}, 1–${MAX_BATCH} digits as {"images": [[...], …]} classified as one batch, ` +
+    `One digit as {"pixels": [...]}, 1–${MAX_BATCH} digits as {"images": [[...], …]} classified as one batch ` +
+    '(the Worker may set a lower limit, MAX_BATCH: see GET /model), ' +
     'or one picture (PNG/JPEG body, multipart field "image", or JSON {"image": dataURL}).',
   // API key and rate limit first (when configured), before any of the body is read.
   middleware: [...guarded.middleware, limitBody, acceptContentType] as const,
@@ -73,7 +76,9 @@ const route = createRoute({
 
 export const classify = new OpenAPIHono().openapi(route, async (c) => {
   const parser = findParser(c.req.header('content-type'));
-  const parsed = parser ? await parser.parse(c) : fromJsonBody(c.req.valid('json'));
+  const limits = limitsOf(c.env);
+  const parsed = parser ? await parser.parse(c) : await fromJsonBody(c.req.valid('json'), limits.maxPicturePixels);
+  if (parsed.count > limits.maxBatch) throw batchTooLarge(parsed.count, limits.maxBatch);
   const batch = asModelInput(parsed, c.req.valid('query').normalize);
   const { classifier, metadata } = await getRuntime();
   const predictions = await classifier.classify(batch.pixels, batch.count);

@@ -16,6 +16,7 @@ import { feedbackBodyError } from '../feedback/validation';
 import { isJson, JSON_MEDIA_TYPE, mediaTypeOf } from '../input/media-types';
 import { fromJsonBody } from '../input/parsers';
 import { ClassifyQuery, errorContent, MAX_BODY_BYTES } from '../schemas';
+import { limitsOf } from '../limits';
 import { guarded } from '../security/guards';
 import { asModelInput, limitTo } from './request';
 
@@ -110,7 +111,7 @@ export const feedback = new OpenAPIHono<FeedbackEnv>()
       const { label, predicted, model, ...digit } = c.req.valid('json');
       const normalize = c.req.valid('query').normalize;
       // The same JSON → digit → model-input path as /classify: what is stored is what the model saw.
-      const batch = asModelInput(fromJsonBody(digit), normalize);
+      const batch = asModelInput(await fromJsonBody(digit, limitsOf(c.env).maxPicturePixels), normalize);
       const source: CorrectionSource = 'image' in digit ? 'image' : normalize === 'true' ? 'pixels-normalized' : 'pixels';
       const id = await withStore(() => c.var.feedbackStore.add({ pixels: toBytes(batch.pixels), label, predicted, model, source }));
       return c.json({ id }, 201);

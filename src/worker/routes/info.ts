@@ -1,7 +1,9 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { INPUT_SHAPE, MAX_PIXEL_VALUE, PIXEL_COUNT } from '../../shared/model-spec';
 import { getRuntime } from '../inference/runtime';
-import { errorContent, HealthResponse, ModelInfo } from '../schemas';
+import { errorContent, HealthResponse, MAX_BODY_BYTES, ModelInfo } from '../schemas';
+import { MAX_IMAGE_BYTES, MAX_IMAGE_SIDE } from '../input/image-limits';
+import { limitsOf } from '../limits';
 import type { FeedbackBindings } from './feedback';
 
 const input: z.infer<typeof ModelInfo>['input'] = {
@@ -47,6 +49,7 @@ export const info = new OpenAPIHono<{ Bindings: FeedbackBindings }>()
   .openapi(model, async (c) => {
     // Loading here too means /model reports the backend actually in use, not a configured name.
     const { metadata, backend } = await getRuntime();
+    const limits = limitsOf(c.env);
     const quantization = metadata.quantization && {
       dtype: metadata.quantization.dtype,
       accuracyChangePoints: metadata.quantization.accuracyChangePoints,
@@ -62,6 +65,13 @@ export const info = new OpenAPIHono<{ Bindings: FeedbackBindings }>()
         backend,
         fineTunedFrom: fineTunedFrom(metadata),
         feedback: Boolean(c.env?.FEEDBACK_DB),
+        limits: {
+          maxBatch: limits.maxBatch,
+          maxPictureMegapixels: limits.maxPictureMegapixels,
+          maxPictureSide: MAX_IMAGE_SIDE,
+          maxJsonBytes: MAX_BODY_BYTES,
+          maxPictureBytes: MAX_IMAGE_BYTES,
+        },
       },
       200,
     );

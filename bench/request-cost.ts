@@ -1,0 +1,155 @@
+// CPU per request kind on the Worker's own code path, in Node (same V8, same tfjs wasm SIMD kernels):
+// the Hono app from src/worker/app.ts answers `app.request()` exactly as workerd would — body limit,
+// content-type gate, zod validation, parse → decode → normalise → forward pass → JSON. Each kind is
+// sent `rounds` times in a row after two warm-up requests (as an isolate serving that kind would
+// see it; interleaving kinds bills one kind's garbage collection to the next), and the median CPU
+// time (process.cpuUsage, user+system: V8's background GC threads count against us) is printed
+// beside the free plan's 10 ms. Then one digit's forward pass, ours vs PyTorch on one thread, as
+// medians in the same run.
+//
+// Run: npx tsx bench/request-cost.ts [rounds=15] [--quick]   (--quick skips the 4 and 12 MP pictures)
+import './worker-modules.ts'; // must come first: lets Node import the Worker's .wasm / .bin modules
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encode as encodePng } from 'fast-png';
+import { io } from '@tensorflow/tfjs-core';
+import { MODEL_DIR, MODEL_JSON, PIXEL_COUNT, WEIGHTS_FILE, scalePixels } from '../src/shared/model-spec.ts';
+import { loadMnistTest } from '../test/support/mnist-files.ts';
+import { renderCanvasRgba, renderPaperDigit } from '../test/support/client-images.ts';
+import { reduceCanvas } from '../public/reduce.js';
+import { median } from './stats.ts';
+import { readFileSync } from 'node:fs';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const rounds = Number(args.find((a) => /^\d+$/.test(a)) ?? 15);
+const FREE_PLAN_MS = 10;
+/** wrangler.toml's [vars] as committed. */
+const env = { MAX_BATCH: 256, MAX_PICTURE_MEGAPIXELS: 16.8 };
+
+const { app } = await import('../src/worker/app.ts');
+const { getRuntime } = await import('../src/worker/inference/runtime.ts');
+
+const mnist = loadMnistTest();
+const digit = (i: number) => mnist.images.subarray(i * PIXEL_COUNT, (i + 1) * PIXEL_COUNT);
+const json = (body: unknown) => ({ type: 'application/json', body: JSON.stringify(body) });
+
+interface Case {
+  name: string;
+  path?: string;
+  type: string;
+  body: string | Uint8Array;
+  /** Bytes on the wire, for the table. */
+  bytes?: number;
+}
+const cases: Case[] = [];
+const add = (name: string, c: { type: string; body: string | Uint8Array }, path = '/classify') =>
+  cases.push({ name, path, ...c, bytes: typeof c.body === 'string' ? new TextEncoder().encode(c.body).length : c.body.length });
+
+add('JSON, one digit', json({ pixels: Array.from(digit(0)) }));
+for (const n of [8, 32, 256]) add(`JSON, batch of ${n}`, json({ images: Array.from({ length: n }, (_, i) => Array.from(digit(i))) }));
+
+// The page: before, the 280×280 RGBA canvas PNG it used to post; now, what public/app.js posts
+// (public/reduce.js run on the same canvas pixels, sent as a small opaque PNG).
+const canvasRgba = renderCanvasRgba(digit(0));
+add('page, before: 280×280 RGBA canvas PNG', { type: 'image/png', body: encodePng({ width: 280, height: 280, data: canvasRgba, channels: 4, depth: 8 }) });
+const small = reduceCanvas(canvasRgba, 280, 280);
+add(`page, now: ${small.width}×${small.height} reduced PNG`, { type: 'image/png', body: encodePng({ width: small.width, height: small.height, data: small.rgba, channels: 4, depth: 8 }) });
+
+const sizes: Array<[string, number, number]> = [
+  ['0.1 MP', 365, 274],
+  ['0.3 MP', 632, 474],
+  ['1 MP', 1155, 866],
+  ['4 MP', 2309, 1732],
+  ['12 MP', 4000, 3000],
+];
+for (const [label, w, h] of sizes) {
+  if (quick && (label === '4 MP' || label === '12 MP')) continue;
+  if (label !== '12 MP') add(`PNG ${label} (${w}×${h} RGB scan)`, { type: 'image/png', body: renderPaperDigit(digit(1), w, h, 'png') });
+  if (label === '0.3 MP' || label === '1 MP') add(`PNG ${label} (${w}×${h} gray scan)`, { type: 'image/png', body: renderPaperDigit(digit(1), w, h, 'gray-png') });
+  add(`JPEG ${label} (${w}×${h} photo, q85)`, { type: 'image/jpeg', body: renderPaperDigit(digit(2), w, h, 'jpeg') });
+}
+
+function cpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
+const times = new Map<Case, number[]>(cases.map((c) => [c, []]));
+const status = new Map<Case, string>();
+for (const c of cases) {
+  const body = typeof c.body === 'string' ? c.body : new Uint8Array(c.body);
+  for (let round = -2; round < rounds; round++) {
+    const start = cpuMs();
+    const response = await app.request(c.path ?? '/classify', { method: 'POST', headers: { 'content-type': c.type }, body }, env);
+    const text = await response.text();
+    const elapsed = cpuMs() - start;
+    if (round === -2) status.set(c, response.ok ? `${response.status} → ${JSON.parse(text).digit ?? 'batch'}` : `${response.status} ${JSON.parse(text).error.code}`);
+    else if (round >= 0) times.get(c)!.push(elapsed);
+  }
+}
+
+const kb = (n: number) => (n >= 1e6 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${(n / 1024).toFixed(1)} KiB`);
+console.log(`CPU per request on the Worker's code path in Node ${process.version}, median of ${rounds} (free plan: ${FREE_PLAN_MS} ms)\n`);
+console.log('| request | body | answer | CPU ms (median) | free plan |');
+console.log('| --- | --- | --- | ---: | --- |');
+for (const c of cases) {
+  const ms = median(times.get(c)!);
+  console.log(`| ${c.name} | ${kb(c.bytes!)} | ${status.get(c)} | ${ms.toFixed(1)} | ${ms <= FREE_PLAN_MS ? 'fits' : `${(ms / FREE_PLAN_MS).toFixed(1)}× over`} |`);
+}
+
+// One digit's forward pass, ours vs PyTorch (one thread), with the same weights.
+const { classifier } = await getRuntime();
+const pixels = Float32Array.from(digit(0));
+const ours: number[] = [];
+async function timeOurs() {
+  for (let i = 0; i < 10 + rounds * 10; i++) {
+    const start = cpuMs();
+    await classifier.classify(pixels, 1);
+    if (i >= 10) ours.push(cpuMs() - start);
+  }
+}
+await timeOurs(); // before PyTorch, and again after it (below), so both see the same machine
+
+let torch: { torch: string; median_ms: number; max_abs_diff: number } | undefined;
+// The first Python that has torch: PATH's python3, else Debian's (python3-torch installs there).
+const python = ['python3', '/usr/bin/python3'].find((candidate) => {
+  try {
+    execFileSync(candidate, ['-c', 'import torch'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+});
+try {
+  if (!python) throw new Error('neither python3 on PATH nor /usr/bin/python3 can import torch');
+  const dir = mkdtempSync(join(tmpdir(), 'mnist-torch-'));
+  try {
+    const model = JSON.parse(readFileSync(`${MODEL_DIR}/${MODEL_JSON}`, 'utf8'));
+    const weightsBin = readFileSync(`${MODEL_DIR}/${WEIGHTS_FILE}`);
+    const specs = model.weightsManifest[0].weights;
+    const tensors = io.decodeWeights(weightsBin.buffer.slice(weightsBin.byteOffset, weightsBin.byteOffset + weightsBin.byteLength), specs);
+    const manifest: Record<string, number[]> = {};
+    for (const [name, t] of Object.entries(tensors)) {
+      manifest[name] = t.shape;
+      writeFileSync(join(dir, `${name.replace('/', '_')}.f32`), t.dataSync() as Float32Array);
+    }
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
+    writeFileSync(join(dir, 'digit.f32'), scalePixels(pixels));
+    writeFileSync(join(dir, 'expected.f32'), await classifier.probabilities(pixels, 1));
+    torch = JSON.parse(execFileSync(python, ['bench/torch-forward.py', dir, String(rounds * 20)], { encoding: 'utf8' }));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+} catch (error) {
+  console.log(`PyTorch: NOT MEASURED — ${(error as Error).message.split('\n')[0]}; install Debian's python3-torch.`);
+}
+await timeOurs();
+const oursMs = median(ours);
+console.log(`\nforward pass, one digit: ours ${oursMs.toFixed(2)} ms CPU (median of ${ours.length}, before and after PyTorch)`);
+if (torch) {
+  console.log(`forward pass, one digit: PyTorch ${torch.torch} on one thread ${torch.median_ms.toFixed(2)} ms CPU; same probabilities to ${torch.max_abs_diff.toExponential(1)}`);
+  console.log(`ratio PyTorch/ours: ${(torch.median_ms / oursMs).toFixed(2)} (≥ 1 means ours is at least as fast)`);
+}

@@ -1,0 +1,364 @@
+// PNG → 8-bit gray, reduced to the working size while it inflates. The zlib stream is inflated by
+// the runtime's native `DecompressionStream('deflate')` (workerd and Node ≥ 18), several times
+// faster than a JS inflater, and consumed one scanline at a time: rows are unfiltered, turned
+// into gray (transparency composited onto a contrasting background) and summed into the cells of
+// the reduced picture straight away, so memory stays at two rows plus the small result whatever
+// the picture's size, and the arithmetic is exactly that of decoding the whole picture to gray and
+// then box-averaging it (`reduceForWork`): the answer does not depend on which path ran.
+//
+// Integrity: every chunk must lie inside the file and IEND must be reached; the CRC of every
+// chunk but IDAT is checked, and IDAT's content is covered by zlib's own Adler-32 check, which
+// the inflater verifies. A stream that inflates to more (a bomb) or fewer bytes than the header
+// implies is refused as soon as that is known. Interlaced (Adam7) files are left to fast-png.
+
+import { ApiError } from '../errors.ts';
+import type { GrayImage } from '../../shared/normalize.ts';
+
+const invalid = (message: string) => new ApiError(422, 'invalid_image', message);
+
+export interface PngInfo {
+  width: number;
+  height: number;
+  depth: number;
+  colourType: number;
+  interlaced: boolean;
+  /** PLTE entries as r,g,b triples. */
+  palette?: Uint8Array;
+  /** tRNS payload, as stored. */
+  trns?: Uint8Array;
+  /** IDAT payloads in order (views into the file). */
+  idat: Uint8Array[];
+}
+
+const CHANNELS: Readonly<Record<number, number>> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+const DEPTHS: Readonly<Record<number, readonly number[]>> = { 0: [1, 2, 4, 8, 16], 2: [8, 16], 3: [1, 2, 4, 8], 4: [8, 16], 6: [8, 16] };
+
+let crcTable: Uint32Array | undefined;
+function crc32(bytes: Uint8Array, start: number, end: number): number {
+  if (!crcTable) {
+    crcTable = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      crcTable[n] = c >>> 0;
+    }
+  }
+  let c = 0xffffffff;
+  for (let i = start; i < end; i++) c = crcTable[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+const readU32 = (b: Uint8Array, i: number) => ((b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]) >>> 0;
+
+/** Walks the chunk list (IHDR first, IEND reached, CRCs outside IDAT) and collects what decoding needs. */
+export function parsePng(bytes: Uint8Array): PngInfo {
+  let i = 8;
+  let info: PngInfo | undefined;
+  const idat: Uint8Array[] = [];
+  let palette: Uint8Array | undefined;
+  let trns: Uint8Array | undefined;
+  while (i + 12 <= bytes.length) {
+    const length = readU32(bytes, i);
+    const type = String.fromCharCode(bytes[i + 4], bytes[i + 5], bytes[i + 6], bytes[i + 7]);
+    const dataStart = i + 8;
+    const dataEnd = dataStart + length;
+    if (length > 0x7fffffff || dataEnd + 4 > bytes.length) break;
+    if (type !== 'IDAT' && crc32(bytes, i + 4, dataEnd) !== readU32(bytes, dataEnd)) {
+      throw invalid(`The PNG is corrupt (CRC mismatch in its ${type} chunk).`);
+    }
+    const data = bytes.subarray(dataStart, dataEnd);
+    if (!info) {
+      if (type !== 'IHDR' || length !== 13) throw invalid('The PNG does not start with an IHDR chunk.');
+      const [depth, colourType, compression, filter, interlace] = data.subarray(8, 13);
+      if (!(DEPTHS[colourType] ?? []).includes(depth) || compression !== 0 || filter !== 0 || interlace > 1) {
+        throw invalid(`The PNG header is invalid (bit depth ${depth}, colour type ${colourType}).`);
+      }
+      info = { width: readU32(data, 0), height: readU32(data, 4), depth, colourType, interlaced: interlace === 1, idat };
+    } else if (type === 'PLTE') palette = data;
+    else if (type === 'tRNS') trns = data;
+    else if (type === 'IDAT') idat.push(data);
+    else if (type === 'IEND') {
+      if (!idat.length) throw invalid('The PNG has no image data.');
+      if (info.colourType === 3 && !palette) throw invalid('The PNG has a palette colour type but no palette.');
+      return { ...info, palette, trns };
+    }
+    i = dataEnd + 4;
+  }
+  throw invalid('The PNG file is truncated (its chunks end before IEND).');
+}
+
+const luma = (r: number, g: number, b: number) => 0.299 * r + 0.587 * g + 0.114 * b;
+
+/** Reverses the PNG row filter of `row` in place, given the previous unfiltered row. */
+function unfilter(filter: number, row: Uint8Array, prev: Uint8Array, bpp: number): void {
+  const n = row.length;
+  switch (filter) {
+    case 0:
+      return;
+    case 1:
+      for (let i = bpp; i < n; i++) row[i] = (row[i] + row[i - bpp]) & 0xff;
+      return;
+    case 2:
+      for (let i = 0; i < n; i++) row[i] = (row[i] + prev[i]) & 0xff;
+      return;
+    case 3:
+      for (let i = 0; i < bpp; i++) row[i] = (row[i] + (prev[i] >> 1)) & 0xff;
+      for (let i = bpp; i < n; i++) row[i] = (row[i] + ((row[i - bpp] + prev[i]) >> 1)) & 0xff;
+      return;
+    case 4:
+      for (let i = 0; i < bpp; i++) row[i] = (row[i] + prev[i]) & 0xff;
+      for (let i = bpp; i < n; i++) {
+        const a = row[i - bpp];
+        const b = prev[i];
+        const c = prev[i - bpp];
+        const p = a + b - c;
+        const pa = Math.abs(p - a);
+        const pb = Math.abs(p - b);
+        const pc = Math.abs(p - c);
+        row[i] = (row[i] + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c)) & 0xff;
+      }
+      return;
+    default:
+      throw invalid(`The PNG is corrupt (unknown row filter ${filter}).`);
+  }
+}
+
+/**
+ * Sums gray values into the cells of the reduced picture, row by row, exactly as decoding to gray
+ * (`Math.round` per pixel, transparency composited) and then box-averaging would.
+ */
+export class GrayReducer {
+  readonly outWidth: number;
+  readonly outHeight: number;
+  private readonly cellOfX: Int32Array;
+  /** Sums with the background white (or the only sums, when nothing is transparent). */
+  private readonly sumsWhite: Float64Array;
+  /** Sums with the background black (transparent pictures only). */
+  private readonly sumsBlack: Float64Array | undefined;
+  private mass = 0;
+  private weighted = 0;
+
+  constructor(
+    readonly width: number,
+    readonly height: number,
+    readonly factor: number,
+    readonly transparent: boolean,
+  ) {
+    this.outWidth = Math.ceil(width / factor);
+    this.outHeight = Math.ceil(height / factor);
+    this.cellOfX = new Int32Array(width);
+    for (let x = 0; x < width; x++) this.cellOfX[x] = Math.floor(x / factor);
+    this.sumsWhite = new Float64Array(this.outWidth * this.outHeight);
+    this.sumsBlack = transparent ? new Float64Array(this.outWidth * this.outHeight) : undefined;
+  }
+
+  /** Adds row `y`: `gray` (0–255, unrounded) and, for transparent pictures, `alpha` (0–1) per pixel. */
+  addRow(y: number, gray: Float64Array, alpha: Float64Array | undefined): void {
+    const base = Math.floor(y / this.factor) * this.outWidth;
+    const cells = this.cellOfX;
+    const white = this.sumsWhite;
+    const black = this.sumsBlack;
+    if (!black || !alpha) {
+      for (let x = 0; x < this.width; x++) white[base + cells[x]] += Math.round(gray[x]);
+      return;
+    }
+    let mass = this.mass;
+    let weighted = this.weighted;
+    for (let x = 0; x < this.width; x++) {
+      const a = alpha[x];
+      const g = gray[x];
+      mass += a;
+      weighted += a * g;
+      const o = base + cells[x];
+      white[o] += Math.round(a * g + (1 - a) * 255);
+      black[o] += Math.round(a * g + (1 - a) * 0);
+    }
+    this.mass = mass;
+    this.weighted = weighted;
+  }
+
+  /** `addRow` fused with the gray conversion for opaque 8-bit gray (1) or RGB (3) rows: the same sums, no intermediate arrays. */
+  addOpaqueRow8(y: number, row: Uint8Array, channels: 1 | 3): void {
+    const base = Math.floor(y / this.factor) * this.outWidth;
+    const white = this.sumsWhite;
+    const { width, factor, outWidth } = this;
+    // Cell by cell: a run of `factor` pixels sums into one local, written once.
+    for (let cx = 0, x = 0; cx < outWidth; cx++) {
+      const end = Math.min(width, x + factor);
+      let sum = 0;
+      if (channels === 1) for (; x < end; x++) sum += row[x];
+      else {
+        for (let o = 3 * x; x < end; x++, o += 3) {
+          // Math.round of a non-negative value, as the whole-picture path rounds each pixel.
+          sum += Math.floor(0.299 * row[o] + 0.587 * row[o + 1] + 0.114 * row[o + 2] + 0.5);
+        }
+      }
+      white[base + cx] += sum;
+    }
+  }
+
+  result(): GrayImage {
+    // Dark strokes on transparency go onto white paper, light strokes onto black.
+    const background = this.mass === 0 || this.weighted / this.mass < 128 ? 255 : 0;
+    const sums = background === 255 || !this.sumsBlack ? this.sumsWhite : this.sumsBlack;
+    const { outWidth, outHeight, factor, width, height } = this;
+    const data = new Uint8Array(outWidth * outHeight);
+    for (let cy = 0; cy < outHeight; cy++) {
+      const rows = Math.min(factor, height - cy * factor);
+      for (let cx = 0; cx < outWidth; cx++) {
+        const count = rows * Math.min(factor, width - cx * factor);
+        data[cy * outWidth + cx] = Math.round(sums[cy * outWidth + cx] / count);
+      }
+    }
+    return { width: outWidth, height: outHeight, data };
+  }
+}
+
+/** Turns one unfiltered scanline into gray and alpha per pixel, for every colour type and depth. */
+function rowConverter(info: PngInfo): { transparent: boolean; convert(row: Uint8Array, gray: Float64Array, alpha: Float64Array): void } {
+  const { width, depth, colourType, palette, trns } = info;
+  const c = CHANNELS[colourType];
+  const max = (1 << depth) - 1;
+  const samples = depth === 16 ? new Uint16Array(width * c) : depth < 8 ? new Uint8Array(width) : undefined;
+  const sampleRow = (row: Uint8Array): Uint8Array | Uint16Array => {
+    if (depth === 8) return row;
+    if (depth === 16) {
+      const s = samples as Uint16Array;
+      for (let i = 0; i < s.length; i++) s[i] = (row[2 * i] << 8) | row[2 * i + 1];
+      return s;
+    }
+    const s = samples as Uint8Array;
+    for (let x = 0; x < width; x++) {
+      const bit = x * depth;
+      s[x] = (row[bit >> 3] >> (8 - depth - (bit & 7))) & max;
+    }
+    return s;
+  };
+
+  if (colourType === 3) {
+    const entries = palette!.length / 3;
+    const grays = new Float64Array(entries);
+    const alphas = new Float64Array(entries);
+    for (let i = 0; i < entries; i++) {
+      grays[i] = luma(palette![3 * i], palette![3 * i + 1], palette![3 * i + 2]);
+      alphas[i] = (trns && i < trns.length ? trns[i] : 255) / 255;
+    }
+    return {
+      transparent: Boolean(trns),
+      convert(row, gray, alpha) {
+        const s = sampleRow(row);
+        for (let x = 0; x < width; x++) {
+          const index = s[x];
+          if (index >= entries) throw invalid('The PNG refers to a palette entry it does not define.');
+          gray[x] = grays[index];
+          alpha[x] = alphas[index];
+        }
+      },
+    };
+  }
+
+  const scale = 255 / max;
+  const hasAlpha = c === 2 || c === 4;
+  // tRNS on gray/RGB images names one colour (in sample units) that is fully transparent.
+  const key = !hasAlpha && trns ? Array.from({ length: trns.length >> 1 }, (_, i) => (trns[2 * i] << 8) | trns[2 * i + 1]) : undefined;
+  return {
+    transparent: hasAlpha || key !== undefined,
+    convert(row, gray, alpha) {
+      const s = sampleRow(row);
+      switch (c) {
+        case 1:
+          for (let x = 0; x < width; x++) gray[x] = s[x] * scale;
+          if (key) for (let x = 0; x < width; x++) alpha[x] = s[x] === key[0] ? 0 : 1;
+          return;
+        case 2:
+          for (let x = 0, o = 0; x < width; x++, o += 2) {
+            gray[x] = s[o] * scale;
+            alpha[x] = s[o + 1] / max;
+          }
+          return;
+        case 3:
+          for (let x = 0, o = 0; x < width; x++, o += 3) gray[x] = luma(s[o], s[o + 1], s[o + 2]) * scale;
+          if (key) for (let x = 0, o = 0; x < width; x++, o += 3) alpha[x] = s[o] === key[0] && s[o + 1] === key[1] && s[o + 2] === key[2] ? 0 : 1;
+          return;
+        default:
+          for (let x = 0, o = 0; x < width; x++, o += 4) {
+            gray[x] = luma(s[o], s[o + 1], s[o + 2]) * scale;
+            alpha[x] = s[o + 3] / max;
+          }
+      }
+    },
+  };
+}
+
+/**
+ * Decodes a non-interlaced PNG to gray reduced by `factor` (1 = full size), inflating natively
+ * and streaming scanlines. Throws 422 `invalid_image` for corrupt or inconsistent data.
+ */
+/** The IDAT stream inflated by the runtime's DecompressionStream, chunk by chunk. */
+async function* inflate(idat: Uint8Array[]): AsyncGenerator<Uint8Array> {
+  const reader = new Blob(idat as unknown as ConstructorParameters<typeof Blob>[0]).stream().pipeThrough(new DecompressionStream('deflate')).getReader();
+  try {
+    for (;;) {
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch (error) {
+        throw invalid(`The PNG image data is corrupt (${(error as Error).message}).`);
+      }
+      if (chunk.done) return;
+      yield chunk.value;
+    }
+  } finally {
+    reader.cancel().catch(() => {});
+  }
+}
+
+/**
+ * `inflated` defaults to the file's IDAT data through DecompressionStream; the Worker's warm-up at
+ * global scope (where workerd allows no streams) hands in already inflated rows instead.
+ */
+export async function decodePngReduced(
+  info: PngInfo,
+  factor: number,
+  inflated: AsyncIterable<Uint8Array> | Iterable<Uint8Array> = inflate(info.idat),
+): Promise<GrayImage> {
+  const { width, height, depth, colourType } = info;
+  const bitsPerPixel = CHANNELS[colourType] * depth;
+  const stride = Math.ceil((width * bitsPerPixel) / 8);
+  const bpp = Math.max(1, bitsPerPixel >> 3);
+  const converter = rowConverter(info);
+  const reducer = new GrayReducer(width, height, factor, converter.transparent);
+  // The common scans and photos (opaque 8-bit gray or RGB) take a fused path.
+  const opaque8 = depth === 8 && !converter.transparent && (colourType === 0 || colourType === 2) ? (colourType === 0 ? 1 : 3) : 0;
+  const gray = new Float64Array(width);
+  const alpha = new Float64Array(width).fill(1);
+
+  const line = new Uint8Array(stride + 1); // filter byte + the row
+  const prev = new Uint8Array(stride);
+  let filled = 0;
+  let y = 0;
+  for await (const bytes of inflated) {
+    let offset = 0;
+    while (offset < bytes.length) {
+      if (y === height) throw invalid('The PNG holds more image data than its header says.');
+      const take = Math.min(stride + 1 - filled, bytes.length - offset);
+      line.set(bytes.subarray(offset, offset + take), filled);
+      filled += take;
+      offset += take;
+      if (filled === stride + 1) {
+        const row = line.subarray(1);
+        unfilter(line[0], row, prev, bpp);
+        if (opaque8) reducer.addOpaqueRow8(y, row, opaque8);
+        else {
+          converter.convert(row, gray, alpha);
+          reducer.addRow(y, gray, converter.transparent ? alpha : undefined);
+        }
+        prev.set(row);
+        filled = 0;
+        y++;
+      }
+    }
+  }
+  if (y < height) throw invalid('The PNG image data is shorter than its header says.');
+  return reducer.result();
+}
