@@ -119,7 +119,7 @@ describe('GET /openapi.json', () => {
     const feedback = doc.paths['/feedback'].post;
     expect(Object.keys(feedback.requestBody!.content)).toEqual(['application/json']);
     expect(Object.keys(feedback.responses).sort()).toEqual(['201', '400', '401', '404', '413', '415', '422', '429', '503']);
-    expect(Object.keys(doc.paths['/feedback/stats'].get.responses).sort()).toEqual(['200', '404', '503']);
+    expect(Object.keys(doc.paths['/feedback/stats'].get.responses).sort()).toEqual(['200', '401', '404', '429', '503']);
     expect(Object.keys(doc.components.schemas)).toEqual(
       expect.arrayContaining(['FeedbackRequest', 'FeedbackPixelsRequest', 'FeedbackImageRequest', 'FeedbackCreated', 'FeedbackStats']),
     );
