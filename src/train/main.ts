@@ -158,8 +158,8 @@ async function startingPoint(options: Options, checkpointDir: string): Promise<{
   if (state.history.length >= options.recipe.epochs) {
     throw new UsageError(`--resume: ${checkpointDir} already holds ${state.history.length} epochs; ask for more with --epochs`);
   }
-  const where = state.position?.step ? `epoch ${state.position.epoch + 1}, step ${state.position.step}` : `epoch ${state.history.length}`;
-  console.log(`Resuming from ${checkpointDir} after ${where}`);
+  const where = state.position?.step ? `in epoch ${state.position.epoch + 1} after step ${state.position.step}` : `after epoch ${state.history.length}`;
+  console.log(`Resuming from ${checkpointDir} ${where}`);
   return { ...state, model: checkpoint.model, recipe: { ...state.recipe, epochs: options.recipe.epochs } };
 }
 

@@ -66,7 +66,7 @@ describe('trainer faults', () => {
 
     const resumed = await train({}, '--resume', '--epochs', '1', '--test-limit', '500', '--out', out);
     expect(resumed.code).toBe(0);
-    expect(resumed.stdout).toMatch(new RegExp(`Resuming from .* after epoch 1, step ${state.position.step}`));
+    expect(resumed.stdout).toMatch(new RegExp(`Resuming from .* in epoch 1 after step ${state.position.step}`));
     const metadata = JSON.parse(await readFile(path.join(out, 'metadata.json'), 'utf8'));
     expect(metadata.history).toHaveLength(1);
     expect(metadata.recipe).toMatchObject({ trainImages: 768, batchSize: 32 });
