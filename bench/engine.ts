@@ -2,13 +2,13 @@
 // kernels the Worker runs: JSON.parse + zod validation, and the forward pass per batch size.
 // Run: npx tsx bench/engine.ts [rounds=30]
 import { readFileSync } from 'node:fs';
-import { setBackend, getBackend } from '@tensorflow/tfjs-core';
+import { getBackend, setBackend } from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
-import { MODEL_DIR, MODEL_JSON, METADATA_JSON, PIXEL_COUNT, WEIGHTS_FILE } from '../src/shared/model-spec.ts';
+import { METADATA_JSON, MODEL_DIR, MODEL_JSON, PIXEL_COUNT, WEIGHTS_FILE } from '../src/shared/model-spec.ts';
 import { parseArtifacts } from '../src/worker/inference/artifacts.ts';
 import { DigitClassifier } from '../src/worker/inference/classifier.ts';
-import { ClassifyJsonBody } from '../src/worker/schemas.ts';
 import { fromJsonBody } from '../src/worker/input/parsers.ts';
+import { ClassifyJsonBody } from '../src/worker/schemas.ts';
 import { loadMnistTest } from '../test/support/mnist-files.ts';
 import { compare } from './stats.ts';
 
@@ -26,7 +26,11 @@ const classifier = DigitClassifier.load(
 
 const mnist = loadMnistTest();
 const text = (n: number) =>
-  JSON.stringify({ images: Array.from({ length: n }, (_, i) => Array.from(mnist.images.subarray(i * PIXEL_COUNT, (i + 1) * PIXEL_COUNT))) });
+  JSON.stringify({
+    images: Array.from({ length: n }, (_, i) =>
+      Array.from(mnist.images.subarray(i * PIXEL_COUNT, (i + 1) * PIXEL_COUNT)),
+    ),
+  });
 const sizes = [1, 32, 256];
 const cases: Record<string, () => unknown> = {};
 for (const n of sizes) {

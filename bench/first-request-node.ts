@@ -22,7 +22,10 @@ if (mode === 'child') {
   const small = reduceCanvas(renderCanvasRgba(digit), 280, 280);
   const bodies = {
     json: { type: 'application/json', body: JSON.stringify({ pixels: Array.from(digit) }) },
-    page: { type: 'image/png', body: encodePng({ width: small.width, height: small.height, data: small.rgba, channels: 4, depth: 8 }) },
+    page: {
+      type: 'image/png',
+      body: encodePng({ width: small.width, height: small.height, data: small.rgba, channels: 4, depth: 8 }),
+    },
   };
   const cpu = () => {
     const u = process.cpuUsage();
@@ -38,7 +41,11 @@ if (mode === 'child') {
   const kind = rest[1] as keyof typeof bodies;
   const send = async () => {
     const s = cpu();
-    const res = await app.request('/classify', { method: 'POST', headers: { 'content-type': bodies[kind].type }, body: bodies[kind].body });
+    const res = await app.request('/classify', {
+      method: 'POST',
+      headers: { 'content-type': bodies[kind].type },
+      body: bodies[kind].body,
+    });
     await res.text();
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     return cpu() - s;
@@ -52,7 +59,12 @@ if (mode === 'child') {
   const dir = resolve(rest[0] ?? '.');
   for (const kind of ['json', 'page']) {
     const results = Array.from({ length: runs }, () =>
-      JSON.parse(execFileSync('npx', ['tsx', resolve('bench/first-request-node.ts'), 'child', dir, kind], { encoding: 'utf8' }).trim().split('\n').pop()!),
+      JSON.parse(
+        execFileSync('npx', ['tsx', resolve('bench/first-request-node.ts'), 'child', dir, kind], { encoding: 'utf8' })
+          .trim()
+          .split('\n')
+          .pop()!,
+      ),
     );
     const m = (k: string) => median(results.map((r) => r[k]));
     console.log(

@@ -4,10 +4,10 @@
 // Every other run first sends GET /healthz (no model, no body): a first request of any kind pays
 // for wrangler dev's own proxy chain warming up, which that separates from the Worker's own share.
 // Run: npx tsx bench/first-request.ts [runs=4] [projectDir=.]
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
-import { loadMnistTest } from '../test/support/mnist-files.ts';
 import { PIXEL_COUNT } from '../src/shared/model-spec.ts';
+import { loadMnistTest } from '../test/support/mnist-files.ts';
 import { median } from './stats.ts';
 
 const runs = Number(process.argv[2] ?? 4);
@@ -17,11 +17,15 @@ const BASE = `http://127.0.0.1:${PORT}`;
 const body = JSON.stringify({ pixels: Array.from(loadMnistTest().images.subarray(0, PIXEL_COUNT)) });
 
 async function start(): Promise<ChildProcess> {
-  const child = spawn('node', [resolve('node_modules/wrangler/bin/wrangler.js'), 'dev', '--port', String(PORT), '--ip', '127.0.0.1'], {
-    cwd: dir,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    'node',
+    [resolve('node_modules/wrangler/bin/wrangler.js'), 'dev', '--port', String(PORT), '--ip', '127.0.0.1'],
+    {
+      cwd: dir,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   await new Promise<void>((ok, fail) => {
     const timer = setTimeout(() => fail(new Error('wrangler dev did not become ready in 90 s')), 90_000);
     child.stdout!.on('data', (chunk: Buffer) => {
@@ -41,7 +45,10 @@ const stop = (child: ChildProcess) =>
   });
 async function post(path = '/classify'): Promise<number> {
   const t = performance.now();
-  const res = await fetch(`${BASE}${path}`, path === '/classify' ? { method: 'POST', headers: { 'content-type': 'application/json' }, body } : {});
+  const res = await fetch(
+    `${BASE}${path}`,
+    path === '/classify' ? { method: 'POST', headers: { 'content-type': 'application/json' }, body } : {},
+  );
   await res.arrayBuffer();
   if (!res.ok) throw new Error(`HTTP ${res.status}`);
   return performance.now() - t;
@@ -78,5 +85,9 @@ console.log(`  first POST /classify:                      ${list(firsts)}`);
 console.log(`  first GET /healthz, then first /classify:  ${list(healthzFirsts)}, then ${list(afterHealthz)}`);
 console.log(`  warm /classify: ${list(warms)}; warm /healthz: ${list(warmHealthz)}`);
 const warm = median(warms);
-console.log(`first / warm /classify: ${f(median(firsts))} / ${f(warm)} = ${(median(firsts) / warm).toFixed(2)}×` +
-  (afterHealthz.length ? `; after a first /healthz: ${f(median(afterHealthz))} / ${f(warm)} = ${(median(afterHealthz) / warm).toFixed(2)}×` : ''));
+console.log(
+  `first / warm /classify: ${f(median(firsts))} / ${f(warm)} = ${(median(firsts) / warm).toFixed(2)}×` +
+    (afterHealthz.length
+      ? `; after a first /healthz: ${f(median(afterHealthz))} / ${f(warm)} = ${(median(afterHealthz) / warm).toFixed(2)}×`
+      : ''),
+);

@@ -1,5 +1,5 @@
 // Stock tfjs-backend-wasm kernels vs the training kernels of src/train/kernels.ts, side by side at
-// the seed model's sizes (batch 128). Run: npx tsx bench/kernels.ts [rounds]
+// the Keras recipe model's sizes (batch 128). Run: npx tsx bench/kernels.ts [rounds]
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { getKernel, type KernelConfig, type TensorInfo } from '@tensorflow/tfjs-core';
@@ -40,12 +40,16 @@ console.log(`tfjs ${tf.version.tfjs}, backend ${tf.getBackend()}, ${rounds} roun
 const t = await compare(
   {
     'forward Conv2D (reference)': () => runAndRead('Conv2D', { x, filter: w }, { ...conv, dilations: 1 }),
-    'Conv2DBackpropInput stock': () => runStock(stock.backpropInput, { dy, filter: w }, { ...conv, inputShape: x.shape }),
-    'Conv2DBackpropInput ours': () => runAndRead('Conv2DBackpropInput', { dy, filter: w }, { ...conv, inputShape: x.shape }),
+    'Conv2DBackpropInput stock': () =>
+      runStock(stock.backpropInput, { dy, filter: w }, { ...conv, inputShape: x.shape }),
+    'Conv2DBackpropInput ours': () =>
+      runAndRead('Conv2DBackpropInput', { dy, filter: w }, { ...conv, inputShape: x.shape }),
     'Conv2DBackpropFilter ours': () => runAndRead('Conv2DBackpropFilter', { x, dy }, { ...conv, filterShape: w.shape }),
-    'MatMul xᵀ·g stock (transposeA)': () => runStock(stock.batchMatMul, { a: flat, b: g }, { transposeA: true, transposeB: false }),
+    'MatMul xᵀ·g stock (transposeA)': () =>
+      runStock(stock.batchMatMul, { a: flat, b: g }, { transposeA: true, transposeB: false }),
     'MatMul xᵀ·g ours': () => runAndRead('BatchMatMul', { a: flat, b: g }, { transposeA: true, transposeB: false }),
-    'MatMul g·Wᵀ stock (transposeB)': () => runStock(stock.batchMatMul, { a: g, b: denseW }, { transposeA: false, transposeB: true }),
+    'MatMul g·Wᵀ stock (transposeB)': () =>
+      runStock(stock.batchMatMul, { a: g, b: denseW }, { transposeA: false, transposeB: true }),
     'MatMul g·Wᵀ ours': () => runAndRead('BatchMatMul', { a: g, b: denseW }, { transposeA: false, transposeB: true }),
   },
   rounds,
@@ -53,6 +57,8 @@ const t = await compare(
 for (const [name, ms] of Object.entries(t)) console.log(`${name.padEnd(34)} ${ms.toFixed(1).padStart(8)}`);
 const ratio = (a: string, b: string) => (t[a] / t[b]).toFixed(1);
 console.log(`\nConv2DBackpropInput: stock / ours = ${ratio('Conv2DBackpropInput stock', 'Conv2DBackpropInput ours')}×`);
-console.log(`Conv2DBackpropFilter / forward conv = ${ratio('Conv2DBackpropFilter ours', 'forward Conv2D (reference)')}× (stock: no kernel)`);
+console.log(
+  `Conv2DBackpropFilter / forward conv = ${ratio('Conv2DBackpropFilter ours', 'forward Conv2D (reference)')}× (stock: no kernel)`,
+);
 console.log(`MatMul transposeA: stock / ours = ${ratio('MatMul xᵀ·g stock (transposeA)', 'MatMul xᵀ·g ours')}×`);
 console.log(`MatMul transposeB: stock / ours = ${ratio('MatMul g·Wᵀ stock (transposeB)', 'MatMul g·Wᵀ ours')}×`);

@@ -21,7 +21,11 @@ const step =
   mode === 'keras'
     ? async () => void (await model.trainOnBatch(xs, ys))
     : async () => {
-        const { grads } = shardGradients(variables, train, indices, 128, { seed: 1, step: globalStep++, firstPosition: 0 });
+        const { grads } = shardGradients(variables, train, indices, 128, {
+          seed: 1,
+          step: globalStep++,
+          firstPosition: 0,
+        });
         model.optimizer.applyGradients(Object.fromEntries(variables.map((v, i) => [v.name, grads[i]])));
         tf.dispose(grads);
       };
@@ -43,8 +47,13 @@ for (const k of info.kernels) {
 }
 const rows = [...byKernel].sort((a, b) => b[1].ms - a[1].ms);
 const total = rows.reduce((s, [, e]) => s + e.ms, 0);
-console.log(`${mode}: one step of 128 on one thread, ${wall.toFixed(0)} ms wall, ${cpu.toFixed(0)} ms CPU (means of 5)\n`);
+console.log(
+  `${mode}: one step of 128 on one thread, ${wall.toFixed(0)} ms wall, ${cpu.toFixed(0)} ms CPU (means of 5)\n`,
+);
 console.log('| kernel | calls | ms |\n| --- | --- | --- |');
 for (const [name, e] of rows) if (e.ms >= 0.5) console.log(`| ${name} | ${e.n} | ${e.ms.toFixed(1)} |`);
 console.log(`| all kernels | ${info.kernels.length} | ${total.toFixed(1)} |`);
-if (process.env.PROFILE_DETAIL) for (const k of info.kernels) if (Number(k.kernelTimeMs) > 2 || k.name === process.env.PROFILE_DETAIL) console.log(k.name, JSON.stringify(k.inputShapes), Number(k.kernelTimeMs).toFixed(1));
+if (process.env.PROFILE_DETAIL)
+  for (const k of info.kernels)
+    if (Number(k.kernelTimeMs) > 2 || k.name === process.env.PROFILE_DETAIL)
+      console.log(k.name, JSON.stringify(k.inputShapes), Number(k.kernelTimeMs).toFixed(1));

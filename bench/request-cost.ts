@@ -10,17 +10,16 @@
 // Run: npx tsx bench/request-cost.ts [rounds=15] [--quick]   (--quick skips the 4 and 12 MP pictures)
 import './worker-modules.ts'; // must come first: lets Node import the Worker's .wasm / .bin modules
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encode as encodePng } from 'fast-png';
 import { io } from '@tensorflow/tfjs-core';
-import { MODEL_DIR, MODEL_JSON, PIXEL_COUNT, WEIGHTS_FILE, scalePixels } from '../src/shared/model-spec.ts';
-import { loadMnistTest } from '../test/support/mnist-files.ts';
-import { renderCanvasRgba, renderPaperDigit } from '../test/support/client-images.ts';
+import { encode as encodePng } from 'fast-png';
 import { reduceCanvas } from '../public/reduce.js';
+import { MODEL_DIR, MODEL_JSON, PIXEL_COUNT, scalePixels, WEIGHTS_FILE } from '../src/shared/model-spec.ts';
+import { renderCanvasRgba, renderPaperDigit } from '../test/support/client-images.ts';
+import { loadMnistTest } from '../test/support/mnist-files.ts';
 import { median } from './stats.ts';
-import { readFileSync } from 'node:fs';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -46,17 +45,29 @@ interface Case {
 }
 const cases: Case[] = [];
 const add = (name: string, c: { type: string; body: string | Uint8Array }, path = '/classify') =>
-  cases.push({ name, path, ...c, bytes: typeof c.body === 'string' ? new TextEncoder().encode(c.body).length : c.body.length });
+  cases.push({
+    name,
+    path,
+    ...c,
+    bytes: typeof c.body === 'string' ? new TextEncoder().encode(c.body).length : c.body.length,
+  });
 
 add('JSON, one digit', json({ pixels: Array.from(digit(0)) }));
-for (const n of [8, 32, 256]) add(`JSON, batch of ${n}`, json({ images: Array.from({ length: n }, (_, i) => Array.from(digit(i))) }));
+for (const n of [8, 32, 256])
+  add(`JSON, batch of ${n}`, json({ images: Array.from({ length: n }, (_, i) => Array.from(digit(i))) }));
 
 // The page: before, the 280×280 RGBA canvas PNG it used to post; now, what public/app.js posts
 // (public/reduce.js run on the same canvas pixels, sent as a small opaque PNG).
 const canvasRgba = renderCanvasRgba(digit(0));
-add('page, before: 280×280 RGBA canvas PNG', { type: 'image/png', body: encodePng({ width: 280, height: 280, data: canvasRgba, channels: 4, depth: 8 }) });
+add('page, before: 280×280 RGBA canvas PNG', {
+  type: 'image/png',
+  body: encodePng({ width: 280, height: 280, data: canvasRgba, channels: 4, depth: 8 }),
+});
 const small = reduceCanvas(canvasRgba, 280, 280);
-add(`page, now: ${small.width}×${small.height} reduced PNG`, { type: 'image/png', body: encodePng({ width: small.width, height: small.height, data: small.rgba, channels: 4, depth: 8 }) });
+add(`page, now: ${small.width}×${small.height} reduced PNG`, {
+  type: 'image/png',
+  body: encodePng({ width: small.width, height: small.height, data: small.rgba, channels: 4, depth: 8 }),
+});
 
 const sizes: Array<[string, number, number]> = [
   ['0.1 MP', 365, 274],
@@ -67,8 +78,13 @@ const sizes: Array<[string, number, number]> = [
 ];
 for (const [label, w, h] of sizes) {
   if (quick && (label === '4 MP' || label === '12 MP')) continue;
-  if (label !== '12 MP') add(`PNG ${label} (${w}×${h} RGB scan)`, { type: 'image/png', body: renderPaperDigit(digit(1), w, h, 'png') });
-  if (label === '0.3 MP' || label === '1 MP') add(`PNG ${label} (${w}×${h} gray scan)`, { type: 'image/png', body: renderPaperDigit(digit(1), w, h, 'gray-png') });
+  if (label !== '12 MP')
+    add(`PNG ${label} (${w}×${h} RGB scan)`, { type: 'image/png', body: renderPaperDigit(digit(1), w, h, 'png') });
+  if (label === '0.3 MP' || label === '1 MP')
+    add(`PNG ${label} (${w}×${h} gray scan)`, {
+      type: 'image/png',
+      body: renderPaperDigit(digit(1), w, h, 'gray-png'),
+    });
   add(`JPEG ${label} (${w}×${h} photo, q85)`, { type: 'image/jpeg', body: renderPaperDigit(digit(2), w, h, 'jpeg') });
 }
 
@@ -83,21 +99,35 @@ for (const c of cases) {
   const body = typeof c.body === 'string' ? c.body : new Uint8Array(c.body);
   for (let round = -2; round < rounds; round++) {
     const start = cpuMs();
-    const response = await app.request(c.path ?? '/classify', { method: 'POST', headers: { 'content-type': c.type }, body }, env);
+    const response = await app.request(
+      c.path ?? '/classify',
+      { method: 'POST', headers: { 'content-type': c.type }, body },
+      env,
+    );
     const text = await response.text();
     const elapsed = cpuMs() - start;
-    if (round === -2) status.set(c, response.ok ? `${response.status} → ${JSON.parse(text).digit ?? 'batch'}` : `${response.status} ${JSON.parse(text).error.code}`);
+    if (round === -2)
+      status.set(
+        c,
+        response.ok
+          ? `${response.status} → ${JSON.parse(text).digit ?? 'batch'}`
+          : `${response.status} ${JSON.parse(text).error.code}`,
+      );
     else if (round >= 0) times.get(c)!.push(elapsed);
   }
 }
 
 const kb = (n: number) => (n >= 1e6 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${(n / 1024).toFixed(1)} KiB`);
-console.log(`CPU per request on the Worker's code path in Node ${process.version}, median of ${rounds} (free plan: ${FREE_PLAN_MS} ms)\n`);
+console.log(
+  `CPU per request on the Worker's code path in Node ${process.version}, median of ${rounds} (free plan: ${FREE_PLAN_MS} ms)\n`,
+);
 console.log('| request | body | answer | CPU ms (median) | free plan |');
 console.log('| --- | --- | --- | ---: | --- |');
 for (const c of cases) {
   const ms = median(times.get(c)!);
-  console.log(`| ${c.name} | ${kb(c.bytes!)} | ${status.get(c)} | ${ms.toFixed(1)} | ${ms <= FREE_PLAN_MS ? 'fits' : `${(ms / FREE_PLAN_MS).toFixed(1)}× over`} |`);
+  console.log(
+    `| ${c.name} | ${kb(c.bytes!)} | ${status.get(c)} | ${ms.toFixed(1)} | ${ms <= FREE_PLAN_MS ? 'fits' : `${(ms / FREE_PLAN_MS).toFixed(1)}× over`} |`,
+  );
 }
 
 // One digit's forward pass, ours vs PyTorch (one thread), with the same weights.
@@ -130,7 +160,10 @@ try {
     const model = JSON.parse(readFileSync(`${MODEL_DIR}/${MODEL_JSON}`, 'utf8'));
     const weightsBin = readFileSync(`${MODEL_DIR}/${WEIGHTS_FILE}`);
     const specs = model.weightsManifest[0].weights;
-    const tensors = io.decodeWeights(weightsBin.buffer.slice(weightsBin.byteOffset, weightsBin.byteOffset + weightsBin.byteLength), specs);
+    const tensors = io.decodeWeights(
+      weightsBin.buffer.slice(weightsBin.byteOffset, weightsBin.byteOffset + weightsBin.byteLength),
+      specs,
+    );
     const manifest: Record<string, number[]> = {};
     for (const [name, t] of Object.entries(tensors)) {
       manifest[name] = t.shape;
@@ -139,7 +172,9 @@ try {
     writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
     writeFileSync(join(dir, 'digit.f32'), scalePixels(pixels));
     writeFileSync(join(dir, 'expected.f32'), await classifier.probabilities(pixels, 1));
-    torch = JSON.parse(execFileSync(python, ['bench/torch-forward.py', dir, String(rounds * 20)], { encoding: 'utf8' }));
+    torch = JSON.parse(
+      execFileSync(python, ['bench/torch-forward.py', dir, String(rounds * 20)], { encoding: 'utf8' }),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -148,8 +183,12 @@ try {
 }
 await timeOurs();
 const oursMs = median(ours);
-console.log(`\nforward pass, one digit: ours ${oursMs.toFixed(2)} ms CPU (median of ${ours.length}, before and after PyTorch)`);
+console.log(
+  `\nforward pass, one digit: ours ${oursMs.toFixed(2)} ms CPU (median of ${ours.length}, before and after PyTorch)`,
+);
 if (torch) {
-  console.log(`forward pass, one digit: PyTorch ${torch.torch} on one thread ${torch.median_ms.toFixed(2)} ms CPU; same probabilities to ${torch.max_abs_diff.toExponential(1)}`);
+  console.log(
+    `forward pass, one digit: PyTorch ${torch.torch} on one thread ${torch.median_ms.toFixed(2)} ms CPU; same probabilities to ${torch.max_abs_diff.toExponential(1)}`,
+  );
   console.log(`ratio PyTorch/ours: ${(torch.median_ms / oursMs).toFixed(2)} (≥ 1 means ours is at least as fast)`);
 }

@@ -7,7 +7,10 @@ export function median(values: number[]): number {
 }
 
 /** Runs each case once per round, `rounds` times, after one warm-up round; returns ms medians. */
-export async function compare(cases: Record<string, () => unknown | Promise<unknown>>, rounds: number): Promise<Record<string, number>> {
+export async function compare(
+  cases: Record<string, () => unknown | Promise<unknown>>,
+  rounds: number,
+): Promise<Record<string, number>> {
   const times: Record<string, number[]> = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
   for (let round = -1; round < rounds; round++) {
     for (const [name, fn] of Object.entries(cases)) {

@@ -26,25 +26,50 @@ function timed(command: string, args: string[]): Promise<number> {
     const start = performance.now();
     const child = spawn(command, args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve((performance.now() - start) / 1000) : reject(new Error(`${command} ${args.join(' ')} exited with ${code}`))));
+    child.on('exit', (code) =>
+      code === 0
+        ? resolve((performance.now() - start) / 1000)
+        : reject(new Error(`${command} ${args.join(' ')} exited with ${code}`)),
+    );
   });
 }
 
 const python = findTorchPython();
-if (!python) console.log('PyTorch is absent (install Debian\'s python3-torch: apt-get install -y python3-torch); timing ours only.');
+if (!python)
+  console.log(
+    "PyTorch is absent (install Debian's python3-torch: apt-get install -y python3-torch); timing ours only.",
+  );
 const ours: number[] = [];
 const theirs: number[] = [];
 for (let run = 1; run <= runs; run++) {
   const out = await mkdtemp(path.join(tmpdir(), 'bench-train-'));
-  ours.push(await timed('npm', ['run', 'train', '--', '--epochs', '1', '--train-limit', limit, '--out', path.join(out, 'model')]));
+  ours.push(
+    await timed('npm', [
+      'run',
+      'train',
+      '--',
+      '--epochs',
+      '1',
+      '--train-limit',
+      limit,
+      '--out',
+      path.join(out, 'model'),
+    ]),
+  );
   await rm(out, { recursive: true, force: true });
   if (python) theirs.push(await timed(python, ['bench/pytorch_mnist.py', '--train-limit', limit, '--threads', '2']));
-  console.log(`run ${run}: ours ${ours.at(-1)!.toFixed(1)} s` + (python ? `, PyTorch ${theirs.at(-1)!.toFixed(1)} s` : ''));
+  console.log(
+    `run ${run}: ours ${ours.at(-1)!.toFixed(1)} s${python ? `, PyTorch ${theirs.at(-1)!.toFixed(1)} s` : ''}`,
+  );
 }
 const ourMedian = median(ours);
-console.log(`ours (npm run train, --epochs 1 --train-limit ${limit}): median ${ourMedian.toFixed(1)} s of ${ours.map((t) => t.toFixed(1)).join(', ')}`);
+console.log(
+  `ours (npm run train, --epochs 1 --train-limit ${limit}): median ${ourMedian.toFixed(1)} s of ${ours.map((t) => t.toFixed(1)).join(', ')}`,
+);
 if (python) {
   const theirMedian = median(theirs);
-  console.log(`PyTorch (${python}, 2 threads): median ${theirMedian.toFixed(1)} s of ${theirs.map((t) => t.toFixed(1)).join(', ')}`);
+  console.log(
+    `PyTorch (${python}, 2 threads): median ${theirMedian.toFixed(1)} s of ${theirs.map((t) => t.toFixed(1)).join(', ')}`,
+  );
   console.log(`ratio PyTorch / ours: ${(theirMedian / ourMedian).toFixed(2)} (target ≥ 1.25)`);
 }

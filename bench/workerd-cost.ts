@@ -4,13 +4,13 @@
 // floor to subtract. A cross-check for bench/request-cost.ts (Node): workerd's DecompressionStream
 // is native code, Node's runs through JS streams.
 // Run: npx tsx bench/workerd-cost.ts [requests=60]
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { encode as encodePng } from 'fast-png';
-import { PIXEL_COUNT } from '../src/shared/model-spec.ts';
-import { loadMnistTest } from '../test/support/mnist-files.ts';
-import { renderCanvasRgba, renderPaperDigit } from '../test/support/client-images.ts';
 import { reduceCanvas } from '../public/reduce.js';
+import { PIXEL_COUNT } from '../src/shared/model-spec.ts';
+import { renderCanvasRgba, renderPaperDigit } from '../test/support/client-images.ts';
+import { loadMnistTest } from '../test/support/mnist-files.ts';
 
 const n = Number(process.argv[2] ?? 60);
 const PORT = 8792;
@@ -23,7 +23,11 @@ const small = reduceCanvas(renderCanvasRgba(digit(0)), 280, 280);
 const kinds: Array<[string, string | undefined, string | Uint8Array | undefined]> = [
   ['GET /healthz (floor)', undefined, undefined],
   ['JSON, one digit', 'application/json', JSON.stringify({ pixels: Array.from(digit(0)) })],
-  ['page: 140×140 reduced PNG', 'image/png', encodePng({ width: small.width, height: small.height, data: small.rgba, channels: 4, depth: 8 })],
+  [
+    'page: 140×140 reduced PNG',
+    'image/png',
+    encodePng({ width: small.width, height: small.height, data: small.rgba, channels: 4, depth: 8 }),
+  ],
   ['PNG 0.3 MP RGB scan', 'image/png', renderPaperDigit(digit(1), 632, 474, 'png')],
   ['JPEG 0.3 MP photo', 'image/jpeg', renderPaperDigit(digit(2), 632, 474, 'jpeg')],
   ['PNG 1 MP RGB scan', 'image/png', renderPaperDigit(digit(1), 1155, 866, 'png')],
@@ -39,7 +43,11 @@ function workerdPids(root: number): number[] {
     }
   };
   const all: number[] = [];
-  const walk = (pid: number) => children(pid).forEach((c) => (all.push(c), walk(c)));
+  const walk = (pid: number) =>
+    children(pid).forEach((c) => {
+      all.push(c);
+      walk(c);
+    });
   walk(root);
   return all.filter((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'workerd');
 }
@@ -49,23 +57,42 @@ const cpuTicks = (pids: number[]) =>
     return sum + Number(fields[11]) + Number(fields[12]); // utime + stime
   }, 0);
 
-const child: ChildProcess = spawn('node', ['node_modules/wrangler/bin/wrangler.js', 'dev', '--port', String(PORT), '--ip', '127.0.0.1'], {
-  detached: true,
-  stdio: ['ignore', 'pipe', 'pipe'],
-});
+const child: ChildProcess = spawn(
+  'node',
+  ['node_modules/wrangler/bin/wrangler.js', 'dev', '--port', String(PORT), '--ip', '127.0.0.1'],
+  {
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  },
+);
 try {
   await new Promise<void>((ok, fail) => {
     const timer = setTimeout(() => fail(new Error('wrangler dev did not become ready')), 90_000);
-    child.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('Ready on') && (clearTimeout(timer), ok()));
+    child.stdout!.on('data', (chunk: Buffer) => {
+      if (!chunk.toString().includes('Ready on')) return;
+      clearTimeout(timer);
+      ok();
+    });
   });
   const pids = workerdPids(child.pid!);
   if (!pids.length) throw new Error('no workerd process found');
   const send = async (type?: string, body?: string | Uint8Array) => {
-    const res = await fetch(type ? `${BASE}/classify` : `${BASE}/healthz`, type ? { method: 'POST', headers: { 'content-type': type }, body: typeof body === 'string' ? body : new Uint8Array(body!) } : {});
+    const res = await fetch(
+      type ? `${BASE}/classify` : `${BASE}/healthz`,
+      type
+        ? {
+            method: 'POST',
+            headers: { 'content-type': type },
+            body: typeof body === 'string' ? body : new Uint8Array(body!),
+          }
+        : {},
+    );
     await res.arrayBuffer();
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
   };
-  console.log(`workerd CPU per request (${n} requests each, /proc utime+stime of ${pids.length} workerd process(es), ${TICK_MS} ms ticks)\n`);
+  console.log(
+    `workerd CPU per request (${n} requests each, /proc utime+stime of ${pids.length} workerd process(es), ${TICK_MS} ms ticks)\n`,
+  );
   console.log('| request | workerd CPU ms / request | minus the /healthz floor |');
   console.log('| --- | ---: | ---: |');
   let floor = 0;

@@ -123,7 +123,10 @@ function toPngBlob() {
   reducedCanvas.height = reduced.height;
   reducedCanvas.getContext('2d').putImageData(new ImageData(reduced.rgba, reduced.width, reduced.height), 0, 0);
   return new Promise((resolve, reject) =>
-    reducedCanvas.toBlob((blob) => (blob ? resolve(blob) : reject(new Error('The browser could not export the drawing.'))), 'image/png'),
+    reducedCanvas.toBlob(
+      (blob) => (blob ? resolve(blob) : reject(new Error('The browser could not export the drawing.'))),
+      'image/png',
+    ),
   );
 }
 
@@ -133,13 +136,20 @@ async function classify() {
   setBusy(true);
   try {
     const body = await toPngBlob();
-    const response = await fetch('/classify', { method: 'POST', headers: { 'Content-Type': 'image/png', ...authHeaders() }, body });
+    const response = await fetch('/classify', {
+      method: 'POST',
+      headers: { 'Content-Type': 'image/png', ...authHeaders() },
+      body,
+    });
     const answer = await response.json().catch(() => null);
     if (seq !== requestSeq) return;
     if (!response.ok) {
       const code = answer?.error?.code;
       if (response.status === 401) askForKey(classify);
-      const message = code === 'no_ink' ? 'Nothing to read yet: draw a digit.' : answer?.error?.message ?? `The server answered ${response.status}.`;
+      const message =
+        code === 'no_ink'
+          ? 'Nothing to read yet: draw a digit.'
+          : (answer?.error?.message ?? `The server answered ${response.status}.`);
       resetResult();
       setStatus(message, code !== 'no_ink');
       return;
@@ -149,7 +159,9 @@ async function classify() {
     showProbabilities(answer.probabilities, answer.digit);
     setStatus('Keep drawing, or clear and try another.');
     // feedback.js: what was posted and the answer, for "Wrong? It's a _".
-    document.dispatchEvent(new CustomEvent('digit:classified', { detail: { url: '/classify', contentType: 'image/png', body, answer } }));
+    document.dispatchEvent(
+      new CustomEvent('digit:classified', { detail: { url: '/classify', contentType: 'image/png', body, answer } }),
+    );
   } catch (error) {
     if (seq !== requestSeq) return;
     setStatus(`Could not reach the server: ${error.message}`, true);

@@ -58,13 +58,24 @@ async function digitOf({ contentType, body }) {
 async function send(label) {
   const classified = last;
   if (!classified) return;
-  buttons.forEach((button) => (button.disabled = true));
+  buttons.forEach((button) => {
+    button.disabled = true;
+  });
   statusEl.classList.remove('error');
   statusEl.textContent = 'Saving…';
   try {
     const query = new URL(classified.url, location.href).search; // e.g. ?normalize=true
-    const body = { ...(await digitOf(classified)), label, predicted: classified.answer.digit, model: classified.answer.model };
-    const response = await fetch(`/feedback${query}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    const body = {
+      ...(await digitOf(classified)),
+      label,
+      predicted: classified.answer.digit,
+      model: classified.answer.model,
+    };
+    const response = await fetch(`/feedback${query}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     const answer = await response.json().catch(() => null);
     if (classified !== last) return; // a new drawing came in meanwhile
     if (response.status === 201) {
@@ -81,7 +92,9 @@ async function send(label) {
     if (classified !== last) return;
     statusEl.textContent = `Not saved: ${error.message}`;
     statusEl.classList.add('error');
-    buttons.forEach((button) => (button.disabled = false));
+    buttons.forEach((button) => {
+      button.disabled = false;
+    });
   }
 }
 

@@ -18,7 +18,11 @@ function fail(message: string): never {
 let files: { model: unknown; metadata: unknown; weights: Uint8Array };
 try {
   const read = (file: string) => readFileSync(path.join(dir, file));
-  files = { model: JSON.parse(read(MODEL_JSON).toString('utf8')), metadata: JSON.parse(read(METADATA_JSON).toString('utf8')), weights: new Uint8Array(read(WEIGHTS_FILE)) };
+  files = {
+    model: JSON.parse(read(MODEL_JSON).toString('utf8')),
+    metadata: JSON.parse(read(METADATA_JSON).toString('utf8')),
+    weights: new Uint8Array(read(WEIGHTS_FILE)),
+  };
 } catch (error) {
   fail((error as Error).message);
 }
@@ -30,6 +34,8 @@ try {
 }
 const actual = modelVersion(files.weights);
 if (version !== actual) {
-  fail(`${METADATA_JSON} says version ${version}, but ${WEIGHTS_FILE} hashes to ${actual}; retrain, import or re-export the model instead of editing its files by hand.`);
+  fail(
+    `${METADATA_JSON} says version ${version}, but ${WEIGHTS_FILE} hashes to ${actual}; retrain, import or re-export the model instead of editing its files by hand.`,
+  );
 }
 console.log(`Model ${dir} is version ${actual}, consistent with its metadata.`);

@@ -6,7 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { CLIENT_KINDS, generateClientImages, type ClientImage } from '../test/support/client-images.ts';
+import { CLIENT_KINDS, type ClientImage, generateClientImages } from '../test/support/client-images.ts';
 import { loadMnistTest } from '../test/support/mnist-files.ts';
 
 const { values } = parseArgs({
@@ -34,7 +34,7 @@ if (values.out) {
     writeFileSync(path.join(values.out!, fileName(image, i)), image.bytes);
     rows.push(`${fileName(image, i)},${image.label},${image.kind},${image.index}`);
   });
-  writeFileSync(path.join(values.out, 'labels.csv'), rows.join('\n') + '\n');
+  writeFileSync(path.join(values.out, 'labels.csv'), `${rows.join('\n')}\n`);
   console.log(`wrote ${images.length} pictures and labels.csv to ${values.out}`);
 }
 
@@ -59,7 +59,11 @@ if (values.url) {
         init = { method: 'POST', body };
       } else {
         const dataUrl = `data:${image.mediaType};base64,${Buffer.from(image.bytes).toString('base64')}`;
-        init = { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image: dataUrl }) };
+        init = {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ image: dataUrl }),
+        };
       }
       const response = await fetch(url, init);
       const body = (await response.json()) as { digit?: number; error?: { code: string } };
@@ -68,7 +72,10 @@ if (values.url) {
         total.set(key, (total.get(key) ?? 0) + 1);
         if (ok) right.set(key, (right.get(key) ?? 0) + 1);
       }
-      if (!ok) misread.push(`${fileName(image, i)}→${response.status === 200 ? body.digit : `${response.status} ${body.error?.code}`}`);
+      if (!ok)
+        misread.push(
+          `${fileName(image, i)}→${response.status === 200 ? body.digit : `${response.status} ${body.error?.code}`}`,
+        );
     }
   };
   await Promise.all(Array.from({ length: 4 }, worker));

@@ -10,10 +10,10 @@ import { PIXEL_COUNT } from '../src/shared/model-spec.ts';
 import { writeDirAtomically } from '../src/train/export.ts';
 import {
   CONTACT_SHEET,
+  type CorrectionInfo,
   FEEDBACK_DIR,
   FEEDBACK_JSON,
   feedbackIdxFiles,
-  type CorrectionInfo,
 } from '../src/train/feedback-data.ts';
 import { digitGridPng } from '../src/train/pictures.ts';
 
@@ -57,14 +57,19 @@ if (values.local && values.remote) {
   console.error(`--local and --remote exclude each other\n\n${HELP}`);
   process.exit(2);
 }
-const where = values.remote ? ['--remote'] : ['--local', ...(values['persist-to'] ? ['--persist-to', values['persist-to']] : [])];
+const where = values.remote
+  ? ['--remote']
+  : ['--local', ...(values['persist-to'] ? ['--persist-to', values['persist-to']] : [])];
 const wranglerBin = createRequire(import.meta.url).resolve('wrangler/bin/wrangler.js');
 
 async function query(sql: string): Promise<Row[]> {
   const args = [wranglerBin, 'd1', 'execute', 'FEEDBACK_DB', '--env', values.env, ...where, '--json', '--command', sql];
   let stdout: string;
   try {
-    ({ stdout } = await promisify(execFile)(process.execPath, args, { maxBuffer: 512 * 1024 * 1024, env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } }));
+    ({ stdout } = await promisify(execFile)(process.execPath, args, {
+      maxBuffer: 512 * 1024 * 1024,
+      env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+    }));
   } catch (error) {
     const { stdout: out = '', stderr = '' } = error as { stdout?: string; stderr?: string };
     let reason = `${String(out)}${String(stderr)}`.trim();
@@ -106,7 +111,8 @@ if (rows.length === 0) {
 const images = new Uint8Array(rows.length * PIXEL_COUNT);
 const labels = new Uint8Array(rows.length);
 rows.forEach((row, i) => {
-  if (row.pixels.length !== PIXEL_COUNT * 2) throw new Error(`correction ${row.id}: ${row.pixels.length / 2} pixels, expected ${PIXEL_COUNT}`);
+  if (row.pixels.length !== PIXEL_COUNT * 2)
+    throw new Error(`correction ${row.id}: ${row.pixels.length / 2} pixels, expected ${PIXEL_COUNT}`);
   images.set(Buffer.from(row.pixels, 'hex'), i * PIXEL_COUNT);
   labels[i] = row.label;
 });
@@ -125,13 +131,24 @@ const sheet = digitGridPng(set, {
   count: sheetCount,
   columns: Math.min(20, Math.max(5, Math.ceil(Math.sqrt(sheetCount)))),
   cell: 56,
-  title: (k) => (corrections[k].predicted === null ? `${corrections[k].label}` : `${corrections[k].label} (was ${corrections[k].predicted})`),
+  title: (k) =>
+    corrections[k].predicted === null
+      ? `${corrections[k].label}`
+      : `${corrections[k].label} (was ${corrections[k].predicted})`,
 });
 await writeDirAtomically(values.out, {
   ...feedbackIdxFiles(set),
-  [FEEDBACK_JSON]: JSON.stringify({ pulledAt: new Date().toISOString(), source: values.remote ? 'remote' : 'local', corrections }, null, 1) + '\n',
+  [FEEDBACK_JSON]: `${JSON.stringify(
+    { pulledAt: new Date().toISOString(), source: values.remote ? 'remote' : 'local', corrections },
+    null,
+    1,
+  )}\n`,
   [CONTACT_SHEET]: sheet,
 });
-const perLabel = Array.from({ length: 10 }, (_, d) => `${d}:${corrections.filter((c) => c.label === d).length}`).join(' ');
-console.log(`Pulled ${rows.length} corrections (${wrong} where the model had been wrong) into ${values.out}: ${perLabel}`);
+const perLabel = Array.from({ length: 10 }, (_, d) => `${d}:${corrections.filter((c) => c.label === d).length}`).join(
+  ' ',
+);
+console.log(
+  `Pulled ${rows.length} corrections (${wrong} where the model had been wrong) into ${values.out}: ${perLabel}`,
+);
 console.log(`Contact sheet: ${values.out}/${CONTACT_SHEET}${rows.length > SHEET_MAX ? ` (first ${SHEET_MAX})` : ''}`);

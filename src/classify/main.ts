@@ -4,13 +4,13 @@ import { parseArgs } from 'node:util';
 import { getBackend, setBackend } from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import { MODEL_DIR, PIXEL_COUNT } from '../shared/model-spec.ts';
-import { UsageError, UserError, readUserFile, runCli } from '../tools/cli.ts';
+import { readUserFile, runCli, UsageError, UserError } from '../tools/cli.ts';
 import { readModelDir } from '../tools/model-dir.ts';
+import { ApiError } from '../worker/errors.ts';
 // The Worker's modules (paths as of this writing; src/worker is being reorganised).
 import { parseArtifacts } from '../worker/inference/artifacts.ts';
-import { imageToDigit } from '../worker/input/decode-image.ts';
 import { DigitClassifier } from '../worker/inference/classifier.ts';
-import { ApiError } from '../worker/errors.ts';
+import { imageToDigit } from '../worker/input/decode-image.ts';
 
 const HELP = `Usage: npm run classify -- FILE.png [FILE.jpg …] [--model DIR]
 
@@ -30,7 +30,10 @@ await runCli(async () => {
   if (!stored.metadata) throw new UserError(`${stored.dir}: metadata.json is missing (the Worker needs it)`);
   await setBackend('wasm'); // in Node the package loads its SIMD binary from disk
   if (getBackend() !== 'wasm') throw new Error('the tfjs wasm backend failed to start');
-  const weights = stored.weights.buffer.slice(stored.weights.byteOffset, stored.weights.byteOffset + stored.weights.byteLength) as ArrayBuffer;
+  const weights = stored.weights.buffer.slice(
+    stored.weights.byteOffset,
+    stored.weights.byteOffset + stored.weights.byteLength,
+  ) as ArrayBuffer;
   const classifier = DigitClassifier.load(parseArtifacts(JSON.parse(stored.modelJson), stored.metadata, weights));
   const width = Math.max(...positionals.map((f) => f.length));
   let failed = 0;
@@ -40,7 +43,9 @@ await runCli(async () => {
       // As for a raw body sent without a declared type: the format is sniffed from the bytes.
       const digit = await imageToDigit(bytes);
       const [prediction] = await classifier.classify(Float32Array.from(digit.subarray(0, PIXEL_COUNT)), 1);
-      console.log(`${file.padEnd(width)}  ${prediction.digit}  (confidence ${(prediction.confidence * 100).toFixed(1)}%)`);
+      console.log(
+        `${file.padEnd(width)}  ${prediction.digit}  (confidence ${(prediction.confidence * 100).toFixed(1)}%)`,
+      );
     } catch (error) {
       if (!(error instanceof ApiError || error instanceof UserError)) throw error;
       failed++;

@@ -2,8 +2,8 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { MODEL_DIR } from '../shared/model-spec.ts';
-import { UsageError, UserError, runCli } from '../tools/cli.ts';
-import { CONFUSION_PNG, EVALUATION_JSON, MISTAKES_PNG, evaluateModelDir, summaryLine } from './report.ts';
+import { runCli, UsageError, UserError } from '../tools/cli.ts';
+import { CONFUSION_PNG, EVALUATION_JSON, evaluateModelDir, MISTAKES_PNG, summaryLine } from './report.ts';
 
 const HELP = `Usage: npm run evaluate -- [--model DIR] [--min ACCURACY]
 
@@ -21,14 +21,18 @@ await runCli(async () => {
     options: { model: { type: 'string' }, min: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help) return void process.stdout.write(HELP);
-  if (positionals.length > 1 || (positionals.length === 1 && values.model)) throw new UsageError('give one model directory');
+  if (positionals.length > 1 || (positionals.length === 1 && values.model))
+    throw new UsageError('give one model directory');
   const min = values.min === undefined ? null : Number(values.min);
-  if (min !== null && !(min >= 0 && min <= 1)) throw new UsageError(`--min must be an accuracy between 0 and 1, got "${values.min}"`);
+  if (min !== null && !(min >= 0 && min <= 1))
+    throw new UsageError(`--min must be an accuracy between 0 and 1, got "${values.min}"`);
   const dir = values.model ?? positionals[0] ?? MODEL_DIR;
   const evaluation = await evaluateModelDir(dir);
   console.log(summaryLine(evaluation, dir));
   console.log(`wrote ${[EVALUATION_JSON, CONFUSION_PNG, MISTAKES_PNG].map((f) => path.join(dir, f)).join(', ')}`);
   if (min !== null && evaluation.accuracy < min) {
-    throw new UserError(`accuracy ${(evaluation.accuracy * 100).toFixed(2)}% is below the required ${(min * 100).toFixed(2)}%`);
+    throw new UserError(
+      `accuracy ${(evaluation.accuracy * 100).toFixed(2)}% is below the required ${(min * 100).toFixed(2)}%`,
+    );
   }
 }, HELP);

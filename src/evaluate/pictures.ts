@@ -1,5 +1,5 @@
 // The evaluation pictures: the confusion matrix with its counts, and a grid of misclassified digits.
-import { IMAGE_SIZE, NUM_CLASSES, PIXEL_COUNT, type DigitSet } from '../shared/model-spec.ts';
+import { type DigitSet, IMAGE_SIZE, NUM_CLASSES, PIXEL_COUNT } from '../shared/model-spec.ts';
 import { escapeXml, renderPng } from '../train/pictures.ts';
 import type { Metrics } from './metrics.ts';
 
@@ -23,8 +23,12 @@ export function confusionPng(metrics: Metrics, title: string): Uint8Array {
   ];
   const maxOff = Math.max(1, ...metrics.confusion.flatMap((row, t) => row.filter((_, p) => p !== t)));
   for (let d = 0; d < NUM_CLASSES; d++) {
-    parts.push(`<text x="${left + d * cell + cell / 2}" y="${top - 10}" text-anchor="middle" font-size="15" font-weight="bold">${d}</text>`);
-    parts.push(`<text x="${left - 12}" y="${top + d * cell + cell / 2 + 5}" text-anchor="end" font-size="15" font-weight="bold">${d}</text>`);
+    parts.push(
+      `<text x="${left + d * cell + cell / 2}" y="${top - 10}" text-anchor="middle" font-size="15" font-weight="bold">${d}</text>`,
+    );
+    parts.push(
+      `<text x="${left - 12}" y="${top + d * cell + cell / 2 + 5}" text-anchor="end" font-size="15" font-weight="bold">${d}</text>`,
+    );
   }
   metrics.confusion.forEach((row, t) => {
     const support = row.reduce((a, b) => a + b, 0);
@@ -45,12 +49,18 @@ export function confusionPng(metrics: Metrics, title: string): Uint8Array {
       }
       parts.push(`<rect x="${x}" y="${y}" width="${cell}" height="${cell}" fill="${fill}" stroke="#bbbbbb"/>`);
       const size = n >= 1000 ? 13 : 15;
-      parts.push(`<text x="${x + cell / 2}" y="${y + cell / 2 + 5}" text-anchor="middle" font-size="${size}" fill="${ink}">${n}</text>`);
+      parts.push(
+        `<text x="${x + cell / 2}" y="${y + cell / 2 + 5}" text-anchor="middle" font-size="${size}" fill="${ink}">${n}</text>`,
+      );
     });
-    parts.push(`<text x="${left + grid + 38}" y="${top + t * cell + cell / 2 + 5}" text-anchor="middle" font-size="12">${percent(metrics.perClass[t].recall)}</text>`);
+    parts.push(
+      `<text x="${left + grid + 38}" y="${top + t * cell + cell / 2 + 5}" text-anchor="middle" font-size="12">${percent(metrics.perClass[t].recall)}</text>`,
+    );
   });
   metrics.perClass.forEach((c, p) => {
-    parts.push(`<text x="${left + p * cell + cell / 2}" y="${top + grid + 22}" text-anchor="middle" font-size="12">${percent(c.precision)}</text>`);
+    parts.push(
+      `<text x="${left + p * cell + cell / 2}" y="${top + grid + 22}" text-anchor="middle" font-size="12">${percent(c.precision)}</text>`,
+    );
   });
   parts.push(`<rect x="${left}" y="${top}" width="${grid}" height="${grid}" fill="none" stroke="#444444"/>`);
   return renderPng(svg(left + grid + 84, top + grid + 42, parts.join('')));
@@ -66,8 +76,11 @@ export function mistakesPng(metrics: Metrics, set: DigitSet, title: string, limi
   const top = 46;
   const rows = Math.max(1, Math.ceil(shown.length / columns));
   const width = columns * cellW + 16;
-  const parts: string[] = [`<text x="${width / 2}" y="28" text-anchor="middle" font-size="17">${escapeXml(title)}</text>`];
-  if (shown.length === 0) parts.push(`<text x="${width / 2}" y="${top + 40}" text-anchor="middle" font-size="15">no mistakes</text>`);
+  const parts: string[] = [
+    `<text x="${width / 2}" y="28" text-anchor="middle" font-size="17">${escapeXml(title)}</text>`,
+  ];
+  if (shown.length === 0)
+    parts.push(`<text x="${width / 2}" y="${top + 40}" text-anchor="middle" font-size="15">no mistakes</text>`);
   shown.forEach((m, k) => {
     const x0 = 8 + (k % columns) * cellW + 12;
     const y0 = top + Math.floor(k / columns) * cellH;
@@ -78,7 +91,9 @@ export function mistakesPng(metrics: Metrics, set: DigitSet, title: string, limi
       if (v === 255) continue;
       const x = x0 + (i % IMAGE_SIZE) * scale;
       const y = y0 + Math.floor(i / IMAGE_SIZE) * scale;
-      parts.push(`<rect x="${x}" y="${y}" width="${scale + 0.05}" height="${scale + 0.05}" fill="rgb(${v},${v},${v})"/>`);
+      parts.push(
+        `<rect x="${x}" y="${y}" width="${scale + 0.05}" height="${scale + 0.05}" fill="rgb(${v},${v},${v})"/>`,
+      );
     }
     parts.push(
       `<text x="${x0 + digit / 2}" y="${y0 + digit + 17}" text-anchor="middle" font-size="14">` +

@@ -4,10 +4,10 @@
  */
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { IMAGE_SIZE, NUM_CLASSES, PIXEL_COUNT, scalePixels, type DigitSet } from '../shared/model-spec.ts';
-import { loadSplit } from '../train/data.ts';
+import { type DigitSet, IMAGE_SIZE, NUM_CLASSES, PIXEL_COUNT, scalePixels } from '../shared/model-spec.ts';
 import { ensureWasmBackend } from '../tools/backend.ts';
-import { loadStoredModel, readModelDir, writeFilesAtomically, type StoredModel } from '../tools/model-dir.ts';
+import { loadStoredModel, readModelDir, type StoredModel, writeFilesAtomically } from '../tools/model-dir.ts';
+import { loadSplit } from '../train/data.ts';
 import { computeMetrics, type Metrics } from './metrics.ts';
 import { confusionPng, mistakesPng } from './pictures.ts';
 
@@ -15,9 +15,12 @@ export const EVALUATION_JSON = 'evaluation.json';
 export const CONFUSION_PNG = 'confusion.png';
 export const MISTAKES_PNG = 'mistakes.png';
 
-
 /** Softmax outputs for every digit of `set`, in batches. */
-export async function predictProbabilities(model: tf.LayersModel, set: DigitSet, batchSize = 500): Promise<Float32Array> {
+export async function predictProbabilities(
+  model: tf.LayersModel,
+  set: DigitSet,
+  batchSize = 500,
+): Promise<Float32Array> {
   const out = new Float32Array(set.count * NUM_CLASSES);
   for (let start = 0; start < set.count; start += batchSize) {
     const n = Math.min(batchSize, set.count - start);
@@ -49,7 +52,11 @@ export async function evaluateStored(
 ): Promise<{ evaluation: Evaluation; files: Record<string, Uint8Array | string> }> {
   await ensureWasmBackend();
   const set = options.set ?? (await loadSplit('t10k'));
-  const setName = options.setName ?? (set.count === 10_000 ? 'MNIST test set (10,000 digits)' : `${set.count.toLocaleString('en-US')} MNIST test digits`);
+  const setName =
+    options.setName ??
+    (set.count === 10_000
+      ? 'MNIST test set (10,000 digits)'
+      : `${set.count.toLocaleString('en-US')} MNIST test digits`);
   const model = await loadStoredModel(stored);
   let probabilities: Float32Array;
   try {
@@ -72,8 +79,11 @@ export async function evaluateStored(
   };
   const label = evaluation.model.version ? `model ${evaluation.model.version}` : 'model';
   const files = {
-    [EVALUATION_JSON]: JSON.stringify(evaluation, null, 2) + '\n',
-    [CONFUSION_PNG]: confusionPng(metrics, `${label}: accuracy ${(metrics.accuracy * 100).toFixed(2)}% on ${metrics.count.toLocaleString('en-US')} digits`),
+    [EVALUATION_JSON]: `${JSON.stringify(evaluation, null, 2)}\n`,
+    [CONFUSION_PNG]: confusionPng(
+      metrics,
+      `${label}: accuracy ${(metrics.accuracy * 100).toFixed(2)}% on ${metrics.count.toLocaleString('en-US')} digits`,
+    ),
     [MISTAKES_PNG]: mistakesPng(
       metrics,
       set,

@@ -1,5 +1,5 @@
 /**
- * The seed's architecture in Keras's terms: the `to_json()` we write (Keras 2 form, which Keras 3
+ * The Keras recipe's architecture in Keras's terms: the `to_json()` we write (Keras 2 form, which Keras 3
  * also reads) and the Keras 3 `config.json`, both from LAYERS; and the check that a Keras
  * architecture, in any of the JSON forms Keras 2.0 to 3 wrote, is that network.
  */
@@ -42,7 +42,13 @@ function layerConfig(spec: LayerSpec): Record<string, unknown> {
         use_bias: true,
       };
     case 'maxPooling2d':
-      return { ...base, pool_size: [spec.poolSize, spec.poolSize], padding: 'valid', strides: [spec.poolSize, spec.poolSize], data_format: 'channels_last' };
+      return {
+        ...base,
+        pool_size: [spec.poolSize, spec.poolSize],
+        padding: 'valid',
+        strides: [spec.poolSize, spec.poolSize],
+        data_format: 'channels_last',
+      };
     case 'dropout':
       return { ...base, rate: spec.rate, noise_shape: null, seed: null };
     case 'flatten':
@@ -53,7 +59,7 @@ function layerConfig(spec: LayerSpec): Record<string, unknown> {
 }
 
 /**
- * `model.to_json()` of the seed's Sequential in tf.keras 2's form (an InputLayer first), plus the
+ * `model.to_json()` of the Keras recipe's Sequential in tf.keras 2's form (an InputLayer first), plus the
  * top-level `"module": "keras"` without which Keras 3's model_from_json cannot find `Sequential`
  * (Keras 2 ignores the key; Keras 3 reads the module-less layer configs as legacy ones).
  */
@@ -64,7 +70,10 @@ export function kerasModelJson(): Record<string, unknown> {
     config: {
       name: KERAS_MODEL_NAME,
       layers: [
-        { class_name: 'InputLayer', config: { batch_input_shape: BATCH_INPUT_SHAPE, dtype: 'float32', sparse: false, name: 'input' } },
+        {
+          class_name: 'InputLayer',
+          config: { batch_input_shape: BATCH_INPUT_SHAPE, dtype: 'float32', sparse: false, name: 'input' },
+        },
         ...LAYERS.map((spec) => ({ class_name: KERAS_CLASS[spec.kind], config: layerConfig(spec) })),
       ],
     },
@@ -131,15 +140,21 @@ export function parseKerasArchitecture(json: unknown, source: string): KerasArch
     }
   }
   if (!isObject(parsed) || typeof parsed.class_name !== 'string') {
-    throw new ArchitectureError(`${source}: not a Keras model architecture (no "class_name"); expected the output of model.to_json()`);
+    throw new ArchitectureError(
+      `${source}: not a Keras model architecture (no "class_name"); expected the output of model.to_json()`,
+    );
   }
   if (parsed.class_name !== 'Sequential') {
     throw new ArchitectureError(
-      `${source}: the model is a Keras ${parsed.class_name}; this project imports the seed's Sequential CNN only`,
+      `${source}: the model is a Keras ${parsed.class_name}; this project imports the Keras recipe's Sequential CNN only`,
     );
   }
   const config = parsed.config;
-  const rawLayers = Array.isArray(config) ? config : isObject(config) && Array.isArray(config.layers) ? config.layers : null;
+  const rawLayers = Array.isArray(config)
+    ? config
+    : isObject(config) && Array.isArray(config.layers)
+      ? config.layers
+      : null;
   if (!rawLayers) throw new ArchitectureError(`${source}: the Sequential model lists no layers`);
   let inputShape: (number | null)[] | null = null;
   const layers: KerasLayer[] = [];
@@ -153,9 +168,16 @@ export function parseKerasArchitecture(json: unknown, source: string): KerasArch
     else if (Array.isArray(layerConfig.input_shape)) inputShape ??= layerConfig.input_shape as (number | null)[];
     if (raw.class_name === 'InputLayer') continue; // not in model.layers, holds no weights
     if ('nb_filter' in layerConfig || 'output_dim' in layerConfig || 'border_mode' in layerConfig) {
-      throw new ArchitectureError(`${source}: a Keras 1 configuration (nb_filter/output_dim/border_mode); load it in Keras 2 or 3 and save it again`);
+      throw new ArchitectureError(
+        `${source}: a Keras 1 configuration (nb_filter/output_dim/border_mode); load it in Keras 2 or 3 and save it again`,
+      );
     }
-    layers.push({ index: layers.length + 1, name: String(layerConfig.name ?? `layer_${layers.length + 1}`), className: raw.class_name, config: layerConfig });
+    layers.push({
+      index: layers.length + 1,
+      name: String(layerConfig.name ?? `layer_${layers.length + 1}`),
+      className: raw.class_name,
+      config: layerConfig,
+    });
   }
   const kerasVersion = typeof parsed.keras_version === 'string' ? parsed.keras_version : null;
   return { layers, inputShape, kerasVersion };
@@ -242,24 +264,31 @@ function matches(layer: KerasLayer, spec: LayerSpec): boolean {
 }
 
 /**
- * Refuses anything but the seed's CNN, naming the first layer that differs; returns the Keras
+ * Refuses anything but the Keras recipe's CNN, naming the first layer that differs; returns the Keras
  * layers paired with the spec, in order.
  */
 export function checkArchitecture(arch: KerasArchitecture, source: string): { keras: KerasLayer; spec: LayerSpec }[] {
   const seed = LAYERS.map(describeSpec).join(' → ');
   const fail = (why: string): never => {
-    throw new ArchitectureError(`${source}: not the seed's architecture: ${why}.\nThis project serves exactly: ${seed}.`);
+    throw new ArchitectureError(
+      `${source}: not the Keras recipe's architecture: ${why}.\nThis project serves exactly: ${seed}.`,
+    );
   };
   if (arch.inputShape && !same(arch.inputShape, [...INPUT_SHAPE])) {
     const channelsFirst = same(arch.inputShape, [1, INPUT_SHAPE[0], INPUT_SHAPE[1]]);
-    fail(`the input shape is [${arch.inputShape.join(', ')}], expected [${INPUT_SHAPE.join(', ')}]${channelsFirst ? ' (channels_last; this one is channels_first)' : ''}`);
+    fail(
+      `the input shape is [${arch.inputShape.join(', ')}], expected [${INPUT_SHAPE.join(', ')}]${channelsFirst ? ' (channels_last; this one is channels_first)' : ''}`,
+    );
   }
   const pairs: { keras: KerasLayer; spec: LayerSpec }[] = [];
   LAYERS.forEach((spec, i) => {
     const layer = arch.layers[i];
-    if (!layer) fail(`it ends after ${arch.layers.length} layers, where layer ${i + 1} should be ${describeSpec(spec)}`);
+    if (!layer)
+      fail(`it ends after ${arch.layers.length} layers, where layer ${i + 1} should be ${describeSpec(spec)}`);
     if (!matches(layer, spec)) {
-      fail(`layer ${i + 1} (${layer.name}) is ${describeKerasLayer(layer)}${layer.config.data_format === 'channels_first' ? ', channels_first' : ''}, expected ${describeSpec(spec)}`);
+      fail(
+        `layer ${i + 1} (${layer.name}) is ${describeKerasLayer(layer)}${layer.config.data_format === 'channels_first' ? ', channels_first' : ''}, expected ${describeSpec(spec)}`,
+      );
     }
     pairs.push({ keras: layer, spec });
   });

@@ -1,8 +1,8 @@
-// `npm run export -- --model DIR --format keras`: the seed's Keras files next to a saved model.
+// `npm run export -- --model DIR --format keras`: the Keras recipe's Keras files next to a saved model.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { MODEL_DIR } from '../shared/model-spec.ts';
-import { UsageError, runCli } from '../tools/cli.ts';
+import { runCli, UsageError } from '../tools/cli.ts';
 import { writeKerasFiles } from './export.ts';
 
 const HELP = `Usage: npm run export -- [--model DIR] [--format keras] [--keras3]
@@ -24,7 +24,8 @@ await runCli(async () => {
     },
   });
   if (values.help) return void process.stdout.write(HELP);
-  if (values.format !== 'keras') throw new UsageError(`--format must be keras (the only export format), got "${values.format}"`);
+  if (values.format !== 'keras')
+    throw new UsageError(`--format must be keras (the only export format), got "${values.format}"`);
   const dir = values.model ?? MODEL_DIR;
   const written = await writeKerasFiles(dir, { keras3: values.keras3 });
   for (const name of written) console.log(`wrote ${path.join(dir, name)}`);

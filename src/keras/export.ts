@@ -1,10 +1,10 @@
-// The seed's save format from a project model directory: model_digit.json (to_json) and
+// The Keras recipe's save format from a project model directory: model_digit.json (to_json) and
 // model_digit.h5 (save_weights, Keras 2 layout), plus model_digit.keras (Keras 3 archive).
 import { ensureWasmBackend } from '../tools/backend.ts';
-import { decodeStoredWeights, readModelDir, writeFilesAtomically, type StoredModel } from '../tools/model-dir.ts';
+import { decodeStoredWeights, readModelDir, type StoredModel, writeFilesAtomically } from '../tools/model-dir.ts';
 import { kerasModelJson } from './architecture.ts';
 import { writeKerasArchive } from './keras-zip.ts';
-import { weightedLayers, writeKeras2WeightsH5, writeKeras3WeightsH5, type WeightMap } from './weights.ts';
+import { type WeightMap, weightedLayers, writeKeras2WeightsH5, writeKeras3WeightsH5 } from './weights.ts';
 
 export const KERAS_JSON_FILE = 'model_digit.json';
 export const KERAS_H5_FILE = 'model_digit.h5';
@@ -15,11 +15,14 @@ export interface KerasExportOptions {
   keras3?: boolean;
 }
 
-/** The dequantized weights of a stored model, checked against the seed's layers and shapes. */
+/** The dequantized weights of a stored model, checked against the Keras recipe's layers and shapes. */
 export function storedWeightMap(stored: Pick<StoredModel, 'modelJson' | 'weights'>): WeightMap {
   const decoded = decodeStoredWeights(stored);
   for (const { spec, kernel, bias } of weightedLayers()) {
-    for (const [part, shape] of [['kernel', kernel], ['bias', bias]] as const) {
+    for (const [part, shape] of [
+      ['kernel', kernel],
+      ['bias', bias],
+    ] as const) {
       const tensor = decoded.get(`${spec.name}/${part}`);
       if (!tensor) throw new Error(`model.json has no weight ${spec.name}/${part}`);
       if (JSON.stringify(tensor.shape) !== JSON.stringify(shape)) {
@@ -31,9 +34,12 @@ export function storedWeightMap(stored: Pick<StoredModel, 'modelJson' | 'weights
 }
 
 /** The Keras files for a model's weights, by file name (for writeDirAtomically or writeFilesAtomically). */
-export async function kerasFiles(weights: WeightMap, options: KerasExportOptions = {}): Promise<Record<string, Uint8Array | string>> {
+export async function kerasFiles(
+  weights: WeightMap,
+  options: KerasExportOptions = {},
+): Promise<Record<string, Uint8Array | string>> {
   const files: Record<string, Uint8Array | string> = {
-    [KERAS_JSON_FILE]: JSON.stringify(kerasModelJson(), null, 2) + '\n',
+    [KERAS_JSON_FILE]: `${JSON.stringify(kerasModelJson(), null, 2)}\n`,
     [KERAS_H5_FILE]: await writeKeras2WeightsH5(weights),
   };
   if (options.keras3 ?? false) files[KERAS_ARCHIVE_FILE] = writeKerasArchive(await writeKeras3WeightsH5(weights));

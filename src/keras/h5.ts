@@ -9,7 +9,7 @@ export type H5File = File;
 export type H5Group = Group;
 export type H5Dataset = Dataset;
 type HasAttrs = H5Group | H5Dataset;
-type H5wasm = (typeof import('h5wasm/node'))['default'];
+type H5wasm = typeof import('h5wasm/node')['default'];
 
 // Loaded on first use: the package embeds its wasm in a 4 MB script that takes a second to parse,
 // which a refused import or `--help` should not pay.

@@ -1,24 +1,24 @@
 /**
- * Keras files of the seed's architecture → a project model directory the Worker serves unchanged:
- * tfjs model.json + uint8 weights + metadata.json + the evaluation report + the seed's Keras files
+ * Keras files of the Keras recipe's architecture → a project model directory the Worker serves unchanged:
+ * tfjs model.json + uint8 weights + metadata.json + the evaluation report + the Keras recipe's Keras files
  * (re-exported from the stored weights), written atomically.
  * Everything is read and checked before anything is written, so a refused file leaves nothing.
  */
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { IMAGE_SIZE, MAX_PIXEL_VALUE, METADATA_JSON, parameterCount, type DigitSet } from '../shared/model-spec.ts';
-import { loadSplit } from '../train/data.ts';
-import { encodeModel, modelArtifacts, modelDirFiles, writeDirAtomically, type Quantization } from '../train/export.ts';
-import { buildModel } from '../train/model.ts';
-import { predictProbabilities } from '../evaluate/report.ts';
-import { modelExtras } from '../tools/model-extras.ts';
-import { ensureWasmBackend } from '../tools/backend.ts';
 import { computeMetrics } from '../evaluate/metrics.ts';
-import { UsageError, UserError, readUserFile } from '../tools/cli.ts';
-import { checkArchitecture, parseKerasArchitecture, type KerasArchitecture } from './architecture.ts';
+import { predictProbabilities } from '../evaluate/report.ts';
+import { type DigitSet, IMAGE_SIZE, MAX_PIXEL_VALUE, METADATA_JSON, parameterCount } from '../shared/model-spec.ts';
+import { ensureWasmBackend } from '../tools/backend.ts';
+import { readUserFile, UsageError, UserError } from '../tools/cli.ts';
+import { modelExtras } from '../tools/model-extras.ts';
+import { loadSplit } from '../train/data.ts';
+import { encodeModel, modelArtifacts, modelDirFiles, type Quantization, writeDirAtomically } from '../train/export.ts';
+import { buildModel } from '../train/model.ts';
+import { checkArchitecture, type KerasArchitecture, parseKerasArchitecture } from './architecture.ts';
 import { isHdf5 } from './h5.ts';
 import { isZip, readKerasArchive } from './keras-zip.ts';
-import { matchWeights, readKerasH5, type H5Layout, type WeightMap } from './weights.ts';
+import { type H5Layout, matchWeights, readKerasH5, type WeightMap } from './weights.ts';
 
 export type KerasFormat = H5Layout | 'keras3-archive';
 
@@ -43,7 +43,8 @@ const FORMAT_NAMES: Record<KerasFormat, string> = {
  * `[model.keras]`, in any order. Throws UserError/ArchitectureError with a message for the user.
  */
 export async function readKerasModel(files: string[]): Promise<KerasModel> {
-  if (files.length === 0 || files.length > 2) throw new UsageError('give a .keras file, a full-model .h5, or the architecture .json and the weights .h5');
+  if (files.length === 0 || files.length > 2)
+    throw new UsageError('give a .keras file, a full-model .h5, or the architecture .json and the weights .h5');
   const inputs = await Promise.all(files.map(async (file) => ({ file, bytes: await readUserFile(file) })));
   const json = inputs.filter((i) => !isHdf5(i.bytes) && !isZip(i.bytes));
   const h5 = inputs.filter((i) => isHdf5(i.bytes));
@@ -95,7 +96,7 @@ export async function readKerasModel(files: string[]): Promise<KerasModel> {
   };
 }
 
-/** The seed's tfjs model holding the given Keras weights (Keras and tfjs share kernel layouts). */
+/** The Keras recipe's tfjs model holding the given Keras weights (Keras and tfjs share kernel layouts). */
 export function tfjsModelWith(weights: WeightMap): tf.Sequential {
   const model = buildModel();
   for (const layer of model.layers) {
@@ -135,8 +136,8 @@ export async function importKeras(files: string[], options: ImportOptions): Prom
   const test = options.testSet ?? (await loadSplit('t10k'));
   const quantize = options.quantize ?? 'uint8';
   const model = tfjsModelWith(keras.weights);
-  let encoded;
-  let before;
+  let encoded: ReturnType<typeof encodeModel>;
+  let before: ReturnType<typeof computeMetrics>;
   try {
     before = computeMetrics(await predictProbabilities(model, test), test.labels);
     encoded = encodeModel(await modelArtifacts(model), quantize);
@@ -184,7 +185,7 @@ export async function importKeras(files: string[], options: ImportOptions): Prom
   };
   await writeDirAtomically(options.outDir, {
     ...modelDirFiles(encoded),
-    [METADATA_JSON]: JSON.stringify(metadata, null, 2) + '\n',
+    [METADATA_JSON]: `${JSON.stringify(metadata, null, 2)}\n`,
     ...extraFiles,
   });
   return {

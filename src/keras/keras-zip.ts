@@ -1,13 +1,13 @@
 // Keras 3's `.keras` archive: a zip of config.json, metadata.json and model.weights.h5 (saving_lib).
 import { unzipSync, zipSync } from 'fflate';
 import { UserError } from '../tools/cli.ts';
-import { WRITTEN_KERAS3_VERSION, keras3Config } from './architecture.ts';
+import { keras3Config, WRITTEN_KERAS3_VERSION } from './architecture.ts';
 
 export const KERAS_CONFIG = 'config.json';
 export const KERAS_METADATA = 'metadata.json';
 export const KERAS_WEIGHTS = 'model.weights.h5';
 
-/** Far above the seed's 4.8 MB of float32 weights; refuses zip bombs before inflating them. */
+/** Far above the Keras recipe's 4.8 MB of float32 weights; refuses zip bombs before inflating them. */
 const MAX_ENTRY_BYTES = 256 * 1024 * 1024;
 
 export interface KerasArchive {
@@ -25,7 +25,8 @@ export function readKerasArchive(bytes: Uint8Array, source: string): KerasArchiv
   try {
     entries = unzipSync(bytes, {
       filter: (file) => {
-        if (file.originalSize > MAX_ENTRY_BYTES) throw new UserError(`${source}: ${file.name} would inflate to ${file.originalSize} bytes; refusing`);
+        if (file.originalSize > MAX_ENTRY_BYTES)
+          throw new UserError(`${source}: ${file.name} would inflate to ${file.originalSize} bytes; refusing`);
         return [KERAS_CONFIG, KERAS_METADATA, KERAS_WEIGHTS].includes(file.name);
       },
     });

@@ -4,15 +4,21 @@
  * - Keras 2 `model.save` (.h5): the same under `/model_weights`, root attr `model_config`, `/optimizer_weights`;
  * - Keras 3 legacy `model.save('x.h5')`: as Keras 2 full, weight paths `<layer>/sequential/<layer>/kernel`;
  * - Keras 3 `.weights.h5` (also inside `.keras`): `/layers/<snake_case class>[_n]/vars/0`, `/1`, …
- * Layers are matched to the seed's by order and shape, never by name.
+ * Layers are matched to the Keras recipe's by order and shape, never by name.
  */
 import { IMAGE_SIZE, LAYERS, type LayerSpec } from '../shared/model-spec.ts';
 import { UserError } from '../tools/cli.ts';
-import { ArchitectureError, WRITTEN_KERAS_VERSION, parseKerasArchitecture, type KerasArchitecture } from './architecture.ts';
+import {
+  ArchitectureError,
+  type KerasArchitecture,
+  parseKerasArchitecture,
+  WRITTEN_KERAS_VERSION,
+} from './architecture.ts';
 import {
   buildH5,
   ensureGroup,
   float32Dataset,
+  type H5Group,
   isDataset,
   isGroup,
   readH5,
@@ -20,7 +26,6 @@ import {
   setStringAttr,
   stringAttr,
   stringListAttr,
-  type H5Group,
 } from './h5.ts';
 
 export interface WeightTensor {
@@ -33,7 +38,7 @@ export type WeightMap = Map<string, WeightTensor>;
 
 type WeightedSpec = Extract<LayerSpec, { kind: 'conv2d' | 'dense' }>;
 
-/** The seed's layers that hold weights, with their kernel and bias shapes. */
+/** The Keras recipe's layers that hold weights, with their kernel and bias shapes. */
 export function weightedLayers(): { spec: WeightedSpec; kernel: number[]; bias: number[] }[] {
   const out: { spec: WeightedSpec; kernel: number[]; bias: number[] }[] = [];
   let [height, width, channels] = [IMAGE_SIZE, IMAGE_SIZE, 1];
@@ -60,10 +65,14 @@ export function weightedLayers(): { spec: WeightedSpec; kernel: number[]; bias: 
 // ---------------------------------------------------------------------------------------------
 // Writing
 
-/** `model.save_weights('model_digit.h5')` as Keras 2 writes it, with the seed's layer names. */
+/** `model.save_weights('model_digit.h5')` as Keras 2 writes it, with the Keras recipe's layer names. */
 export function writeKeras2WeightsH5(weights: WeightMap): Promise<Uint8Array> {
   return buildH5((file) => {
-    setStringAttr(file, 'layer_names', LAYERS.map((l) => l.name));
+    setStringAttr(
+      file,
+      'layer_names',
+      LAYERS.map((l) => l.name),
+    );
     setStringAttr(file, 'backend', 'tensorflow');
     setStringAttr(file, 'keras_version', WRITTEN_KERAS_VERSION);
     // Keras creates the groups sorted by name (so no name is a prefix of a later one).
@@ -91,14 +100,26 @@ export function writeKeras3WeightsH5(weights: WeightMap): Promise<Uint8Array> {
       const vars = ensureGroup(file, `${path}/vars`);
       vars.create_attribute('name', spec.name);
       if (spec.kind !== 'conv2d' && spec.kind !== 'dense') continue;
-      float32Dataset(vars, '0', requireWeight(weights, `${spec.name}/kernel`).shape, requireWeight(weights, `${spec.name}/kernel`).values);
-      float32Dataset(vars, '1', requireWeight(weights, `${spec.name}/bias`).shape, requireWeight(weights, `${spec.name}/bias`).values);
+      float32Dataset(
+        vars,
+        '0',
+        requireWeight(weights, `${spec.name}/kernel`).shape,
+        requireWeight(weights, `${spec.name}/kernel`).values,
+      );
+      float32Dataset(
+        vars,
+        '1',
+        requireWeight(weights, `${spec.name}/bias`).shape,
+        requireWeight(weights, `${spec.name}/bias`).values,
+      );
     }
   });
 }
 
 function kerasClassOf(spec: LayerSpec): string {
-  return { conv2d: 'Conv2D', maxPooling2d: 'MaxPooling2D', dropout: 'Dropout', flatten: 'Flatten', dense: 'Dense' }[spec.kind];
+  return { conv2d: 'Conv2D', maxPooling2d: 'MaxPooling2D', dropout: 'Dropout', flatten: 'Flatten', dense: 'Dense' }[
+    spec.kind
+  ];
 }
 
 function zipKeras3Paths(classNames: string[]): [LayerSpec, string][] {
@@ -150,7 +171,9 @@ export interface KerasH5 {
 function toFloat32(value: unknown, where: string): Float32Array {
   if (value instanceof Float32Array) return value.slice();
   if (value instanceof Float64Array) return Float32Array.from(value);
-  throw new UserError(`${where}: weights stored as ${value?.constructor?.name ?? typeof value}; only float32 and float64 are supported`);
+  throw new UserError(
+    `${where}: weights stored as ${value?.constructor?.name ?? typeof value}; only float32 and float64 are supported`,
+  );
 }
 
 function readTensor(group: H5Group, name: string, where: string): WeightTensor {
@@ -181,7 +204,10 @@ function readKeras3Vars(file: H5Group, arch: KerasArchitecture, where: string): 
     const candidates = [paths[i], paths[i].replace(/^layers\//, '_layer_checkpoint_dependencies/')];
     const vars = candidates.map((p) => file.get(`${p}/vars`)).find(isGroup);
     if (!vars) return; // layers without variables may have no group at all
-    const keys = vars.keys().filter((k) => /^\d+$/.test(k)).sort((a, b) => Number(a) - Number(b));
+    const keys = vars
+      .keys()
+      .filter((k) => /^\d+$/.test(k))
+      .sort((a, b) => Number(a) - Number(b));
     if (keys.length === 0) return;
     layers.push({ name: layer.name, tensors: keys.map((k) => readTensor(vars, k, `${where}/${paths[i]}/vars`)) });
   });
@@ -194,46 +220,69 @@ const text = (v: string | string[] | undefined) => (typeof v === 'string' ? v : 
  * Reads any Keras HDF5 weights file. A Keras 3 `.weights.h5` needs the architecture (from the JSON
  * or the `.keras` config) to know which group is which layer.
  */
-export function readKerasH5(bytes: Uint8Array, source: string, architecture: KerasArchitecture | null): Promise<KerasH5> {
-  return readH5(bytes, (file): KerasH5 => {
-    const rootVersion = text(stringAttr(file, 'keras_version'));
-    const rootBackend = text(stringAttr(file, 'backend'));
-    const modelWeights = file.get('model_weights');
-    if (isGroup(modelWeights)) {
-      const config = text(stringAttr(file, 'model_config'));
-      if (!config) throw new UserError(`${source}: has /model_weights but no model_config attribute; not a Keras model.save() file`);
-      return {
-        layout: 'full-model',
-        architecture: parseKerasArchitecture(config, `${source} (model_config)`),
-        kerasVersion: rootVersion ?? text(stringAttr(modelWeights, 'keras_version')),
-        backend: rootBackend ?? text(stringAttr(modelWeights, 'backend')),
-        layers: readLayerNamesGroup(modelWeights, source),
-      };
-    }
-    if ('layer_names' in file.attrs || 'layer_names0' in file.attrs) {
-      return { layout: 'keras2-weights', architecture: null, kerasVersion: rootVersion, backend: rootBackend, layers: readLayerNamesGroup(file, source) };
-    }
-    if (isGroup(file.get('layers')) || isGroup(file.get('_layer_checkpoint_dependencies'))) {
-      if (!architecture) {
-        throw new ArchitectureError(
-          `${source} is a Keras 3 weights file (.weights.h5): it holds no architecture. ` +
-            `Give the model's JSON too: npm run import -- model.json ${source}`,
-        );
+export function readKerasH5(
+  bytes: Uint8Array,
+  source: string,
+  architecture: KerasArchitecture | null,
+): Promise<KerasH5> {
+  return readH5(
+    bytes,
+    (file): KerasH5 => {
+      const rootVersion = text(stringAttr(file, 'keras_version'));
+      const rootBackend = text(stringAttr(file, 'backend'));
+      const modelWeights = file.get('model_weights');
+      if (isGroup(modelWeights)) {
+        const config = text(stringAttr(file, 'model_config'));
+        if (!config)
+          throw new UserError(
+            `${source}: has /model_weights but no model_config attribute; not a Keras model.save() file`,
+          );
+        return {
+          layout: 'full-model',
+          architecture: parseKerasArchitecture(config, `${source} (model_config)`),
+          kerasVersion: rootVersion ?? text(stringAttr(modelWeights, 'keras_version')),
+          backend: rootBackend ?? text(stringAttr(modelWeights, 'backend')),
+          layers: readLayerNamesGroup(modelWeights, source),
+        };
       }
-      return { layout: 'keras3-weights', architecture: null, kerasVersion: null, backend: null, layers: readKeras3Vars(file, architecture, source) };
-    }
-    throw new UserError(`${source}: an HDF5 file, but not one Keras wrote (no layer_names, model_weights or layers)`);
-  }, source);
+      if ('layer_names' in file.attrs || 'layer_names0' in file.attrs) {
+        return {
+          layout: 'keras2-weights',
+          architecture: null,
+          kerasVersion: rootVersion,
+          backend: rootBackend,
+          layers: readLayerNamesGroup(file, source),
+        };
+      }
+      if (isGroup(file.get('layers')) || isGroup(file.get('_layer_checkpoint_dependencies'))) {
+        if (!architecture) {
+          throw new ArchitectureError(
+            `${source} is a Keras 3 weights file (.weights.h5): it holds no architecture. ` +
+              `Give the model's JSON too: npm run import -- model.json ${source}`,
+          );
+        }
+        return {
+          layout: 'keras3-weights',
+          architecture: null,
+          kerasVersion: null,
+          backend: null,
+          layers: readKeras3Vars(file, architecture, source),
+        };
+      }
+      throw new UserError(`${source}: an HDF5 file, but not one Keras wrote (no layer_names, model_weights or layers)`);
+    },
+    source,
+  );
 }
 
-/** Pairs the file's weighted layers with the seed's by order, checking every shape. */
+/** Pairs the file's weighted layers with the Keras recipe's by order, checking every shape. */
 export function matchWeights(layers: KerasH5['layers'], source: string): WeightMap {
   const expected = weightedLayers();
   const names = (list: { name: string }[]) => list.map((l) => l.name).join(', ');
   if (layers.length !== expected.length) {
     throw new ArchitectureError(
       `${source}: weights for ${layers.length} layers (${names(layers) || 'none'}); ` +
-        `the seed's CNN has ${expected.length} layers with weights (${expected.map((e) => e.spec.name).join(', ')})`,
+        `the Keras recipe's CNN has ${expected.length} layers with weights (${expected.map((e) => e.spec.name).join(', ')})`,
     );
   }
   const out: WeightMap = new Map();
@@ -247,7 +296,7 @@ export function matchWeights(layers: KerasH5['layers'], source: string): WeightM
     if (!ok) {
       throw new ArchitectureError(
         `${source}: layer ${layer.name} (weighted layer ${i + 1}) holds ${shapes}; ` +
-          `the seed's ${spec.name} needs kernel [${kernel.join(', ')}] and bias [${bias.join(', ')}]`,
+          `the Keras recipe's ${spec.name} needs kernel [${kernel.join(', ')}] and bias [${bias.join(', ')}]`,
       );
     }
     out.set(`${spec.name}/kernel`, layer.tensors[0]);

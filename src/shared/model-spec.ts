@@ -25,7 +25,7 @@ export const WEIGHTS_FILE = 'weights.bin';
 export const METADATA_JSON = 'metadata.json';
 
 /**
- * The seed's Keras CNN, layer by layer. Names are fixed so that the Worker's lean forward pass can
+ * The Keras recipe's Keras CNN, layer by layer. Names are fixed so that the Worker's lean forward pass can
  * find each layer's weights in the tfjs weights manifest (`<name>/kernel`, `<name>/bias`).
  */
 export const LAYERS = [
@@ -41,7 +41,7 @@ export const LAYERS = [
 
 export type LayerSpec = (typeof LAYERS)[number];
 
-/** 1,199,882 for the seed's architecture. */
+/** 1,199,882 for the Keras recipe's architecture. */
 export function parameterCount(): number {
   let count = 0;
   let [height, width, channels] = [IMAGE_SIZE, IMAGE_SIZE, 1];

@@ -2,12 +2,12 @@
 // scale to fit 20×20 keeping the aspect ratio (anti-aliased), then place it in the 28×28 frame
 // with its centre of mass at the centre. Pure TypeScript: runs in Node (trainer, tests) and workerd.
 
-import { IMAGE_SIZE, MAX_PIXEL_VALUE, PIXEL_COUNT } from './model-spec.ts';
 import { extractInk, type GrayImage } from './ink.ts';
-import { resample, type FloatImage } from './resample.ts';
+import { IMAGE_SIZE, MAX_PIXEL_VALUE, PIXEL_COUNT } from './model-spec.ts';
+import { type FloatImage, resample } from './resample.ts';
 import { strokeWidth, thinStrokes } from './stroke.ts';
 
-export { NoInkError, type GrayImage } from './ink.ts';
+export { type GrayImage, NoInkError } from './ink.ts';
 
 /** MNIST digits fit a 20×20 box inside the 28×28 frame. */
 export const DIGIT_BOX_SIZE = 20;
@@ -15,7 +15,7 @@ export const DIGIT_BOX_SIZE = 20;
  * Where the centre of mass goes, in pixel-index coordinates. Measured on MNIST's test set the
  * mean is (14.01, 13.99), so the frame's centre (14, 14) is the convention to match.
  */
-export const CENTRE_OF_MASS = IMAGE_SIZE / 2;
+export const CENTER_OF_MASS = IMAGE_SIZE / 2;
 /**
  * Larger pictures are first box-averaged down (by an integer factor) to at most this side: the
  * digit ends up 20 px, and normalising costs the same for a phone photo as for a small scan.
@@ -68,7 +68,7 @@ function crop(image: FloatImage, x0: number, y0: number, x1: number, y1: number)
 }
 
 /** Centre of mass in pixel-index coordinates. */
-export function centreOfMass(image: FloatImage): { x: number; y: number } {
+export function centerOfMass(image: FloatImage): { x: number; y: number } {
   let mass = 0;
   let sx = 0;
   let sy = 0;
@@ -102,11 +102,11 @@ function fitToBox(ink: FloatImage): FloatImage {
   return digit;
 }
 
-/** Pastes `digit` into a 28×28 frame with its centre of mass at CENTRE_OF_MASS (clipped at the edges). */
-function placeByCentreOfMass(digit: FloatImage): Uint8Array {
-  const com = centreOfMass(digit);
-  const offsetX = Math.round(CENTRE_OF_MASS - com.x);
-  const offsetY = Math.round(CENTRE_OF_MASS - com.y);
+/** Pastes `digit` into a 28×28 frame with its centre of mass at CENTER_OF_MASS (clipped at the edges). */
+function placeByCenterOfMass(digit: FloatImage): Uint8Array {
+  const com = centerOfMass(digit);
+  const offsetX = Math.round(CENTER_OF_MASS - com.x);
+  const offsetY = Math.round(CENTER_OF_MASS - com.y);
   const out = new Uint8Array(PIXEL_COUNT);
   for (let y = 0; y < digit.height; y++) {
     const ty = y + offsetY;
@@ -128,7 +128,7 @@ function placeByCentreOfMass(digit: FloatImage): Uint8Array {
 export function normalizeDigit(image: GrayImage, options: NormalizeOptions = {}): Uint8Array {
   const ink = extractInk(reduceForWork(image, options.maxWorkSide));
   const { x0, y0, x1, y1 } = ink.box;
-  return placeByCentreOfMass(fitToBox(normalizeStrokes(crop(ink, x0, y0, x1, y1), options)));
+  return placeByCenterOfMass(fitToBox(normalizeStrokes(crop(ink, x0, y0, x1, y1), options)));
 }
 
 export interface NormalizeOptions {

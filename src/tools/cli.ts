@@ -3,7 +3,10 @@
 /** A mistake the user can fix (bad flag, unreadable or unsupported file): printed as is, exit 1. */
 export class UserError extends Error {
   override name = 'UserError';
-  constructor(message: string, readonly exitCode = 1) {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
     super(message);
   }
 }

@@ -20,7 +20,9 @@ export async function readModelDir(dir: string): Promise<StoredModel> {
       return await readFile(path.join(dir, name));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-        throw new UserError(`${dir} is not a model directory: ${name} is missing (expected ${MODEL_JSON} + ${WEIGHTS_FILE})`);
+        throw new UserError(
+          `${dir} is not a model directory: ${name} is missing (expected ${MODEL_JSON} + ${WEIGHTS_FILE})`,
+        );
       }
       throw error;
     }
@@ -37,10 +39,15 @@ export function loadStoredModel(stored: Pick<StoredModel, 'modelJson' | 'weights
 }
 
 /** The float32 values of every weight, dequantized from the stored manifest, by tfjs weight name. */
-export function decodeStoredWeights(stored: Pick<StoredModel, 'modelJson' | 'weights'>): Map<string, { shape: number[]; values: Float32Array }> {
+export function decodeStoredWeights(
+  stored: Pick<StoredModel, 'modelJson' | 'weights'>,
+): Map<string, { shape: number[]; values: Float32Array }> {
   const json = JSON.parse(stored.modelJson) as { weightsManifest: tf.io.WeightsManifestConfig };
   const specs = json.weightsManifest.flatMap((group) => group.weights);
-  const buffer = stored.weights.buffer.slice(stored.weights.byteOffset, stored.weights.byteOffset + stored.weights.byteLength) as ArrayBuffer;
+  const buffer = stored.weights.buffer.slice(
+    stored.weights.byteOffset,
+    stored.weights.byteOffset + stored.weights.byteLength,
+  ) as ArrayBuffer;
   const tensors = tf.io.decodeWeights(buffer, specs);
   const out = new Map<string, { shape: number[]; values: Float32Array }>();
   for (const [name, tensor] of Object.entries(tensors)) {

@@ -1,6 +1,7 @@
 // Puts tfjs on the wasm backend with the training kernels it lacks.
-import * as tf from '@tensorflow/tfjs-core';
+
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
+import * as tf from '@tensorflow/tfjs-core';
 import { registerTrainingKernels } from './kernels.ts';
 
 export interface BackendInfo {

@@ -8,6 +8,8 @@ if (wantsFineTune(argv)) {
 } else {
   await import('./main.ts');
   if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write('  --fine-tune DIR     fine-tune DIR on corrections instead (--extra DIR): npm run train -- --fine-tune models/mnist-cnn --help\n');
+    process.stdout.write(
+      '  --fine-tune DIR     fine-tune DIR on corrections instead (--extra DIR): npm run train -- --fine-tune models/mnist-cnn --help\n',
+    );
   }
 }

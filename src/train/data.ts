@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { IMAGE_SIZE, NUM_CLASSES, PIXEL_COUNT, type DigitSet } from '../shared/model-spec.ts';
+import { type DigitSet, IMAGE_SIZE, NUM_CLASSES, PIXEL_COUNT } from '../shared/model-spec.ts';
 import { IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, IdxFormatError, parseIdx } from './idx.ts';
 
 export type { DigitSet };
@@ -50,4 +50,3 @@ export function take(set: DigitSet, limit: number): DigitSet {
   const count = Math.min(limit, set.count);
   return { count, images: set.images.subarray(0, count * PIXEL_COUNT), labels: set.labels.subarray(0, count) };
 }
-

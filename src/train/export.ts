@@ -16,7 +16,11 @@ export interface QuantizedWeights {
  * Re-encodes float32 weights in the standard tfjs manifest form, so stock `tf.loadLayersModel`
  * dequantizes them: uint8 is affine per tensor (value = q·scale + min), float16 is IEEE half.
  */
-export function quantizeWeights(specs: tf.io.WeightsManifestEntry[], data: ArrayBuffer, dtype: Quantization): QuantizedWeights {
+export function quantizeWeights(
+  specs: tf.io.WeightsManifestEntry[],
+  data: ArrayBuffer,
+  dtype: Quantization,
+): QuantizedWeights {
   if (dtype === 'none') return { specs, data: new Uint8Array(data) };
   const chunks: Uint8Array[] = [];
   const outSpecs: tf.io.WeightsManifestEntry[] = [];
@@ -63,7 +67,7 @@ function toFloat16(value: number): number {
   const round = mantissa & 0x1fff;
   mantissa >>>= 13;
   let half = sign | (exponent << 10) | mantissa;
-  if (round > 0x1000 || (round === 0x1000 && (mantissa & 1))) half++;
+  if (round > 0x1000 || (round === 0x1000 && mantissa & 1)) half++;
   return half;
 }
 
@@ -122,7 +126,10 @@ export function encodeModel(artifacts: tf.io.ModelArtifacts, dtype: Quantization
 /** Loads model files with stock tfjs, the way any client would. */
 export function loadModelFiles(files: Pick<ModelFiles, 'modelJson' | 'weights'>): Promise<tf.LayersModel> {
   const json = JSON.parse(files.modelJson) as { modelTopology: object; weightsManifest: tf.io.WeightsManifestConfig };
-  const weightData = files.weights.buffer.slice(files.weights.byteOffset, files.weights.byteOffset + files.weights.byteLength);
+  const weightData = files.weights.buffer.slice(
+    files.weights.byteOffset,
+    files.weights.byteOffset + files.weights.byteLength,
+  );
   return tf.loadLayersModel(
     tf.io.fromMemory({
       modelTopology: json.modelTopology,
@@ -156,7 +163,10 @@ export async function writeDirAtomically(dir: string, files: Record<string, Uint
         await handle.close();
       }
     }
-    const existed = await stat(dir).then(() => true, () => false);
+    const existed = await stat(dir).then(
+      () => true,
+      () => false,
+    );
     if (existed) await rename(dir, old);
     await rename(tmp, dir);
     if (existed) await rm(old, { recursive: true, force: true });

@@ -10,12 +10,19 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
-import { METADATA_JSON, MODEL_JSON, PIXEL_COUNT, WEIGHTS_FILE, type DigitSet } from '../shared/model-spec.ts';
+import { type DigitSet, METADATA_JSON, MODEL_JSON, PIXEL_COUNT, WEIGHTS_FILE } from '../shared/model-spec.ts';
 import { seededRandom } from '../shared/random.ts';
 import { useWasmBackend } from './backend.ts';
 import { loadSplit } from './data.ts';
-import { encodeModel, loadModelFiles, modelArtifacts, modelDirFiles, writeDirAtomically, type Quantization } from './export.ts';
-import { FeedbackDataError, loadFeedbackDir, type FeedbackSet } from './feedback-data.ts';
+import {
+  encodeModel,
+  loadModelFiles,
+  modelArtifacts,
+  modelDirFiles,
+  type Quantization,
+  writeDirAtomically,
+} from './export.ts';
+import { FeedbackDataError, type FeedbackSet, loadFeedbackDir } from './feedback-data.ts';
 import { IdxFormatError } from './idx.ts';
 import { ReplicaGroup } from './parallel.ts';
 import { evaluate, roundMetric, toTensors, trainableVariables } from './train.ts';
@@ -90,8 +97,15 @@ export function parseFineTuneOptions(argv: string[]): FineTuneOptions | null {
   if (values.help) return null;
   const from = values['fine-tune'];
   if (!from) throw new FineTuneUsageError('--fine-tune needs the model directory to start from, e.g. models/mnist-cnn');
-  if (!values.extra) throw new FineTuneUsageError('--fine-tune needs --extra DIR, the corrections pulled with npm run feedback:pull');
-  const number = (name: string, value: string | undefined, fallback: number, ok: (n: number) => boolean, what: string) => {
+  if (!values.extra)
+    throw new FineTuneUsageError('--fine-tune needs --extra DIR, the corrections pulled with npm run feedback:pull');
+  const number = (
+    name: string,
+    value: string | undefined,
+    fallback: number,
+    ok: (n: number) => boolean,
+    what: string,
+  ) => {
     if (value === undefined) return fallback;
     const n = Number(value);
     if (!Number.isFinite(n) || !ok(n)) throw new FineTuneUsageError(`--${name} must be ${what}, got "${value}"`);
@@ -101,7 +115,8 @@ export function parseFineTuneOptions(argv: string[]): FineTuneOptions | null {
   const quantize = values.quantize as Quantization | undefined;
   const layers = values.layers ?? 'dense';
   if (layers !== 'dense' && layers !== 'all') throw new FineTuneUsageError('--layers must be dense or all');
-  if (quantize !== undefined && !['uint8', 'float16', 'none'].includes(quantize)) throw new FineTuneUsageError('--quantize must be uint8, float16 or none');
+  if (quantize !== undefined && !['uint8', 'float16', 'none'].includes(quantize))
+    throw new FineTuneUsageError('--quantize must be uint8, float16 or none');
   return {
     from,
     extra: values.extra,
@@ -121,8 +136,18 @@ export function parseFineTuneOptions(argv: string[]): FineTuneOptions | null {
 }
 
 /** MNIST test figures of a model, the test set split over `workers` threads by the trainer's replica group. */
-async function testFigures(model: tf.LayersModel, test: DigitSet, workers: number): Promise<{ loss: number; accuracy: number }> {
-  const group = await ReplicaGroup.start({ workers, maxBatch: 1, variables: trainableVariables(model), train: pick(test, [0]), test });
+async function testFigures(
+  model: tf.LayersModel,
+  test: DigitSet,
+  workers: number,
+): Promise<{ loss: number; accuracy: number }> {
+  const group = await ReplicaGroup.start({
+    workers,
+    maxBatch: 1,
+    variables: trainableVariables(model),
+    train: pick(test, [0]),
+    test,
+  });
   try {
     const { lossSum, correct } = await group.evaluate();
     return { loss: roundMetric(lossSum / test.count), accuracy: correct / test.count };
@@ -151,17 +176,30 @@ function pick(set: DigitSet, indices: number[]): DigitSet {
 }
 
 /** Seeded split of the corrections into training and held-out parts (held out: round(n·fraction), at least 1 when n ≥ 4). */
-export function splitCorrections(set: DigitSet, fraction: number, seed: number): { train: DigitSet; heldOut: DigitSet } {
+export function splitCorrections(
+  set: DigitSet,
+  fraction: number,
+  seed: number,
+): { train: DigitSet; heldOut: DigitSet } {
   const order = shuffled(set.count, seededRandom(seed * 7919 + 11));
-  const heldOutCount = fraction === 0 ? 0 : Math.min(set.count - 1, Math.max(set.count >= 4 ? 1 : 0, Math.round(set.count * fraction)));
+  const heldOutCount =
+    fraction === 0 ? 0 : Math.min(set.count - 1, Math.max(set.count >= 4 ? 1 : 0, Math.round(set.count * fraction)));
   return { heldOut: pick(set, order.slice(0, heldOutCount)), train: pick(set, order.slice(heldOutCount)) };
 }
 
 /** One epoch's mix: a fresh sample of MNIST plus the corrections repeated to make `share` of it, shuffled. */
-export function epochMix(mnist: DigitSet, corrections: DigitSet, options: Pick<FineTuneOptions, 'mnistPerEpoch' | 'share' | 'seed'>, epoch: number): DigitSet {
+export function epochMix(
+  mnist: DigitSet,
+  corrections: DigitSet,
+  options: Pick<FineTuneOptions, 'mnistPerEpoch' | 'share' | 'seed'>,
+  epoch: number,
+): DigitSet {
   const random = seededRandom(options.seed * 1_000_003 + epoch + 1);
   const mnistPart = shuffled(mnist.count, random).slice(0, options.mnistPerEpoch);
-  const copies = options.share >= 1 ? 1 : Math.max(1, Math.round((options.share * mnistPart.length) / ((1 - options.share) * corrections.count)));
+  const copies =
+    options.share >= 1
+      ? 1
+      : Math.max(1, Math.round((options.share * mnistPart.length) / ((1 - options.share) * corrections.count)));
   const both = concat(pick(mnist, mnistPart), ...Array.from({ length: copies }, () => corrections));
   return pick(both, shuffled(both.count, random));
 }
@@ -179,7 +217,8 @@ function concat(...sets: DigitSet[]): DigitSet {
   return { count, images, labels };
 }
 
-const accuracyOf = async (model: tf.LayersModel, set: DigitSet) => (set.count ? (await evaluate(model, set)).accuracy : null);
+const accuracyOf = async (model: tf.LayersModel, set: DigitSet) =>
+  set.count ? (await evaluate(model, set)).accuracy : null;
 const percent = (a: number | null) => (a === null ? 'n/a' : `${(a * 100).toFixed(2)}%`);
 const points = (before: number | null, after: number | null) =>
   before === null || after === null ? null : Math.round((after - before) * 1e4) / 100;
@@ -196,7 +235,10 @@ export interface FineTuneReport {
 }
 
 /** The whole fine-tune; returns the report (written: false when refused). */
-export async function fineTune(options: FineTuneOptions, print: (line: string) => void = console.log): Promise<FineTuneReport> {
+export async function fineTune(
+  options: FineTuneOptions,
+  print: (line: string) => void = console.log,
+): Promise<FineTuneReport> {
   const started = performance.now();
   const log = (line: string) => print(`[${((performance.now() - started) / 1000).toFixed(1)} s] ${line}`);
   await useWasmBackend();
@@ -206,35 +248,56 @@ export async function fineTune(options: FineTuneOptions, print: (line: string) =
     testAccuracy?: number;
     quantization?: { dtype?: Quantization };
   };
-  const model = await loadModelFiles({ modelJson: (await read(MODEL_JSON)).toString('utf8'), weights: new Uint8Array(await read(WEIGHTS_FILE)) });
+  const model = await loadModelFiles({
+    modelJson: (await read(MODEL_JSON)).toString('utf8'),
+    weights: new Uint8Array(await read(WEIGHTS_FILE)),
+  });
   const feedback: FeedbackSet = await loadFeedbackDir(options.extra);
-  const pulledAt = (JSON.parse((await readFile(path.join(options.extra, 'corrections.json'))).toString('utf8')) as { pulledAt?: string }).pulledAt;
+  const pulledAt = (
+    JSON.parse((await readFile(path.join(options.extra, 'corrections.json'))).toString('utf8')) as { pulledAt?: string }
+  ).pulledAt;
   const { train: corrections, heldOut } = splitCorrections(feedback, options.holdout, options.seed);
   const [mnistTrain, mnistTest] = await Promise.all([loadSplit('train'), loadSplit('t10k')]);
-  log(`Fine-tuning ${sourceMetadata.version} from ${options.from} on ${corrections.count} corrections (${heldOut.count} held out) from ${options.extra}, mixed with MNIST`);
+  log(
+    `Fine-tuning ${sourceMetadata.version} from ${options.from} on ${corrections.count} corrections (${heldOut.count} held out) from ${options.extra}, mixed with MNIST`,
+  );
 
   // The served model's MNIST figure is in its metadata when that metadata is provably about these
   // weights (its version is their content hash, as encodeModel computes it): no need to measure again.
-  const weightsHash = createHash('sha256').update(await read(WEIGHTS_FILE)).digest('hex').slice(0, 16);
-  const recorded = weightsHash === sourceMetadata.version && typeof sourceMetadata.testAccuracy === 'number' ? sourceMetadata.testAccuracy : null;
+  const weightsHash = createHash('sha256')
+    .update(await read(WEIGHTS_FILE))
+    .digest('hex')
+    .slice(0, 16);
+  const recorded =
+    weightsHash === sourceMetadata.version && typeof sourceMetadata.testAccuracy === 'number'
+      ? sourceMetadata.testAccuracy
+      : null;
   const before = {
     mnist: recorded ?? (await testFigures(model, mnistTest, options.workers)).accuracy,
     heldOut: await accuracyOf(model, heldOut),
     train: await accuracyOf(model, corrections),
   };
-  log(`Before: MNIST test ${percent(before.mnist)}${recorded === null ? '' : ' (metadata.json, for these weights)'}, held-out corrections ${percent(before.heldOut)}, training corrections ${percent(before.train)}`);
+  log(
+    `Before: MNIST test ${percent(before.mnist)}${recorded === null ? '' : ' (metadata.json, for these weights)'}, held-out corrections ${percent(before.heldOut)}, training corrections ${percent(before.train)}`,
+  );
 
   if (options.layers === 'dense') {
     for (const layer of model.layers) if (layer.getClassName() === 'Conv2D') layer.trainable = false;
   }
-  model.compile({ optimizer: tf.train.adam(options.learningRate), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+  model.compile({
+    optimizer: tf.train.adam(options.learningRate),
+    loss: 'categoricalCrossentropy',
+    metrics: ['accuracy'],
+  });
   for (let epoch = 0; epoch < options.epochs; epoch++) {
     const mix = epochMix(mnistTrain, corrections, options, epoch);
     const { xs, ys } = toTensors(mix);
     try {
       const history = await model.fit(xs, ys, { epochs: 1, batchSize: options.batchSize, shuffle: false, verbose: 0 });
       const loss = history.history.loss[0] as number;
-      log(`Epoch ${epoch + 1}/${options.epochs}: ${mix.count} digits (${mix.count - Math.min(options.mnistPerEpoch, mnistTrain.count)} corrections), loss ${loss.toFixed(4)}`);
+      log(
+        `Epoch ${epoch + 1}/${options.epochs}: ${mix.count} digits (${mix.count - Math.min(options.mnistPerEpoch, mnistTrain.count)} corrections), loss ${loss.toFixed(4)}`,
+      );
     } finally {
       tf.dispose([xs, ys]);
     }
@@ -247,22 +310,40 @@ export async function fineTune(options: FineTuneOptions, print: (line: string) =
   const files = encodeModel(await modelArtifacts(model), quantize);
   const stored = await loadModelFiles(files);
   const afterTest = await testFigures(stored, mnistTest, options.workers);
-  const after = { mnist: afterTest.accuracy, heldOut: await accuracyOf(stored, heldOut), train: await accuracyOf(stored, corrections) };
+  const after = {
+    mnist: afterTest.accuracy,
+    heldOut: await accuracyOf(stored, heldOut),
+    train: await accuracyOf(stored, corrections),
+  };
   const mnistChange = points(before.mnist, after.mnist)!;
-  log(`After:  MNIST test ${percent(after.mnist)} (${mnistChange >= 0 ? '+' : ''}${mnistChange} points), held-out corrections ${percent(after.heldOut)}, training corrections ${percent(after.train)}`);
+  log(
+    `After:  MNIST test ${percent(after.mnist)} (${mnistChange >= 0 ? '+' : ''}${mnistChange} points), held-out corrections ${percent(after.heldOut)}, training corrections ${percent(after.train)}`,
+  );
 
   const report: FineTuneReport = {
     from: { dir: options.from, version: sourceMetadata.version },
-    corrections: { dir: options.extra, total: feedback.count, train: corrections.count, heldOut: heldOut.count, pulledAt },
+    corrections: {
+      dir: options.extra,
+      total: feedback.count,
+      train: corrections.count,
+      heldOut: heldOut.count,
+      pulledAt,
+    },
     mnistTest: { before: before.mnist, after: after.mnist, changePoints: mnistChange },
-    heldOutCorrections: { before: before.heldOut, after: after.heldOut, changePoints: points(before.heldOut, after.heldOut) },
+    heldOutCorrections: {
+      before: before.heldOut,
+      after: after.heldOut,
+      changePoints: points(before.heldOut, after.heldOut),
+    },
     trainCorrections: { before: before.train, after: after.train },
     written: false,
     version: files.version,
     out: options.out,
   };
   if (-mnistChange > MAX_MNIST_DROP_POINTS && !options.force) {
-    log(`Refused: MNIST test accuracy dropped by ${-mnistChange} points (limit ${MAX_MNIST_DROP_POINTS}); ${options.out} is unchanged. --force writes it anyway.`);
+    log(
+      `Refused: MNIST test accuracy dropped by ${-mnistChange} points (limit ${MAX_MNIST_DROP_POINTS}); ${options.out} is unchanged. --force writes it anyway.`,
+    );
     return report;
   }
 
@@ -298,10 +379,22 @@ export async function fineTune(options: FineTuneOptions, print: (line: string) =
   const extras: Record<string, Uint8Array> = {};
   for (const picture of ['samples.png', 'curves.png']) {
     const file = path.join(options.from, picture);
-    if (await stat(file).then(() => true, () => false)) extras[picture] = new Uint8Array(await readFile(file));
+    if (
+      await stat(file).then(
+        () => true,
+        () => false,
+      )
+    )
+      extras[picture] = new Uint8Array(await readFile(file));
   }
-  await writeDirAtomically(options.out, { ...modelDirFiles(files), [METADATA_JSON]: JSON.stringify(metadata, null, 2) + '\n', ...extras });
-  log(`Model ${files.version} (fine-tuned from ${sourceMetadata.version}) written to ${options.out}${metadata.fineTune.forced ? ` despite the MNIST drop of ${-mnistChange} points (--force)` : ''}`);
+  await writeDirAtomically(options.out, {
+    ...modelDirFiles(files),
+    [METADATA_JSON]: `${JSON.stringify(metadata, null, 2)}\n`,
+    ...extras,
+  });
+  log(
+    `Model ${files.version} (fine-tuned from ${sourceMetadata.version}) written to ${options.out}${metadata.fineTune.forced ? ` despite the MNIST drop of ${-mnistChange} points (--force)` : ''}`,
+  );
   return { ...report, written: true };
 }
 
@@ -311,7 +404,10 @@ export async function fineTuneMain(argv: string[]): Promise<number> {
   try {
     options = parseFineTuneOptions(argv);
   } catch (error) {
-    if (error instanceof FineTuneUsageError || (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))) {
+    if (
+      error instanceof FineTuneUsageError ||
+      (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))
+    ) {
       console.error(`${error.message}\n\n${FINE_TUNE_HELP}`);
       return 2;
     }
@@ -326,7 +422,10 @@ export async function fineTuneMain(argv: string[]): Promise<number> {
     return report.written ? 0 : 1;
   } catch (error) {
     // Missing or malformed inputs: a message, not a stack trace.
-    const expected = error instanceof FeedbackDataError || error instanceof IdxFormatError || (error instanceof Error && typeof (error as NodeJS.ErrnoException).syscall === 'string');
+    const expected =
+      error instanceof FeedbackDataError ||
+      error instanceof IdxFormatError ||
+      (error instanceof Error && typeof (error as NodeJS.ErrnoException).syscall === 'string');
     if (!expected) throw error;
     console.error((error as Error).message);
     return 1;
@@ -334,4 +433,5 @@ export async function fineTuneMain(argv: string[]): Promise<number> {
 }
 
 /** Whether a `npm run train` command line asks for a fine-tune. */
-export const wantsFineTune = (argv: string[]) => argv.some((arg) => arg === '--fine-tune' || arg.startsWith('--fine-tune='));
+export const wantsFineTune = (argv: string[]) =>
+  argv.some((arg) => arg === '--fine-tune' || arg.startsWith('--fine-tune='));

@@ -43,13 +43,17 @@ function hex(n: number): string {
 /** An unsigned-byte IDX file (the inverse of parseIdx): big-endian magic and dimensions, then the bytes. */
 export function encodeIdx(magic: number, dims: number[], data: Uint8Array): Uint8Array {
   const rank = magic & 0xff;
-  if (dims.length !== rank) throw new IdxFormatError(`magic 0x${hex(magic)} has ${rank} dimensions, got [${dims.join(', ')}]`);
+  if (dims.length !== rank)
+    throw new IdxFormatError(`magic 0x${hex(magic)} has ${rank} dimensions, got [${dims.join(', ')}]`);
   const size = dims.reduce((a, b) => a * b, 1);
-  if (data.length !== size) throw new IdxFormatError(`dimensions [${dims.join(', ')}] need ${size} bytes, got ${data.length}`);
+  if (data.length !== size)
+    throw new IdxFormatError(`dimensions [${dims.join(', ')}] need ${size} bytes, got ${data.length}`);
   const out = new Uint8Array(4 + 4 * rank + size);
   const view = new DataView(out.buffer);
   view.setUint32(0, magic);
-  dims.forEach((d, i) => view.setUint32(4 + 4 * i, d));
+  dims.forEach((d, i) => {
+    view.setUint32(4 + 4 * i, d);
+  });
   out.set(data, 4 + 4 * rank);
   return out;
 }

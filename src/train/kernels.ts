@@ -3,19 +3,19 @@
 // Both convolution gradients are rewritten as forward convolutions, which the backend hands to
 // XNNPACK. They call the backend's own registered kernels, so nothing leaves wasm memory.
 import {
+  type BatchMatMulAttrs,
   backend_util,
-  util,
-  getKernel,
-  registerKernel,
-  unregisterKernel,
-  type KernelConfig,
-  type KernelFunc,
-  type TensorInfo,
   type Conv2DBackpropFilterAttrs,
   type Conv2DBackpropInputAttrs,
-  type BatchMatMulAttrs,
+  getKernel,
+  type KernelConfig,
+  type KernelFunc,
   type MaxPoolGradAttrs,
+  registerKernel,
   type SumAttrs,
+  type TensorInfo,
+  unregisterKernel,
+  util,
 } from '@tensorflow/tfjs-core';
 
 const BACKEND = 'wasm';
@@ -45,9 +45,13 @@ function runKernel(name: string, args: KernelArgs): TensorInfo {
  * computes every source index by division and is 3–5× slower at the convolution gradients' sizes.
  */
 function transpose(x: TensorInfo, perm: number[], backend: KernelArgs['backend']): TensorInfo {
-  if (x.dtype !== 'float32' || x.shape.length > 4) return runKernel('Transpose', { inputs: { x }, attrs: { perm }, backend });
+  if (x.dtype !== 'float32' || x.shape.length > 4)
+    return runKernel('Transpose', { inputs: { x }, attrs: { perm }, backend });
   const wasm = wasmBackend(backend);
-  const out = wasm.makeOutput(perm.map((p) => x.shape[p]), 'float32');
+  const out = wasm.makeOutput(
+    perm.map((p) => x.shape[p]),
+    'float32',
+  );
   const to = wasm.typedArrayFromHeap(out);
   const from = wasm.typedArrayFromHeap(x);
   // Pad to rank 4 at the front; strides of the source, in the output's axis order.
@@ -90,7 +94,8 @@ function forwardGeometry(
   if (attrs.dataFormat !== 'NHWC') {
     throw new Error(`${kernel} on wasm supports dataFormat NHWC only, got ${attrs.dataFormat}`);
   }
-  const [strideHeight, strideWidth] = typeof attrs.strides === 'number' ? [attrs.strides, attrs.strides] : attrs.strides;
+  const [strideHeight, strideWidth] =
+    typeof attrs.strides === 'number' ? [attrs.strides, attrs.strides] : attrs.strides;
   if (strideHeight !== 1 || strideWidth !== 1) {
     throw new Error(`${kernel} on wasm supports stride 1 only, got [${strideHeight}, ${strideWidth}]`);
   }
@@ -107,7 +112,12 @@ function forwardGeometry(
 }
 
 function explicitPadding(p: Padding): backend_util.ExplicitPadding {
-  return [[0, 0], [p.top, p.bottom], [p.left, p.right], [0, 0]];
+  return [
+    [0, 0],
+    [p.top, p.bottom],
+    [p.left, p.right],
+    [0, 0],
+  ];
 }
 
 /**
@@ -161,7 +171,11 @@ const conv2DBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
       }
     }
     // A fresh `grads` tensor each chunk: the stock matmul caches packed weights by tensor id.
-    const product = runKernel('BatchMatMul', { inputs: { a: patches, b: grads }, attrs: { transposeA: false, transposeB: false }, backend });
+    const product = runKernel('BatchMatMul', {
+      inputs: { a: patches, b: grads },
+      attrs: { transposeA: false, transposeB: false },
+      backend,
+    });
     const values = wasm.typedArrayFromHeap(product);
     for (let k = 0; k < sum.length; k++) sum[k] += values[k];
     dispose(backend, patches, grads, product);
@@ -244,7 +258,11 @@ function withLeadingAxesSum(stock: KernelConfig): KernelConfig {
     if (!leading || x.dtype !== 'float32') return stock.kernelFunc(args);
     const kept = x.shape.slice(axes.length);
     const out = wasmBackend(args.backend).makeOutput(keepDims ? [...axes.map(() => 1), ...kept] : kept, 'float32');
-    sumRows(wasmBackend(args.backend).typedArrayFromHeap(x), size(kept), wasmBackend(args.backend).typedArrayFromHeap(out));
+    sumRows(
+      wasmBackend(args.backend).typedArrayFromHeap(x),
+      size(kept),
+      wasmBackend(args.backend).typedArrayFromHeap(out),
+    );
     return out;
   };
   return { ...stock, kernelFunc };
@@ -290,7 +308,8 @@ export const RELU_BIAS_GRAD = 'MnistEdgeReluBiasGrad';
 
 /** relu(conv2d(x, filter) + bias): the stock FusedConv2D under its own name, so network.ts can give it a gradient. */
 export const CONV_BIAS_RELU = 'MnistEdgeConvBiasRelu';
-const convBiasRelu: KernelFunc = (args) => runKernel('FusedConv2D', { ...args, attrs: { ...args.attrs, activation: 'relu' } });
+const convBiasRelu: KernelFunc = (args) =>
+  runKernel('FusedConv2D', { ...args, attrs: { ...args.attrs, activation: 'relu' } });
 
 /**
  * MaxPoolGrad for non-overlapping windows (stride = window, valid padding, NHWC): each window's

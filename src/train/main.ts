@@ -4,24 +4,40 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
-import { IMAGE_SIZE, MAX_PIXEL_VALUE, METADATA_JSON, MODEL_DIR, MODEL_JSON, WEIGHTS_FILE, parameterCount } from '../shared/model-spec.ts';
-import { useWasmBackend, type BackendInfo } from './backend.ts';
-import { loadSplit, take, type DigitSet } from './data.ts';
+import {
+  IMAGE_SIZE,
+  MAX_PIXEL_VALUE,
+  METADATA_JSON,
+  MODEL_DIR,
+  MODEL_JSON,
+  parameterCount,
+  WEIGHTS_FILE,
+} from '../shared/model-spec.ts';
+import { type BackendInfo, useWasmBackend } from './backend.ts';
+import { type DigitSet, loadSplit, take } from './data.ts';
 import {
   encodeModel,
   loadModelFiles,
   modelArtifacts,
   modelDirFiles,
-  writeDirAtomically,
   type Quantization,
+  writeDirAtomically,
 } from './export.ts';
+import { IdxFormatError } from './idx.ts';
 import { buildModel } from './model.ts';
 import { KERAS_ADADELTA, KerasAdadelta } from './optimizer.ts';
-import { learningCurvesPng, sampleGridPng, type EpochRecord } from './pictures.ts';
-import { consoleProgress } from './progress.ts';
-import { IdxFormatError } from './idx.ts';
 import { ReplicaGroup } from './parallel.ts';
-import { DivergedError, roundMetric, trainableVariables, trainModel, type Position, type Recipe, type TrainSummary } from './train.ts';
+import { type EpochRecord, learningCurvesPng, sampleGridPng } from './pictures.ts';
+import { consoleProgress } from './progress.ts';
+import {
+  DivergedError,
+  type Position,
+  type Recipe,
+  roundMetric,
+  type TrainSummary,
+  trainableVariables,
+  trainModel,
+} from './train.ts';
 
 const HELP = `Usage: npm run train -- [options]
 
@@ -89,7 +105,8 @@ function parseOptions(argv: string[]): Options | null {
   });
   if (values.help) return null;
   const quantize = (values.quantize ?? 'uint8') as Quantization;
-  if (!['uint8', 'float16', 'none'].includes(quantize)) throw new UsageError(`--quantize must be uint8, float16 or none`);
+  if (!['uint8', 'float16', 'none'].includes(quantize))
+    throw new UsageError(`--quantize must be uint8, float16 or none`);
   const seed = values.seed === undefined ? 1 : Number(values.seed);
   if (!Number.isInteger(seed) || seed < 0) throw new UsageError(`--seed must be a non-negative integer`);
   return {
@@ -134,31 +151,51 @@ async function saveCheckpoint(dir: string, model: tf.LayersModel, state: Checkpo
 async function loadCheckpoint(dir: string): Promise<{ model: tf.LayersModel; state: CheckpointState }> {
   const read = (name: string) => readFile(path.join(dir, name));
   const state = JSON.parse((await read('state.json')).toString()) as CheckpointState;
-  const model = await loadModelFiles({ modelJson: (await read(MODEL_JSON)).toString(), weights: new Uint8Array(await read(WEIGHTS_FILE)) });
+  const model = await loadModelFiles({
+    modelJson: (await read(MODEL_JSON)).toString(),
+    weights: new Uint8Array(await read(WEIGHTS_FILE)),
+  });
   const optimizer = new KerasAdadelta(state.recipe.optimizer);
   model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
   const data = await read('optimizer.bin');
   const specs = JSON.parse((await read('optimizer.json')).toString()) as tf.io.WeightsManifestEntry[];
-  const weights = tf.io.decodeWeights(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer, specs);
+  const weights = tf.io.decodeWeights(
+    data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer,
+    specs,
+  );
   await optimizer.setWeights(Object.entries(weights).map(([name, tensor]) => ({ name, tensor })));
   return { model, state };
 }
 
 /** A new model, or the checkpoint's model, recipe and progress with `--resume`. */
-async function startingPoint(options: Options, checkpointDir: string): Promise<{ model: tf.LayersModel } & CheckpointState> {
+async function startingPoint(
+  options: Options,
+  checkpointDir: string,
+): Promise<{ model: tf.LayersModel } & CheckpointState> {
   if (!options.resume) {
     const { recipe } = options;
-    return { model: buildModel({ seed: recipe.seed, optimizer: recipe.optimizer }), recipe, history: [], trainSeconds: 0, position: null };
+    return {
+      model: buildModel({ seed: recipe.seed, optimizer: recipe.optimizer }),
+      recipe,
+      history: [],
+      trainSeconds: 0,
+      position: null,
+    };
   }
   const checkpoint = await loadCheckpoint(checkpointDir).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') throw new UsageError(`--resume: no checkpoint in ${checkpointDir}; train without --resume first`);
+    if (error.code === 'ENOENT')
+      throw new UsageError(`--resume: no checkpoint in ${checkpointDir}; train without --resume first`);
     throw error;
   });
   const { state } = checkpoint;
   if (state.history.length >= options.recipe.epochs) {
-    throw new UsageError(`--resume: ${checkpointDir} already holds ${state.history.length} epochs; ask for more with --epochs`);
+    throw new UsageError(
+      `--resume: ${checkpointDir} already holds ${state.history.length} epochs; ask for more with --epochs`,
+    );
   }
-  const where = state.position?.step ? `in epoch ${state.position.epoch + 1} after step ${state.position.step}` : `after epoch ${state.history.length}`;
+  const where = state.position?.step
+    ? `in epoch ${state.position.epoch + 1} after step ${state.position.step}`
+    : `after epoch ${state.history.length}`;
   console.log(`Resuming from ${checkpointDir} ${where}`);
   return { ...state, model: checkpoint.model, recipe: { ...state.recipe, epochs: options.recipe.epochs } };
 }
@@ -174,9 +211,15 @@ async function checkWritable(outDir: string): Promise<void> {
   }
 }
 
-async function loadData(recipe: Recipe, options: Options): Promise<{ fullTrain: DigitSet; train: DigitSet; test: DigitSet }> {
+async function loadData(
+  recipe: Recipe,
+  options: Options,
+): Promise<{ fullTrain: DigitSet; train: DigitSet; test: DigitSet }> {
   try {
-    const [fullTrain, fullTest] = await Promise.all([loadSplit('train', options.dataDir), loadSplit('t10k', options.dataDir)]);
+    const [fullTrain, fullTest] = await Promise.all([
+      loadSplit('train', options.dataDir),
+      loadSplit('t10k', options.dataDir),
+    ]);
     return {
       fullTrain,
       train: recipe.trainLimit ? take(fullTrain, recipe.trainLimit) : fullTrain,
@@ -218,7 +261,13 @@ async function run(options: Options): Promise<void> {
       `Adadelta lr ${recipe.optimizer.learningRate} ρ ${recipe.optimizer.rho} ε ${recipe.optimizer.epsilon}, seed ${recipe.seed}`,
   );
 
-  const group = await ReplicaGroup.start({ workers: options.workers, maxBatch: recipe.batchSize, variables: trainableVariables(model), train, test });
+  const group = await ReplicaGroup.start({
+    workers: options.workers,
+    maxBatch: recipe.batchSize,
+    variables: trainableVariables(model),
+    train,
+    test,
+  });
   const progress = consoleProgress(recipe.epochs);
   try {
     const trainingStarted = performance.now();
@@ -232,17 +281,37 @@ async function run(options: Options): Promise<void> {
         ...progress,
         async onEpochEnd(record, history) {
           await progress.onEpochEnd?.(record, history);
-          await saveCheckpoint(checkpointDir, model, { recipe, history: [...history], trainSeconds: trainSeconds(), position: null });
+          await saveCheckpoint(checkpointDir, model, {
+            recipe,
+            history: [...history],
+            trainSeconds: trainSeconds(),
+            position: null,
+          });
         },
       },
     });
     if (summary.stoppedAt) {
-      await saveCheckpoint(checkpointDir, model, { recipe, history: summary.history, trainSeconds: trainSeconds(), position: summary.stoppedAt });
+      await saveCheckpoint(checkpointDir, model, {
+        recipe,
+        history: summary.history,
+        trainSeconds: trainSeconds(),
+        position: summary.stoppedAt,
+      });
       console.error(`Checkpoint saved in ${checkpointDir}; continue with --resume --out ${options.outDir}`);
       process.exitCode = 130;
       return;
     }
-    await exportModel(options, { model, group, recipe, backend, summary, fullTrain, train, test, trainSeconds: trainSeconds() });
+    await exportModel(options, {
+      model,
+      group,
+      recipe,
+      backend,
+      summary,
+      fullTrain,
+      train,
+      test,
+      trainSeconds: trainSeconds(),
+    });
   } finally {
     progress.close();
     await group.close();
@@ -271,7 +340,10 @@ async function exportModel(
   const stored = await loadModelFiles(files);
   const storedFigures = await group.evaluate(trainableVariables(stored));
   stored.dispose();
-  const quantized = { loss: roundMetric(storedFigures.lossSum / test.count), accuracy: storedFigures.correct / test.count };
+  const quantized = {
+    loss: roundMetric(storedFigures.lossSum / test.count),
+    accuracy: storedFigures.correct / test.count,
+  };
   const metadata = {
     name: 'mnist-cnn',
     version: files.version,
@@ -317,7 +389,7 @@ async function exportModel(
   };
   await writeDirAtomically(options.outDir, {
     ...modelDirFiles(files),
-    [METADATA_JSON]: JSON.stringify(metadata, null, 2) + '\n',
+    [METADATA_JSON]: `${JSON.stringify(metadata, null, 2)}\n`,
     'samples.png': sampleGridPng(run.fullTrain),
     'curves.png': learningCurvesPng(summary.history),
   });
@@ -341,7 +413,10 @@ try {
     await run(options);
   }
 } catch (error) {
-  if (error instanceof UsageError || (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))) {
+  if (
+    error instanceof UsageError ||
+    (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))
+  ) {
     console.error(`${error.message}\n\n${HELP}`);
     process.exitCode = 2;
   } else if (error instanceof RunError || error instanceof DivergedError || isFileSystemError(error)) {

@@ -1,7 +1,7 @@
 // The Keras recipe's CNN as a tfjs LayersModel, built from the shared layer spec.
 import * as tf from '@tensorflow/tfjs';
 import { INPUT_SHAPE, LAYERS, type LayerSpec } from '../shared/model-spec.ts';
-import { KerasAdadelta, KERAS_ADADELTA, type AdadeltaConfig } from './optimizer.ts';
+import { type AdadeltaConfig, KERAS_ADADELTA, KerasAdadelta } from './optimizer.ts';
 
 function toLayer(spec: LayerSpec, seed: number | undefined, index: number): tf.layers.Layer {
   // Keras's default initializers: Glorot-uniform kernels, zero biases.

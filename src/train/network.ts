@@ -3,7 +3,7 @@
 // no Keras bookkeeping, and a worker thread needs no model.
 // The whole bundle, not tfjs-core: core's Node build registers no gradients.
 import * as tf from '@tensorflow/tfjs';
-import { IMAGE_SIZE, LAYERS, NUM_CLASSES, PIXEL_COUNT, type DigitSet } from '../shared/model-spec.ts';
+import { type DigitSet, IMAGE_SIZE, LAYERS, NUM_CLASSES, PIXEL_COUNT } from '../shared/model-spec.ts';
 import { seededRandom } from '../shared/random.ts';
 import { CONV_BIAS_RELU, RELU_BIAS_GRAD } from './kernels.ts';
 
@@ -111,8 +111,14 @@ tf.registerGradient({
     const [x, filter, y] = saved;
     const [dyA, dBias] = tf.engine().runKernel(RELU_BIAS_GRAD, { dy: dy as tf.Tensor, y }, {}) as tf.Tensor[];
     return {
-      x: () => tf.engine().runKernel('Conv2DBackpropInput', { dy: dyA, filter }, { ...VALID_CONV, inputShape: x.shape }) as tf.Tensor,
-      filter: () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: dyA }, { ...VALID_CONV, filterShape: filter.shape }) as tf.Tensor,
+      x: () =>
+        tf
+          .engine()
+          .runKernel('Conv2DBackpropInput', { dy: dyA, filter }, { ...VALID_CONV, inputShape: x.shape }) as tf.Tensor,
+      filter: () =>
+        tf
+          .engine()
+          .runKernel('Conv2DBackpropFilter', { x, dy: dyA }, { ...VALID_CONV, filterShape: filter.shape }) as tf.Tensor,
       bias: () => dBias,
     };
   },
@@ -144,7 +150,10 @@ function mix(...values: number[]): number {
 }
 
 /** Network-ready inputs for examples `indices` of `set`: pixels scaled to [0,1], one-hot labels. */
-export function batchTensors(set: DigitSet, indices: ArrayLike<number>): { x: tf.Tensor4D; labels: Uint8Array; oneHot: tf.Tensor2D } {
+export function batchTensors(
+  set: DigitSet,
+  indices: ArrayLike<number>,
+): { x: tf.Tensor4D; labels: Uint8Array; oneHot: tf.Tensor2D } {
   const n = indices.length;
   const pixels = new Float32Array(n * PIXEL_COUNT);
   const labels = new Uint8Array(n);
@@ -156,7 +165,11 @@ export function batchTensors(set: DigitSet, indices: ArrayLike<number>): { x: tf
     labels[i] = set.labels[src];
     oneHot[i * NUM_CLASSES + labels[i]] = 1;
   }
-  return { x: tf.tensor4d(pixels, [n, IMAGE_SIZE, IMAGE_SIZE, 1]), labels, oneHot: tf.tensor2d(oneHot, [n, NUM_CLASSES]) };
+  return {
+    x: tf.tensor4d(pixels, [n, IMAGE_SIZE, IMAGE_SIZE, 1]),
+    labels,
+    oneHot: tf.tensor2d(oneHot, [n, NUM_CLASSES]),
+  };
 }
 
 /** How many rows of `logits` (a [n,10] row-major array) put their maximum on the true label. */
@@ -164,7 +177,8 @@ export function countCorrect(logitValues: Float32Array, labels: Uint8Array): num
   let correct = 0;
   for (let i = 0; i < labels.length; i++) {
     let best = 0;
-    for (let c = 1; c < NUM_CLASSES; c++) if (logitValues[i * NUM_CLASSES + c] > logitValues[i * NUM_CLASSES + best]) best = c;
+    for (let c = 1; c < NUM_CLASSES; c++)
+      if (logitValues[i * NUM_CLASSES + c] > logitValues[i * NUM_CLASSES + best]) best = c;
     if (best === labels[i]) correct++;
   }
   return correct;
@@ -205,7 +219,13 @@ export function shardGradients(
 }
 
 /** Σ cross-entropy and correct count of examples [from, to) of `set`, in chunks. */
-export function evaluateRange(params: readonly tf.Tensor[], set: DigitSet, from: number, to: number, chunk = 500): ShardResult {
+export function evaluateRange(
+  params: readonly tf.Tensor[],
+  set: DigitSet,
+  from: number,
+  to: number,
+  chunk = 500,
+): ShardResult {
   let lossSum = 0;
   let correct = 0;
   for (let start = from; start < to; start += chunk) {
@@ -214,7 +234,10 @@ export function evaluateRange(params: readonly tf.Tensor[], set: DigitSet, from:
     const { x, labels, oneHot } = batchTensors(set, indices);
     const [values, loss] = tf.tidy(() => {
       const out = logits(params, x);
-      return [out.dataSync() as Float32Array, tf.losses.softmaxCrossEntropy(oneHot, out, undefined, 0, tf.Reduction.SUM).dataSync()[0]];
+      return [
+        out.dataSync() as Float32Array,
+        tf.losses.softmaxCrossEntropy(oneHot, out, undefined, 0, tf.Reduction.SUM).dataSync()[0],
+      ];
     });
     lossSum += loss;
     correct += countCorrect(values, labels);

@@ -112,7 +112,9 @@ export class KerasAdadelta extends tf.Optimizer {
     }
     // Accumulators are keyed by variable name; a silent mismatch would restart Adadelta from zero.
     if (restored !== byName.size) {
-      throw new Error(`Optimizer state names ${byName.size} accumulators, of which only ${restored} match this model's weights`);
+      throw new Error(
+        `Optimizer state names ${byName.size} accumulators, of which only ${restored} match this model's weights`,
+      );
     }
   }
 

@@ -7,8 +7,8 @@
 // shared weights; every replica loads them before its next command.
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
-import { PIXEL_COUNT, type DigitSet } from '../shared/model-spec.ts';
-import { PARAM_COUNT, PARAMS, evaluateRange, shardGradients, type DropoutDraw, type ShardResult } from './network.ts';
+import { type DigitSet, PIXEL_COUNT } from '../shared/model-spec.ts';
+import { type DropoutDraw, evaluateRange, PARAM_COUNT, PARAMS, type ShardResult, shardGradients } from './network.ts';
 
 /** Control words (Int32Array indices). */
 const GENERATION = 0; // bumped by the main thread for every command
@@ -23,7 +23,7 @@ const STEP = 8;
 const CONTROL_WORDS = 9;
 const ERROR_BYTES = 4096;
 
-export const enum Command {
+export enum Command {
   Step = 1,
   Evaluate = 2,
   Exit = 3,
@@ -125,7 +125,9 @@ export class Replica {
     if (command === Command.Step) {
       const shard = this.stepShard();
       const slot = (this.rank - 1) * PARAM_COUNT;
-      shard.grads.forEach((g, i) => grads.set(g.dataSync() as Float32Array, slot + PARAMS[i].offset));
+      shard.grads.forEach((g, i) => {
+        grads.set(g.dataSync() as Float32Array, slot + PARAMS[i].offset);
+      });
       tf.dispose(shard.grads);
       result = shard.result;
     } else {
@@ -148,7 +150,9 @@ export function serveCommands(replica: Replica): void {
     try {
       replica.run(command);
     } catch (e) {
-      const text = new TextEncoder().encode(`worker ${replica.rank}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+      const text = new TextEncoder().encode(
+        `worker ${replica.rank}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
+      );
       error.set(text.subarray(0, ERROR_BYTES));
       Atomics.store(control, FAILED, replica.rank + 1);
     }
@@ -212,7 +216,10 @@ export class ReplicaGroup {
     group.publishWeights();
     const ready: Promise<void>[] = [];
     for (let rank = 1; rank < workers; rank++) {
-      const worker = new Worker(new URL('./replica-worker.mjs', import.meta.url), { workerData: { state, rank }, execArgv: [] });
+      const worker = new Worker(new URL('./replica-worker.mjs', import.meta.url), {
+        workerData: { state, rank },
+        execArgv: [],
+      });
       ready.push(
         new Promise<void>((resolve, reject) => {
           worker.once('message', () => resolve());
@@ -221,7 +228,10 @@ export class ReplicaGroup {
         }),
       );
       worker.on('error', (e) => group.onThreadFailure(new Error(`worker ${rank} failed: ${e.stack ?? e.message}`)));
-      worker.on('exit', (code) => code !== 0 && group.onThreadFailure(new Error(`worker ${rank} exited with code ${code}`)));
+      worker.on(
+        'exit',
+        (code) => code !== 0 && group.onThreadFailure(new Error(`worker ${rank} exited with code ${code}`)),
+      );
       group.threads.push(worker);
     }
     await Promise.all(ready);
@@ -239,7 +249,9 @@ export class ReplicaGroup {
 
   /** Copies `params` (default: the main thread's variables) into the shared weights. */
   publishWeights(params: readonly tf.Tensor[] = this.replica.variables): void {
-    params.forEach((t, i) => this.state.weights.set(t.dataSync() as Float32Array, PARAMS[i].offset));
+    params.forEach((t, i) => {
+      this.state.weights.set(t.dataSync() as Float32Array, PARAMS[i].offset);
+    });
     Atomics.add(this.state.control, WEIGHTS_VERSION, 1);
   }
 
@@ -284,7 +296,9 @@ export class ReplicaGroup {
     results[0] = own.result.lossSum;
     results[1] = own.result.correct;
     const total = this.gradient;
-    own.grads.forEach((g, i) => total.set(g.dataSync() as Float32Array, PARAMS[i].offset));
+    own.grads.forEach((g, i) => {
+      total.set(g.dataSync() as Float32Array, PARAMS[i].offset);
+    });
     tf.dispose(own.grads);
     // Shards added in rank order, the same every step.
     for (let rank = 1; rank < this.workers; rank++) {
@@ -322,12 +336,17 @@ export class ReplicaGroup {
     control[COMMAND] = Command.Exit;
     Atomics.add(control, GENERATION, 1);
     Atomics.notify(control, GENERATION);
-    await Promise.all(this.threads.map((t) => new Promise((resolve) => (t.threadId < 0 ? resolve(null) : t.once('exit', resolve)))));
+    await Promise.all(
+      this.threads.map((t) => new Promise((resolve) => (t.threadId < 0 ? resolve(null) : t.once('exit', resolve)))),
+    );
   }
 }
 
-
 /** Atomics.waitAsync (Node ≥ 16; typed in TypeScript's es2024 lib, which this project does not target). */
-function waitAsync(array: Int32Array, index: number, value: number): { async: boolean; value: Promise<string> | string } {
+function waitAsync(
+  array: Int32Array,
+  index: number,
+  value: number,
+): { async: boolean; value: Promise<string> | string } {
   return (Atomics as unknown as { waitAsync: typeof waitAsync }).waitAsync(array, index, value);
 }

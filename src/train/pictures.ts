@@ -34,7 +34,7 @@ export interface GridOptions {
   title: (index: number) => string;
 }
 
-/** Digits dark on white in a grid, each under its title (the seed's gray_r figures). */
+/** Digits dark on white in a grid, each under its title (the Keras recipe's gray_r figures). */
 export function digitGridPng(set: DigitSet, options: GridOptions): Uint8Array {
   const { columns, cell } = options;
   const count = Math.min(options.count ?? set.count, set.count);
@@ -47,14 +47,18 @@ export function digitGridPng(set: DigitSet, options: GridOptions): Uint8Array {
   for (let k = 0; k < count; k++) {
     const x0 = (k % columns) * (cell + gap) + gap / 2;
     const y0 = Math.floor(k / columns) * (cell + title + gap) + 8;
-    parts.push(`<text x="${x0 + cell / 2}" y="${y0 + fontSize + 1}" text-anchor="middle" font-size="${fontSize}">${escapeXml(options.title(k))}</text>`);
+    parts.push(
+      `<text x="${x0 + cell / 2}" y="${y0 + fontSize + 1}" text-anchor="middle" font-size="${fontSize}">${escapeXml(options.title(k))}</text>`,
+    );
     const pixels = set.images.subarray(k * PIXEL_COUNT, (k + 1) * PIXEL_COUNT);
     for (let i = 0; i < PIXEL_COUNT; i++) {
       const v = 255 - pixels[i]; // the Keras recipe shows digits dark on white (gray_r)
       if (v === 255) continue;
       const x = x0 + (i % IMAGE_SIZE) * scale;
       const y = y0 + title + Math.floor(i / IMAGE_SIZE) * scale;
-      parts.push(`<rect x="${x}" y="${y}" width="${scale + 0.05}" height="${scale + 0.05}" fill="rgb(${v},${v},${v})"/>`);
+      parts.push(
+        `<rect x="${x}" y="${y}" width="${scale + 0.05}" height="${scale + 0.05}" fill="rgb(${v},${v},${v})"/>`,
+      );
     }
     parts.push(`<rect x="${x0}" y="${y0 + title}" width="${cell}" height="${cell}" fill="none" stroke="#888"/>`);
   }
@@ -99,10 +103,13 @@ function chart(x0: number, title: string, yLabel: string, series: Series[], epoc
   series.forEach((s, k) => {
     const points = s.values.map((v, i) => `${px(i + 1)},${py(v)}`).join(' ');
     out.push(`<polyline points="${points}" fill="none" stroke="${s.color}" stroke-width="2"/>`);
-    for (const [i, v] of s.values.entries()) out.push(`<circle cx="${px(i + 1)}" cy="${py(v)}" r="3" fill="${s.color}"/>`);
+    for (const [i, v] of s.values.entries())
+      out.push(`<circle cx="${px(i + 1)}" cy="${py(v)}" r="3" fill="${s.color}"/>`);
     // The legend sits above the plot, where no curve can hide it.
     const lx = x0 + left + w / 2 - 70 + k * 80;
-    out.push(`<line x1="${lx}" x2="${lx + 20}" y1="${top - 12}" y2="${top - 12}" stroke="${s.color}" stroke-width="2"/>`);
+    out.push(
+      `<line x1="${lx}" x2="${lx + 20}" y1="${top - 12}" y2="${top - 12}" stroke="${s.color}" stroke-width="2"/>`,
+    );
     out.push(`<text x="${lx + 26}" y="${top - 8}" font-size="12">${s.label}</text>`);
   });
   return out.join('');
@@ -111,14 +118,26 @@ function chart(x0: number, title: string, yLabel: string, series: Series[], epoc
 /** Accuracy and loss per epoch, train vs test, side by side like the Keras recipe's two plots. */
 export function learningCurvesPng(history: EpochRecord[]): Uint8Array {
   const epochs = history.length;
-  const accuracy = chart(0, 'Model accuracy', 'accuracy', [
-    { label: 'train', color: '#1f77b4', values: history.map((h) => h.accuracy) },
-    { label: 'test', color: '#ff7f0e', values: history.map((h) => h.testAccuracy) },
-  ], epochs);
-  const loss = chart(460, 'Model loss', 'loss', [
-    { label: 'train', color: '#1f77b4', values: history.map((h) => h.loss) },
-    { label: 'test', color: '#ff7f0e', values: history.map((h) => h.testLoss) },
-  ], epochs);
+  const accuracy = chart(
+    0,
+    'Model accuracy',
+    'accuracy',
+    [
+      { label: 'train', color: '#1f77b4', values: history.map((h) => h.accuracy) },
+      { label: 'test', color: '#ff7f0e', values: history.map((h) => h.testAccuracy) },
+    ],
+    epochs,
+  );
+  const loss = chart(
+    460,
+    'Model loss',
+    'loss',
+    [
+      { label: 'train', color: '#1f77b4', values: history.map((h) => h.loss) },
+      { label: 'test', color: '#ff7f0e', values: history.map((h) => h.testLoss) },
+    ],
+    epochs,
+  );
   return renderPng(
     `<svg xmlns="http://www.w3.org/2000/svg" width="920" height="366" font-family="DejaVu Sans">` +
       `<rect width="100%" height="100%" fill="white"/>${accuracy}${loss}</svg>`,

@@ -4,7 +4,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { useWasmBackend } from './backend.ts';
 import { PARAMS } from './network.ts';
-import { Replica, loadWeights, serveCommands, type SharedState } from './parallel.ts';
+import { loadWeights, Replica, type SharedState, serveCommands } from './parallel.ts';
 
 const { state, rank } = workerData as { state: SharedState; rank: number };
 await useWasmBackend();

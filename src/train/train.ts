@@ -82,7 +82,7 @@ export function trainableVariables(model: tf.LayersModel): tf.Variable[] {
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
   PARAMS.forEach((p, i) => {
     const v = variables[i];
-    if (!v || !v.name.startsWith(p.name) || v.shape.join() !== p.shape.join()) {
+    if (!v?.name.startsWith(p.name) || v.shape.join() !== p.shape.join()) {
       throw new Error(`Model weight ${i} is ${v?.name} [${v?.shape}], expected ${p.name} [${p.shape}]`);
     }
   });
@@ -114,7 +114,13 @@ export async function trainModel(
   for (let epoch = history.length; epoch < recipe.epochs; epoch++) {
     const order = epochOrder(train.count, recipe.seed, epoch);
     const resumed = options.position?.epoch === epoch ? options.position : null;
-    let { step: firstStep, lossSum, correct, seen, seconds } = resumed ?? { step: 0, lossSum: 0, correct: 0, seen: 0, seconds: 0 };
+    let {
+      step: firstStep,
+      lossSum,
+      correct,
+      seen,
+      seconds,
+    } = resumed ?? { step: 0, lossSum: 0, correct: 0, seen: 0, seconds: 0 };
     hooks.onEpochStart?.(epoch + 1, steps, firstStep);
     const epochStart = performance.now() - seconds * 1000;
 
@@ -143,7 +149,14 @@ export async function trainModel(
       // A macrotask per step, so that a Ctrl-C handler runs even with one worker (no waiting at all).
       await new Promise((resolve) => setImmediate(resolve));
       if (shouldStop() && step + 1 < steps) {
-        return summary({ epoch, step: step + 1, lossSum, correct, seen, seconds: (performance.now() - epochStart) / 1000 });
+        return summary({
+          epoch,
+          step: step + 1,
+          lossSum,
+          correct,
+          seen,
+          seconds: (performance.now() - epochStart) / 1000,
+        });
       }
     }
 
@@ -167,7 +180,12 @@ export async function trainModel(
 }
 
 /** ONE Keras-Adadelta step of the shared weights with the batch's gradient; every replica then loads them. */
-function applyUpdate(optimizer: KerasAdadelta, variables: readonly tf.Variable[], group: ReplicaGroup, gradient: Float32Array): void {
+function applyUpdate(
+  optimizer: KerasAdadelta,
+  variables: readonly tf.Variable[],
+  group: ReplicaGroup,
+  gradient: Float32Array,
+): void {
   optimizer.applyToArrays(
     PARAMS.map((p, i) => ({
       name: variables[i].name,
@@ -197,7 +215,11 @@ export function toTensors(set: DigitSet, indices?: ArrayLike<number>): { xs: tf.
 }
 
 /** Test loss and accuracy of any model on a digit set, in batches. */
-export async function evaluate(model: tf.LayersModel, set: DigitSet, batchSize = 500): Promise<{ loss: number; accuracy: number }> {
+export async function evaluate(
+  model: tf.LayersModel,
+  set: DigitSet,
+  batchSize = 500,
+): Promise<{ loss: number; accuracy: number }> {
   let lossSum = 0;
   let correct = 0;
   for (let start = 0; start < set.count; start += batchSize) {

@@ -3,13 +3,13 @@ import { HTTPException } from 'hono/http-exception';
 import { methodNotAllowed } from 'hono/method-not-allowed';
 import { ApiError, errorResponse } from './errors';
 import { UNSUPPORTED_MEDIA_TYPE } from './input/media-types';
+import { bodyError } from './input/validation';
+import { limitsOf } from './limits';
 import { classify } from './routes/classify';
 import { feedback } from './routes/feedback';
 import { info } from './routes/info';
-import { bodyError } from './input/validation';
 import { API_KEY_SCHEME } from './security/guards';
 import { apiSecureHeaders, cors } from './security/headers';
-import { limitsOf } from './limits';
 
 export const app = new OpenAPIHono({
   // zod-openapi calls this when a schema rejects the request: answer with our error shape.
@@ -32,7 +32,12 @@ app.use(
     app,
     onMethodNotAllowed: (c, allowed) => {
       c.header('Allow', allowed.join(', '));
-      return errorResponse(c, 405, 'method_not_allowed', `${c.req.path} accepts ${allowed.join(', ')}, not ${c.req.method}.`);
+      return errorResponse(
+        c,
+        405,
+        'method_not_allowed',
+        `${c.req.path} accepts ${allowed.join(', ')}, not ${c.req.method}.`,
+      );
     },
   }),
 );
@@ -43,7 +48,8 @@ app.route('/', feedback);
 app.openAPIRegistry.registerComponent('securitySchemes', API_KEY_SCHEME, {
   type: 'http',
   scheme: 'bearer',
-  description: 'Needed on guarded routes (POST /classify, /feedback) only when the owner has set the API_KEY secret; otherwise they are open.',
+  description:
+    'Needed on guarded routes (POST /classify, /feedback) only when the owner has set the API_KEY secret; otherwise they are open.',
 });
 
 app.doc31('/openapi.json', {
@@ -55,7 +61,9 @@ app.doc31('/openapi.json', {
   },
 });
 
-app.notFound((c) => errorResponse(c, 404, 'not_found', `No route for ${c.req.method} ${c.req.path}; see /openapi.json.`));
+app.notFound((c) =>
+  errorResponse(c, 404, 'not_found', `No route for ${c.req.method} ${c.req.path}; see /openapi.json.`),
+);
 
 app.onError((err, c) => {
   if (err instanceof ApiError) return errorResponse(c, err.status, err.code, err.message);

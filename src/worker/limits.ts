@@ -38,7 +38,12 @@ let cached: { env: unknown; limits: Limits } | undefined;
 export function limitsOf(env: unknown): Limits {
   if (cached && cached.env === env) return cached.limits;
   const vars = (env && typeof env === 'object' ? env : {}) as Record<string, unknown>;
-  const maxBatch = setting(vars, 'MAX_BATCH', (n) => Number.isInteger(n) && n >= 1 && n <= MAX_BATCH, DEFAULT_LIMITS.maxBatch);
+  const maxBatch = setting(
+    vars,
+    'MAX_BATCH',
+    (n) => Number.isInteger(n) && n >= 1 && n <= MAX_BATCH,
+    DEFAULT_LIMITS.maxBatch,
+  );
   const maxPictureMegapixels = setting(
     vars,
     'MAX_PICTURE_MEGAPIXELS',

@@ -25,7 +25,10 @@ export const BatchBody = z
   .openapi('BatchRequest', { description: `1 to ${MAX_BATCH} digits, answered in order.` });
 export const ImageBody = z
   .strictObject({
-    image: z.string().min(1).openapi({ description: 'A PNG or JPEG of one digit as a data URL (data:image/png;base64,…) or bare base64.' }),
+    image: z
+      .string()
+      .min(1)
+      .openapi({ description: 'A PNG or JPEG of one digit as a data URL (data:image/png;base64,…) or bare base64.' }),
   })
   .openapi('ImageRequest', { description: 'A picture of one digit, e.g. canvas.toDataURL(); normalised like MNIST.' });
 export const ClassifyJsonBody = z.union([SingleBody, BatchBody, ImageBody]).openapi('ClassifyRequest');
@@ -37,7 +40,11 @@ const Probabilities = z.array(z.number().min(0).max(1)).length(NUM_CLASSES).open
 
 export const Prediction = z
   .object({
-    digit: z.number().int().min(0).max(NUM_CLASSES - 1),
+    digit: z
+      .number()
+      .int()
+      .min(0)
+      .max(NUM_CLASSES - 1),
     confidence: z.number().min(0).max(1).openapi({ description: 'Probability of the predicted digit.' }),
     probabilities: Probabilities,
   })
@@ -60,12 +67,10 @@ export const ErrorResponse = z
   .openapi('Error');
 
 export const ClassifyQuery = z.object({
-  normalize: z
-    .enum(['true', 'false'])
-    .optional()
-    .openapi({
-      description: 'Centre and scale raw `pixels`/`images` like MNIST (for free-hand drawings); pictures are always normalised.',
-    }),
+  normalize: z.enum(['true', 'false']).optional().openapi({
+    description:
+      'Centre and scale raw `pixels`/`images` like MNIST (for free-hand drawings); pictures are always normalised.',
+  }),
 });
 
 export const HealthResponse = z.object({ status: z.literal('ok') }).openapi('Health');
@@ -79,7 +84,10 @@ export const ModelInfo = z
     quantization: z
       .object({
         dtype: z.string().openapi({ description: 'How weights.bin stores the weights: uint8, float16 or none.' }),
-        accuracyChangePoints: z.number().optional().openapi({ description: 'Test accuracy change from quantizing, in percentage points.' }),
+        accuracyChangePoints: z
+          .number()
+          .optional()
+          .openapi({ description: 'Test accuracy change from quantizing, in percentage points.' }),
       })
       .optional(),
     input: z.object({
@@ -98,11 +106,15 @@ export const ModelInfo = z
       })
       .optional()
       .openapi({ description: 'Present when the model is a fine-tune (npm run train -- --fine-tune).' }),
-    feedback: z.boolean().openapi({ description: 'Whether POST /feedback stores corrections here (the `feedback` environment).' }),
+    feedback: z
+      .boolean()
+      .openapi({ description: 'Whether POST /feedback stores corrections here (the `feedback` environment).' }),
     limits: z
       .object({
         maxBatch: z.number().int().openapi({ description: 'Digits per request (MAX_BATCH in wrangler.toml).' }),
-        maxPictureMegapixels: z.number().openapi({ description: 'Largest picture accepted, in megapixels (MAX_PICTURE_MEGAPIXELS).' }),
+        maxPictureMegapixels: z
+          .number()
+          .openapi({ description: 'Largest picture accepted, in megapixels (MAX_PICTURE_MEGAPIXELS).' }),
         maxPictureSide: z.number().int().openapi({ description: 'Largest picture side, in pixels.' }),
         maxJsonBytes: z.number().int(),
         maxPictureBytes: z.number().int(),

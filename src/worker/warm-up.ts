@@ -5,16 +5,18 @@
 // workerd allows no Response at global scope (even `app.fetch()` of GET /healthz is refused: its
 // answer has a body), so the route's own steps are called directly, and Hono's router, which
 // builds its matcher on the first lookup, is asked for the routes. A failure is only logged.
-import { ClassifyJsonBody } from './schemas';
-import { fromJsonBody } from './input/parsers';
-import { normalizeBatch } from './input/pictures';
-import { imageToDigit, reduceFactor } from './input/decode-image';
-import { decodePngReduced, parsePng } from './input/png';
+
 import { normalizeDigit } from '../shared/normalize';
 import { getRuntime } from './inference/runtime';
+import { imageToDigit, reduceFactor } from './input/decode-image';
+import { fromJsonBody } from './input/parsers';
+import { normalizeBatch } from './input/pictures';
+import { decodePngReduced, parsePng } from './input/png';
+import { ClassifyJsonBody } from './schemas';
 
 /** MNIST test digit 0 (a 7) drawn 2× on white paper, 56×56: as an 8-bit gray PNG and a JPEG. */
-const SEVEN_PNG = 'iVBORw0KGgoAAAANSUhEUgAAADgAAAA4CAAAAACN7WTCAAABQ0lEQVR4Xu3Vv6tBYRzH8fOVHxOSMkhEZ5ZkubuUP8CgDEa7zaAsJmf0VziTlOUYcFiMBonBSiiLQXJvzz1XnufbTdL3Ucp7UZ/nednOOcr3k33gnT7wTu8KW61MplgslYbDxYLf/4sGRqPwl8fzhcrlJhP+Lg00DE3rdjWtUAiFAMJh608cjmCQ/ZbL/F0aeGu/7/UOB+M309xs/H6AZpO/QQ3FdN1mi8d3O36TCdfrQEBRdF1cZcJqFcDnm07FVR40TacToN/HuzxYqQCk06cT3mXB4zGZdLlGI7zLg7UaQDaLV5Yc2OnY7V7veIx3lgy43cZiAPk83q3o4fmcSgGo6nKJT6zo4XzOXontNt6vUcPVKhIBaDQuF3xyjRqyhwlA/MyI0cLBwO1+LazXGVPV2Qyf3KKHiYT4kcHRwkd6Gv4AeRwUDlxLnPkAAAAASUVORK5CYII=';
+const SEVEN_PNG =
+  'iVBORw0KGgoAAAANSUhEUgAAADgAAAA4CAAAAACN7WTCAAABQ0lEQVR4Xu3Vv6tBYRzH8fOVHxOSMkhEZ5ZkubuUP8CgDEa7zaAsJmf0VziTlOUYcFiMBonBSiiLQXJvzz1XnufbTdL3Ucp7UZ/nednOOcr3k33gnT7wTu8KW61MplgslYbDxYLf/4sGRqPwl8fzhcrlJhP+Lg00DE3rdjWtUAiFAMJh608cjmCQ/ZbL/F0aeGu/7/UOB+M309xs/H6AZpO/QQ3FdN1mi8d3O36TCdfrQEBRdF1cZcJqFcDnm07FVR40TacToN/HuzxYqQCk06cT3mXB4zGZdLlGI7zLg7UaQDaLV5Yc2OnY7V7veIx3lgy43cZiAPk83q3o4fmcSgGo6nKJT6zo4XzOXontNt6vUcPVKhIBaDQuF3xyjRqyhwlA/MyI0cLBwO1+LazXGVPV2Qyf3KKHiYT4kcHRwkd6Gv4AeRwUDlxLnPkAAAAASUVORK5CYII=';
 const SEVEN_JPEG =
   '/9j/4AAQSkZJRgABAQAAAQABAAD/2wCEAAYEBQYFBAYGBQYHBwYIChAKCgkJChQODwwQFxQYGBcUFhYaHSUfGhsjHBYWICwgIyYnKSopGR8tMC0oMCUoKSgBBwcHCggKEwoKEygaFhooKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKP/AABEIADgAOAMBEQACEQEDEQH/xAGiAAABBQEBAQEBAQAAAAAAAAAAAQIDBAUGBwgJCgsQAAIBAwMCBAMFBQQEAAABfQECAwAEEQUSITFBBhNRYQcicRQygZGhCCNCscEVUtHwJDNicoIJChYXGBkaJSYnKCkqNDU2Nzg5OkNERUZHSElKU1RVVldYWVpjZGVmZ2hpanN0dXZ3eHl6g4SFhoeIiYqSk5SVlpeYmZqio6Slpqeoqaqys7S1tre4ubrCw8TFxsfIycrS09TV1tfY2drh4uPk5ebn6Onq8fLz9PX29/j5+gEAAwEBAQEBAQEBAQAAAAAAAAECAwQFBgcICQoLEQACAQIEBAMEBwUEBAABAncAAQIDEQQFITEGEkFRB2FxEyIygQgUQpGhscEJIzNS8BVictEKFiQ04SXxFxgZGiYnKCkqNTY3ODk6Q0RFRkdISUpTVFVWV1hZWmNkZWZnaGlqc3R1dnd4eXqCg4SFhoeIiYqSk5SVlpeYmZqio6Slpqeoqaqys7S1tre4ubrCw8TFxsfIycrS09TV1tfY2dri4+Tl5ufo6ery8/T19vf4+fr/2gAMAwEAAhEDEQA/APqmgAoAKACgAoAKACgAoAyfEfiLSvDdmLrWrr7NAf4vLd+4HRQT1YfnQBU0XxpoGtNIumX/AJ5TG79zIuM5x95R6GgDoaACgAoAKACgDifid8ONI+IVtZxawObTf5TZfjeUJ4Vl/uDrQB5hrv7MPh+5Rjo97/Z8nY+VJLjp/el+v50Ac9N+zhr4toDH4ozMd3mD+z4+OeP+WvpQByvxF+Eup+BfB19rOo+JvMmi2eVB9gUeZmRUb5g7YwHB5FAHtn7Lg1d/h7Fc6w+5Js+TwgxiWUN938OtAHslABQAUAFABQB8e/E25vPjL8YLTwvZN9n0+037JsB8b7dJD8p2HrER1/8ArgH1xpdkmnWEVrEcpHnB+pJ/rQBaoAKACgAoA8w+PPxJj+H3hkPB82qXX/HsnTO149/JVl+6/f8ACgDmf2WPBcmj+Gptf1H5r7U9voNvlPMnZiDkEdh+NAHutABQAUAFAFLWtTt9H0ya+vG2wRbdxwT1YAdAT1IoA+QPBGnL8dPi/qWuaiv2fTYfL8y1zv627IPnBQ/eiB6e31APsmGNIYwkYwo6DNAD6ACgAoAKAPKP2jPDHiLxZ4LOm+F7T7XM/wDrI/NjjziSJhy5HZW79qAMr9nL4UX3gCwub3WJdmo323zbXap8rYZQPnV2DZDg8Yx0oA9soAKACgD/AP/Z';
 
@@ -25,33 +27,46 @@ const bytes = (base64: string) => Uint8Array.from(atob(base64), (c) => c.charCod
 export async function warmUp(app: { router: { match(method: string, path: string): unknown } }): Promise<void> {
   const pixels = Array.from({ length: 784 }, (_, i) => (i % 28 > 12 && i % 28 < 16 && i > 112 && i < 672 ? 255 : 0));
   const steps: Array<[string, () => unknown]> = [
-    ['router', () => ['/classify', '/healthz', '/model', '/openapi.json', '/nowhere'].forEach((path) => ['GET', 'POST'].forEach((m) => app.router.match(m, path)))],
-    ['JSON digit', async () => {
-      const batch = await fromJsonBody(ClassifyJsonBody.parse(JSON.parse(JSON.stringify({ pixels }))));
-      const { classifier, metadata } = await getRuntime();
-      const [prediction] = await classifier.classify(normalizeBatch(batch).pixels, 1);
-      return JSON.stringify({ ...prediction, model: metadata.version });
-    }],
+    [
+      'router',
+      () => {
+        for (const path of ['/classify', '/healthz', '/model', '/openapi.json', '/nowhere']) {
+          for (const method of ['GET', 'POST']) app.router.match(method, path);
+        }
+      },
+    ],
+    [
+      'JSON digit',
+      async () => {
+        const batch = await fromJsonBody(ClassifyJsonBody.parse(JSON.parse(JSON.stringify({ pixels }))));
+        const { classifier, metadata } = await getRuntime();
+        const [prediction] = await classifier.classify(normalizeBatch(batch).pixels, 1);
+        return JSON.stringify({ ...prediction, model: metadata.version });
+      },
+    ],
     ['JPEG', () => imageToDigit(bytes(SEVEN_JPEG), 'image/jpeg')],
     // PNG without its inflater (no streams at global scope): the chunk walk on a real file, then
     // the page's own form, a 140×140 opaque RGBA canvas export, as already inflated rows (every
     // row filter), reduced and normalised.
-    ['PNG', async () => {
-      parsePng(bytes(SEVEN_PNG));
-      const side = 140;
-      const rows = new Uint8Array(side * (1 + side * 4));
-      for (let y = 0; y < side; y++) {
-        const row = y * (1 + side * 4);
-        rows[row] = y < 5 ? y : 0; // filters 0–4 (on a white-paper picture from row 5 on)
-        for (let x = 0; x < side; x++) {
-          const ink = y > 20 && y < 120 && x > 60 && x < 80;
-          rows.fill(ink ? 0 : 255, row + 1 + 4 * x, row + 4 + 4 * x);
-          rows[row + 4 + 4 * x] = 255;
+    [
+      'PNG',
+      async () => {
+        parsePng(bytes(SEVEN_PNG));
+        const side = 140;
+        const rows = new Uint8Array(side * (1 + side * 4));
+        for (let y = 0; y < side; y++) {
+          const row = y * (1 + side * 4);
+          rows[row] = y < 5 ? y : 0; // filters 0–4 (on a white-paper picture from row 5 on)
+          for (let x = 0; x < side; x++) {
+            const ink = y > 20 && y < 120 && x > 60 && x < 80;
+            rows.fill(ink ? 0 : 255, row + 1 + 4 * x, row + 4 + 4 * x);
+            rows[row + 4 + 4 * x] = 255;
+          }
         }
-      }
-      const info = { width: side, height: side, depth: 8, colourType: 6, interlaced: false, idat: [] };
-      normalizeDigit(await decodePngReduced(info, reduceFactor(side, side), [rows]));
-    }],
+        const info = { width: side, height: side, depth: 8, colorType: 6, interlaced: false, idat: [] };
+        normalizeDigit(await decodePngReduced(info, reduceFactor(side, side), [rows]));
+      },
+    ],
   ];
   // A few rounds: code run once is still interpreted; by the third, V8 has compiled what is hot.
   for (let round = 0; round < WARM_UP_ROUNDS; round++) {

@@ -26,7 +26,11 @@ const digit = (i: number) => Array.from(mnist.images.subarray(i * PIXEL_COUNT, (
 const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) * p)];
 
 async function post(url: URL, body: unknown): Promise<Record<string, unknown>> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   expect(res.status).toBe(200);
   const json = (await res.json()) as Record<string, unknown>;
   expect(json.model).toBe(metadata.version);
@@ -68,16 +72,19 @@ describe.each(Object.keys(CONFIGS) as ConfigName[])('POST /classify under wrangl
       millis.push(performance.now() - started);
       expectWellFormed(single);
       expect(single.digit).toBe(batched[i].digit);
-      single.probabilities.forEach((p, d) => expect(p).toBeCloseTo(batched[i].probabilities[d], 5));
+      single.probabilities.forEach((p, d) => {
+        expect(p).toBeCloseTo(batched[i].probabilities[d], 5);
+      });
     }
     // A ratio within one run, so the machine's speed cancels out. Other work on the machine only ever
     // adds time, so a block's fast end (10th percentile) shows what the Worker costs; a Worker that
     // slows with every request raises it as much as the median.
     const first = percentile(millis.slice(0, BLOCK), 0.1);
     const last = percentile(millis.slice(-BLOCK), 0.1);
-    expect(last / first, `10th-percentile ms: first ${BLOCK} ${first.toFixed(2)}, last ${BLOCK} ${last.toFixed(2)}`).toBeLessThanOrEqual(
-      MAX_SLOWDOWN,
-    );
+    expect(
+      last / first,
+      `10th-percentile ms: first ${BLOCK} ${first.toFixed(2)}, last ${BLOCK} ${last.toFixed(2)}`,
+    ).toBeLessThanOrEqual(MAX_SLOWDOWN);
   });
 
   it('reads the example pictures in every input form', async () => {

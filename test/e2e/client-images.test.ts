@@ -2,7 +2,7 @@
 // scans, canvas exports, JPEGs, small off-centre digits and marker strokes, POSTed to the real
 // Worker (workerd) as raw bodies, multipart uploads and JSON data URLs in turn.
 import { describe, expect, inject, it } from 'vitest';
-import { CLIENT_KINDS, generateClientImages, type ClientImage } from '../support/client-images.ts';
+import { CLIENT_KINDS, type ClientImage, generateClientImages } from '../support/client-images.ts';
 import { loadMnistTest } from '../support/mnist-files.ts';
 
 /** 100 pictures of each kind. */
@@ -17,14 +17,20 @@ function requestFor(image: ClientImage, form: Form): RequestInit {
       return { method: 'POST', headers: { 'content-type': image.mediaType }, body: new Uint8Array(image.bytes) };
     case 'multipart': {
       const body = new FormData();
-      body.set('image', new Blob([new Uint8Array(image.bytes)], { type: image.mediaType }), image.mediaType === 'image/png' ? 'digit.png' : 'digit.jpg');
+      body.set(
+        'image',
+        new Blob([new Uint8Array(image.bytes)], { type: image.mediaType }),
+        image.mediaType === 'image/png' ? 'digit.png' : 'digit.jpg',
+      );
       return { method: 'POST', body };
     }
     case 'json':
       return {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ image: `data:${image.mediaType};base64,${Buffer.from(image.bytes).toString('base64')}` }),
+        body: JSON.stringify({
+          image: `data:${image.mediaType};base64,${Buffer.from(image.bytes).toString('base64')}`,
+        }),
       };
   }
 }
@@ -63,7 +69,11 @@ describe('real-client images through POST /classify', () => {
         const rows = results.filter((r) => r.form === form);
         return `${form} ${(accuracy(rows) * 100).toFixed(1)}%`;
       }),
-      'misread: ' + results.filter((r) => r.digit !== r.image.label).map((r) => `#${r.image.index} ${r.image.kind} ${r.image.label}→${r.digit}`).join(', '),
+      'misread: ' +
+        results
+          .filter((r) => r.digit !== r.image.label)
+          .map((r) => `#${r.image.index} ${r.image.kind} ${r.image.label}→${r.digit}`)
+          .join(', '),
     ];
     console.log(report.join('\n'));
     expect(accuracy(results)).toBeGreaterThanOrEqual(TARGET_ACCURACY);

@@ -12,13 +12,13 @@ import { setBackend } from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import metadata from '../../models/mnist-cnn/metadata.json';
-import { MODEL_DIR, PIXEL_COUNT, type DigitSet } from '../../src/shared/model-spec.ts';
+import { type DigitSet, MODEL_DIR, PIXEL_COUNT } from '../../src/shared/model-spec.ts';
 import { loadSplitSync } from '../../src/train/data.ts';
 import { CONTACT_SHEET, FEEDBACK_IMAGES, loadFeedbackDir } from '../../src/train/feedback-data.ts';
 import { parseArtifacts } from '../../src/worker/inference/artifacts.ts';
 import { DigitClassifier } from '../../src/worker/inference/classifier.ts';
-import { ODD_SEVEN, oddSevens } from '../support/odd-sevens.ts';
 import { loadMnistTest } from '../support/mnist-files.ts';
+import { ODD_SEVEN, oddSevens } from '../support/odd-sevens.ts';
 import { wrangler } from './feedback-worker.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -55,7 +55,18 @@ describe('corrections from the edge, pulled, fine-tuned', () => {
     const { url, persistTo } = inject('feedbackWorker');
     work = await mkdtemp(path.join(tmpdir(), 'feedback-loop-'));
     // Other tests (the page's) may have stored corrections in this D1: start from an empty table.
-    await wrangler(['d1', 'execute', 'FEEDBACK_DB', '--local', '--env', 'feedback', '--persist-to', persistTo, '--command', 'DELETE FROM corrections']);
+    await wrangler([
+      'd1',
+      'execute',
+      'FEEDBACK_DB',
+      '--local',
+      '--env',
+      'feedback',
+      '--persist-to',
+      persistTo,
+      '--command',
+      'DELETE FROM corrections',
+    ]);
 
     // 1. The edge: classify each odd 7 as a client would, then send the correction.
     const sent = oddSevens(loadSplitSync('train'), CORRECTIONS);
@@ -63,11 +74,20 @@ describe('corrections from the edge, pulled, fine-tuned', () => {
     for (let i = 0; i < sent.count; i++) {
       const pixels = Array.from(sent.images.subarray(i * PIXEL_COUNT, (i + 1) * PIXEL_COUNT));
       const post = (route: string, body: unknown) =>
-        fetch(new URL(route, url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        fetch(new URL(route, url), {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
       const answer = (await (await post('/classify', { pixels })).json()) as { digit: number; model: string };
       expect(answer.model).toBe(metadata.version);
       if (answer.digit !== ODD_SEVEN.label) wrong++;
-      const stored = await post('/feedback', { pixels, label: ODD_SEVEN.label, predicted: answer.digit, model: answer.model });
+      const stored = await post('/feedback', {
+        pixels,
+        label: ODD_SEVEN.label,
+        predicted: answer.digit,
+        model: answer.model,
+      });
       expect(stored.status).toBe(201);
     }
     expect(wrong).toBeGreaterThanOrEqual(CORRECTIONS * 0.8); // a kind the model gets wrong
@@ -81,21 +101,43 @@ describe('corrections from the edge, pulled, fine-tuned', () => {
     const feedback = await loadFeedbackDir(pulled);
     expect(feedback.count).toBe(CORRECTIONS);
     expect(Buffer.from(feedback.images).equals(Buffer.from(sent.images))).toBe(true);
-    expect(feedback.corrections.every((c) => c.label === 7 && c.model === metadata.version && c.source === 'pixels')).toBe(true);
+    expect(
+      feedback.corrections.every((c) => c.label === 7 && c.model === metadata.version && c.source === 'pixels'),
+    ).toBe(true);
     expect((await readFile(path.join(pulled, FEEDBACK_IMAGES))).length).toBe(16 + CORRECTIONS * PIXEL_COUNT);
     const sheet = await readFile(path.join(pulled, CONTACT_SHEET));
     expect(sheet.subarray(1, 4).toString()).toBe('PNG');
-    if (process.env.UPDATE_SCREENSHOTS) await copyFile(path.join(pulled, CONTACT_SHEET), path.join(ROOT, 'docs/feedback-contact-sheet.png'));
+    if (process.env.UPDATE_SCREENSHOTS)
+      await copyFile(path.join(pulled, CONTACT_SHEET), path.join(ROOT, 'docs/feedback-contact-sheet.png'));
 
     // 3. A short fine-tune from the served model.
     const out = path.join(work, 'model');
-    const tune = await run(['src/train/cli.ts', '--fine-tune', MODEL_DIR, '--extra', pulled, '--out', out, '--epochs', '1', '--mnist', '1000', '--share', '0.15']);
+    const tune = await run([
+      'src/train/cli.ts',
+      '--fine-tune',
+      MODEL_DIR,
+      '--extra',
+      pulled,
+      '--out',
+      out,
+      '--epochs',
+      '1',
+      '--mnist',
+      '1000',
+      '--share',
+      '0.15',
+    ]);
     expect(tune.stdout).toMatch(/Before: MNIST test 99\.\d\d%.*, held-out corrections 0\.00%/);
     expect(tune.stdout).toMatch(/After: {2}MNIST test/);
     const tuned = JSON.parse(await readFile(path.join(out, 'metadata.json'), 'utf8')) as {
       version: string;
       testAccuracy: number;
-      fineTune: { from: string; corrections: { total: number; heldOut: number }; mnistTest: { before: number; after: number; changePoints: number }; heldOutCorrections: { before: number; after: number } };
+      fineTune: {
+        from: string;
+        corrections: { total: number; heldOut: number };
+        mnistTest: { before: number; after: number; changePoints: number };
+        heldOutCorrections: { before: number; after: number };
+      };
     };
     expect(tuned.version).not.toBe(metadata.version);
     expect(tuned.fineTune.from).toBe(metadata.version);
@@ -110,6 +152,8 @@ describe('corrections from the edge, pulled, fine-tuned', () => {
     expect(await readFile(path.join(out, 'model.json'), 'utf8')).not.toContain('"trainable":false');
     expect(afterKind).toBeGreaterThan(beforeKind + 0.3);
     expect(tuned.testAccuracy).toBeGreaterThanOrEqual(metadata.testAccuracy - 0.002);
-    console.log(`odd 7s never seen: ${(beforeKind * 100).toFixed(1)}% → ${(afterKind * 100).toFixed(1)}%; MNIST test ${(metadata.testAccuracy * 100).toFixed(2)}% → ${(tuned.testAccuracy * 100).toFixed(2)}%`);
+    console.log(
+      `odd 7s never seen: ${(beforeKind * 100).toFixed(1)}% → ${(afterKind * 100).toFixed(1)}%; MNIST test ${(metadata.testAccuracy * 100).toFixed(2)}% → ${(tuned.testAccuracy * 100).toFixed(2)}%`,
+    );
   });
 });

@@ -17,10 +17,26 @@ export async function wrangler(args: string[], options: { env?: NodeJS.ProcessEn
 }
 
 export async function startFeedbackWorker(persistTo: string) {
-  await wrangler(['d1', 'migrations', 'apply', 'FEEDBACK_DB', '--local', '--env', 'feedback', '--persist-to', persistTo]);
+  await wrangler([
+    'd1',
+    'migrations',
+    'apply',
+    'FEEDBACK_DB',
+    '--local',
+    '--env',
+    'feedback',
+    '--persist-to',
+    persistTo,
+  ]);
   return unstable_startWorker({
     config: 'wrangler.toml',
     env: 'feedback',
-    dev: { server: { hostname: '127.0.0.1', port: 0 }, inspector: false, watch: false, persist: persistTo, logLevel: 'warn' },
+    dev: {
+      server: { hostname: '127.0.0.1', port: 0 },
+      inspector: false,
+      watch: false,
+      persist: persistTo,
+      logLevel: 'warn',
+    },
   });
 }

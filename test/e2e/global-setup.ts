@@ -41,7 +41,13 @@ async function start(compatibilityFlags: readonly string[], bindings?: Bindings)
     config: 'wrangler.toml',
     compatibilityFlags: [...compatibilityFlags],
     bindings,
-    dev: { server: { hostname: '127.0.0.1', port: 0 }, inspector: false, watch: false, persist: false, logLevel: 'warn' },
+    dev: {
+      server: { hostname: '127.0.0.1', port: 0 },
+      inspector: false,
+      watch: false,
+      persist: false,
+      logLevel: 'warn',
+    },
   });
 }
 
@@ -60,7 +66,10 @@ export default async function setup(project: TestProject) {
     ...names.map((name) => start(CONFIGS[name])),
   ]);
   const urls = await Promise.all(workers.map((worker) => worker.url));
-  project.provide('workerUrls', Object.fromEntries(names.map((name, i) => [name, urls[i].href])) as Record<ConfigName, string>);
+  project.provide(
+    'workerUrls',
+    Object.fromEntries(names.map((name, i) => [name, urls[i].href])) as Record<ConfigName, string>,
+  );
   project.provide('keyedUrl', (await keyed.url).href);
   project.provide('feedbackWorker', { url: (await feedback.url).href, persistTo });
   return async () => {

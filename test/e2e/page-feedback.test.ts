@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -14,7 +14,11 @@ const haveChromium = existsSync(CHROMIUM);
 const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS ? 'docs' : join(tmpdir(), 'mnist-edge-screenshots');
 
 /** A 1: one stroke, in unit coordinates of the canvas. */
-const ONE: Array<[number, number]> = [[0.52, 0.15], [0.5, 0.5], [0.49, 0.85]];
+const ONE: Array<[number, number]> = [
+  [0.52, 0.15],
+  [0.5, 0.5],
+  [0.49, 0.85],
+];
 
 async function draw(page: Page, stroke: Array<[number, number]>) {
   const box = await page.getByTestId('canvas').boundingBox();
@@ -33,7 +37,11 @@ describe.skipIf(!haveChromium)('"Wrong? It\'s a _" on the page', () => {
   async function open(url: string): Promise<Page> {
     const page = await browser.newPage({ viewport: { width: 1000, height: 760 } });
     const origin = new URL(url).origin;
-    await page.route('**/*', (route) => (route.request().url().startsWith(origin) || route.request().url().startsWith('data:') ? route.continue() : route.abort()));
+    await page.route('**/*', (route) =>
+      route.request().url().startsWith(origin) || route.request().url().startsWith('data:')
+        ? route.continue()
+        : route.abort(),
+    );
     page.on('pageerror', (error) => pageErrors.push(error.message));
     await page.goto(url);
     return page;
@@ -42,7 +50,16 @@ describe.skipIf(!haveChromium)('"Wrong? It\'s a _" on the page', () => {
   beforeAll(async () => {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   });
 
@@ -64,13 +81,20 @@ describe.skipIf(!haveChromium)('"Wrong? It\'s a _" on the page', () => {
     const predicted = Number(await page.getByTestId('prediction').textContent());
     await expect.poll(() => page.getByTestId('feedback').isVisible()).toBe(true);
 
-    const before = (await (await fetch(new URL('/feedback/stats', url))).json()) as { labels: { count: number; wrong: number }[] };
+    const before = (await (await fetch(new URL('/feedback/stats', url))).json()) as {
+      labels: { count: number; wrong: number }[];
+    };
     const label = predicted === 7 ? 4 : 7;
     const stored = page.waitForResponse((r) => r.url().endsWith('/feedback') && r.request().method() === 'POST');
     await page.getByTestId(`feedback-${label}`).click();
     const response = await stored;
     expect(response.status()).toBe(201);
-    const sent = JSON.parse(response.request().postData()!) as { image: string; label: number; predicted: number; model: string };
+    const sent = JSON.parse(response.request().postData()!) as {
+      image: string;
+      label: number;
+      predicted: number;
+      model: string;
+    };
     expect(sent.label).toBe(label);
     expect(sent.predicted).toBe(predicted);
     expect(sent.model).toMatch(/^[0-9a-f]{16}$/);

@@ -3,7 +3,7 @@
 // the first drawing is refused, the page asks for a key, and with it the same drawing is read. All
 // under the page's Content-Security-Policy, which must not block anything.
 import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { KEYED } from './global-setup.ts';
 
@@ -17,7 +17,15 @@ describe.skipIf(!existsSync(CHROMIUM))('draw-a-digit page with an API key', () =
   beforeAll(async () => {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     page = await browser.newPage({ viewport: { width: 1000, height: 760 } });
     page.on('pageerror', (error) => problems.push(error.message));
@@ -50,7 +58,7 @@ describe.skipIf(!existsSync(CHROMIUM))('draw-a-digit page with an API key', () =
     await page.getByTestId('api-key').fill(KEYED.keys[0]);
     await page.getByTestId('use-key').click();
     const response = await answered;
-    expect(response.request().headers()['authorization']).toBe(`Bearer ${KEYED.keys[0]}`);
+    expect(response.request().headers().authorization).toBe(`Bearer ${KEYED.keys[0]}`);
     expect(response.status()).toBe(200);
     await page.locator('body[data-state="idle"]').waitFor({ timeout: 10_000 });
     expect(await page.getByTestId('prediction').textContent()).toBe('1');

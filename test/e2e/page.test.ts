@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -18,10 +18,45 @@ if (!haveChromium) {
 /** Strokes in unit coordinates (0–1 of the canvas), one polyline per stroke. */
 type Stroke = Array<[number, number]>;
 const DIGITS: Record<number, Stroke[]> = {
-  1: [[[0.52, 0.15], [0.5, 0.5], [0.49, 0.85]]],
-  0: [[[0.5, 0.14], [0.33, 0.22], [0.27, 0.5], [0.33, 0.78], [0.5, 0.86], [0.67, 0.78], [0.73, 0.5], [0.67, 0.22], [0.5, 0.14]]],
-  7: [[[0.27, 0.18], [0.73, 0.18], [0.55, 0.5], [0.43, 0.85]]],
-  4: [[[0.55, 0.15], [0.27, 0.6], [0.75, 0.6]], [[0.6, 0.35], [0.6, 0.87]]],
+  1: [
+    [
+      [0.52, 0.15],
+      [0.5, 0.5],
+      [0.49, 0.85],
+    ],
+  ],
+  0: [
+    [
+      [0.5, 0.14],
+      [0.33, 0.22],
+      [0.27, 0.5],
+      [0.33, 0.78],
+      [0.5, 0.86],
+      [0.67, 0.78],
+      [0.73, 0.5],
+      [0.67, 0.22],
+      [0.5, 0.14],
+    ],
+  ],
+  7: [
+    [
+      [0.27, 0.18],
+      [0.73, 0.18],
+      [0.55, 0.5],
+      [0.43, 0.85],
+    ],
+  ],
+  4: [
+    [
+      [0.55, 0.15],
+      [0.27, 0.6],
+      [0.75, 0.6],
+    ],
+    [
+      [0.6, 0.35],
+      [0.6, 0.87],
+    ],
+  ],
 };
 
 async function draw(page: Page, strokes: Stroke[]) {
@@ -42,7 +77,9 @@ async function settled(page: Page) {
 }
 
 async function probabilities(page: Page): Promise<number[]> {
-  return page.locator('[data-testid^="bar-"]').evaluateAll((bars) => bars.map((bar) => Number((bar as HTMLElement).dataset.probability)));
+  return page
+    .locator('[data-testid^="bar-"]')
+    .evaluateAll((bars) => bars.map((bar) => Number((bar as HTMLElement).dataset.probability)));
 }
 
 describe.skipIf(!haveChromium)('draw-a-digit page', () => {
@@ -53,12 +90,25 @@ describe.skipIf(!haveChromium)('draw-a-digit page', () => {
   beforeAll(async () => {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     page = await browser.newPage({ viewport: { width: 1000, height: 760 } });
     // The page must work with no outside network: fail on any request that leaves the Worker.
     const origin = new URL(inject('workerUrls').default).origin;
-    await page.route('**/*', (route) => (route.request().url().startsWith(origin) || route.request().url().startsWith('data:') ? route.continue() : route.abort()));
+    await page.route('**/*', (route) =>
+      route.request().url().startsWith(origin) || route.request().url().startsWith('data:')
+        ? route.continue()
+        : route.abort(),
+    );
     page.on('pageerror', (error) => pageErrors.push(error.message));
     // public/_headers sets a strict CSP; Chromium reports anything it blocks on the console.
     page.on('console', (message) => {
@@ -99,8 +149,12 @@ describe.skipIf(!haveChromium)('draw-a-digit page', () => {
       expect(p.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 2);
       expect(p.indexOf(Math.max(...p))).toBe(digit);
       // The bars show those probabilities, the winner highlighted.
-      const widths = await page.locator('[data-testid^="bar-"] .bar-fill').evaluateAll((fills) => fills.map((el) => parseFloat((el as HTMLElement).style.width)));
-      widths.forEach((width, i) => expect(width).toBeCloseTo(p[i] * 100, 0));
+      const widths = await page
+        .locator('[data-testid^="bar-"] .bar-fill')
+        .evaluateAll((fills) => fills.map((el) => parseFloat((el as HTMLElement).style.width)));
+      widths.forEach((width, i) => {
+        expect(width).toBeCloseTo(p[i] * 100, 0);
+      });
       expect(await page.getByTestId(`bar-${digit}`).getAttribute('class')).toContain('top');
       expect(await page.locator('[data-testid^="bar-"].top').count()).toBe(1);
     });

@@ -1,8 +1,8 @@
 // The locked-down Worker under wrangler dev (global-setup.ts: API_KEY secret + rate-limiting binding),
 // over real HTTP: keys, rate limit, open routes; and the page's security headers from public/_headers.
 import { describe, expect, inject, it } from 'vitest';
-import { loadMnistTest } from '../support/mnist-files.ts';
 import { PIXEL_COUNT } from '../../src/shared/model-spec.ts';
+import { loadMnistTest } from '../support/mnist-files.ts';
 import { KEYED } from './global-setup.ts';
 
 const keyed = inject('keyedUrl');
@@ -14,7 +14,11 @@ const [, API_KEY, LIMIT_KEY] = KEYED.keys;
 let hostile = 0;
 
 function classify(base: string, headers: Record<string, string> = {}, body = digit) {
-  return fetch(new URL('/classify', base), { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+  return fetch(new URL('/classify', base), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body,
+  });
 }
 
 async function expectError(res: Response, status: number, code: string) {
@@ -25,7 +29,11 @@ async function expectError(res: Response, status: number, code: string) {
 
 describe('with API_KEY set, under wrangler dev', () => {
   it('refuses no key and a wrong key: 401 JSON with a Bearer challenge', async () => {
-    for (const headers of [{}, { authorization: 'Bearer not-a-key' } as Record<string, string>, { authorization: `Basic ${btoa(API_KEY)}` }]) {
+    for (const headers of [
+      {},
+      { authorization: 'Bearer not-a-key' } as Record<string, string>,
+      { authorization: `Basic ${btoa(API_KEY)}` },
+    ]) {
       const res = await classify(keyed, headers);
       hostile++;
       expect(res.headers.get('www-authenticate')).toMatch(/^Bearer\b/);
@@ -74,7 +82,11 @@ describe('with API_KEY set, under wrangler dev', () => {
   it('sends no CORS headers to other origins once a key is set', async () => {
     const res = await fetch(new URL('/classify', keyed), {
       method: 'OPTIONS',
-      headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization' },
+      headers: {
+        origin: 'https://evil.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization',
+      },
     });
     hostile++;
     expect(res.headers.get('access-control-allow-origin')).toBeNull();

@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { METADATA_JSON, MODEL_DIR, WEIGHTS_FILE } from '../../src/shared/model-spec.ts';
 
 const root = path.resolve(__dirname, '../..');
-const check = (dir: string) => promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/check-model.ts', dir], { cwd: root });
+const check = (dir: string) =>
+  promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/check-model.ts', dir], { cwd: root });
 
 async function copyOfModel(): Promise<string> {
   const dir = path.join(await mkdtemp(path.join(tmpdir(), 'check-model-')), 'model');
@@ -33,7 +34,7 @@ describe('scripts/check-model.ts (predeploy)', () => {
     expect(changed).toMatchObject({ code: 1 });
     expect((changed as { stderr: string }).stderr).toMatch(/hashes to [0-9a-f]{16}/);
 
-    const empty = await check(path.dirname(dir) + '/missing').catch((e: { code: number; stderr: string }) => e);
+    const empty = await check(`${path.dirname(dir)}/missing`).catch((e: { code: number; stderr: string }) => e);
     expect(empty).toMatchObject({ code: 1 });
     expect((empty as { stderr: string }).stderr).toMatch(/Refusing to deploy .*ENOENT/);
   });

@@ -9,9 +9,11 @@ const root = path.resolve(__dirname, '../..');
 
 describe('npm run classify', () => {
   it('prints digit and confidence for docs/examples, and an error line for a non-picture', async () => {
-    const result = await run(process.execPath, ['--import', 'tsx', 'src/classify/main.ts', 'docs/examples/seven.png', 'docs/examples/two.jpg', 'README.md'], { cwd: root }).catch(
-      (e: { code: number; stdout: string; stderr: string }) => e,
-    );
+    const result = await run(
+      process.execPath,
+      ['--import', 'tsx', 'src/classify/main.ts', 'docs/examples/seven.png', 'docs/examples/two.jpg', 'README.md'],
+      { cwd: root },
+    ).catch((e: { code: number; stdout: string; stderr: string }) => e);
     expect(result).toMatchObject({ code: 1 }); // one file was not a picture
     const { stdout, stderr } = result as { stdout: string; stderr: string };
     expect(stdout).toMatch(/docs\/examples\/seven\.png\s+7\s+\(confidence \d+\.\d%\)/);

@@ -1,19 +1,32 @@
 // The trainer's command line, run as a user runs it.
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, readdir } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { parameterCount } from '../../src/shared/model-spec.ts';
 import { loadModelFiles } from '../../src/train/export.ts';
 
 const run = promisify(execFile);
-const train = (...args: string[]) => run('npx', ['tsx', 'src/train/main.ts', ...args], { cwd: path.resolve(__dirname, '../..') });
+const train = (...args: string[]) =>
+  run('npx', ['tsx', 'src/train/main.ts', ...args], { cwd: path.resolve(__dirname, '../..') });
 
 describe('npm run train', () => {
   it('documents every flag in --help', async () => {
     const { stdout } = await train('--help');
-    for (const flag of ['--epochs', '--batch-size', '--train-limit', '--test-limit', '--out', '--seed', '--quantize', '--resume', '--workers', '--data']) {
+    for (const flag of [
+      '--epochs',
+      '--batch-size',
+      '--train-limit',
+      '--test-limit',
+      '--out',
+      '--seed',
+      '--quantize',
+      '--resume',
+      '--workers',
+      '--data',
+    ]) {
       expect(stdout).toContain(flag);
     }
   });
@@ -26,16 +39,38 @@ describe('npm run train', () => {
 
   it('trains a smoke model and writes a loadable model directory with metadata and pictures', async () => {
     const out = path.join(await mkdtemp(path.join(tmpdir(), 'train-')), 'model');
-    const { stdout } = await train('--epochs', '1', '--train-limit', '256', '--batch-size', '64', '--test-limit', '500', '--out', out);
+    const { stdout } = await train(
+      '--epochs',
+      '1',
+      '--train-limit',
+      '256',
+      '--batch-size',
+      '64',
+      '--test-limit',
+      '500',
+      '--out',
+      out,
+    );
     expect(stdout).toMatch(/on the wasm backend \(SIMD on/);
     expect(stdout).toMatch(/epoch 1\/1: train loss [\d.]+ acc [\d.]+% \| test loss [\d.]+ acc [\d.]+%/);
-    expect((await readdir(out)).sort()).toEqual(['curves.png', 'metadata.json', 'model.json', 'samples.png', 'weights.bin']);
+    expect((await readdir(out)).sort()).toEqual([
+      'curves.png',
+      'metadata.json',
+      'model.json',
+      'samples.png',
+      'weights.bin',
+    ]);
     const metadata = JSON.parse(await readFile(path.join(out, 'metadata.json'), 'utf8'));
-    expect(metadata).toMatchObject({ parameters: 1_199_882, backend: { name: 'wasm', simd: true }, recipe: { epochs: 1, trainImages: 256 } });
+    expect(metadata).toMatchObject({
+      parameters: parameterCount(),
+      backend: { name: 'wasm', simd: true },
+      recipe: { epochs: 1, trainImages: 256 },
+    });
     expect(metadata.history).toHaveLength(1);
     expect(metadata.recipe.testImages).toBe(500);
     expect(metadata.timing).toMatchObject({ workers: expect.any(Number) });
-    for (const key of ['wallSeconds', 'processSeconds', 'imagesPerSecond', 'peakRssMB']) expect(metadata.timing[key]).toBeGreaterThan(0);
+    for (const key of ['wallSeconds', 'processSeconds', 'imagesPerSecond', 'peakRssMB'])
+      expect(metadata.timing[key]).toBeGreaterThan(0);
     expect(metadata.version).toMatch(/^[0-9a-f]{16}$/);
     const png = await readFile(path.join(out, 'curves.png'));
     expect(png.subarray(1, 4).toString()).toBe('PNG');
@@ -43,7 +78,7 @@ describe('npm run train', () => {
       modelJson: await readFile(path.join(out, 'model.json'), 'utf8'),
       weights: new Uint8Array(await readFile(path.join(out, 'weights.bin'))),
     });
-    expect(model.countParams()).toBe(1_199_882);
+    expect(model.countParams()).toBe(parameterCount());
 
     // The checkpoint written after epoch 1 carries the run on to epoch 2 with its recipe.
     const resumed = await train('--resume', '--epochs', '2', '--test-limit', '500', '--out', out);
@@ -55,7 +90,9 @@ describe('npm run train', () => {
     expect(after.recipe).toMatchObject({ epochs: 2, trainImages: 256, batchSize: 64 });
     expect(after.version).not.toBe(metadata.version);
 
-    const done = await train('--resume', '--epochs', '2', '--out', out).catch((e: { code: number; stderr: string }) => e);
+    const done = await train('--resume', '--epochs', '2', '--out', out).catch(
+      (e: { code: number; stderr: string }) => e,
+    );
     expect(done).toMatchObject({ code: 2 });
     expect((done as { stderr: string }).stderr).toMatch(/already holds 2 epochs/);
   }, 300_000);

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { PIXEL_COUNT } from '../../src/shared/model-spec.ts';
 import { imageToDigit } from '../../src/worker/input/decode-image.ts';
-import { CLIENT_KINDS, generateClientImages, type ClientKind } from '../support/client-images.ts';
+import { CLIENT_KINDS, type ClientKind, generateClientImages } from '../support/client-images.ts';
 import { loadMnistTest } from '../support/mnist-files.ts';
 
 const mnist = loadMnistTest();
@@ -19,7 +19,9 @@ describe('client-style pictures of MNIST test digits', () => {
 
   it('is deterministic for a seed and covers every kind', () => {
     const again = generateClientImages(mnist, 10, 11);
-    expect(again.map((i) => [i.index, i.kind, i.bytes.length])).toEqual(images.slice(0, 10).map((i) => [i.index, i.kind, i.bytes.length]));
+    expect(again.map((i) => [i.index, i.kind, i.bytes.length])).toEqual(
+      images.slice(0, 10).map((i) => [i.index, i.kind, i.bytes.length]),
+    );
     expect(Buffer.from(again[3].bytes).equals(Buffer.from(images[3].bytes))).toBe(true);
     expect(new Set(images.map((i) => i.kind))).toEqual(new Set(CLIENT_KINDS));
     expect(new Set(images.map((i) => i.index)).size).toBe(images.length);
@@ -34,7 +36,10 @@ describe('client-style pictures of MNIST test digits', () => {
       diffs.set(image.kind, [...(diffs.get(image.kind) ?? []), meanAbsDiff(digit, original)]);
     }
     const mean = (kind: ClientKind) => diffs.get(kind)!.reduce((a, b) => a + b, 0) / diffs.get(kind)!.length;
-    console.log(CLIENT_KINDS.map((kind) => `${kind} ${mean(kind).toFixed(1)}`).join(', '), '(mean |Δ| of 0–255 pixels)');
+    console.log(
+      CLIENT_KINDS.map((kind) => `${kind} ${mean(kind).toFixed(1)}`).join(', '),
+      '(mean |Δ| of 0–255 pixels)',
+    );
     // For scale: two MNIST test digits of the same class differ by ~33, a digit and itself shifted by one pixel by ~16.
     for (const kind of ['scan', 'canvas', 'jpeg'] as const) expect(mean(kind)).toBeLessThan(10);
     expect(mean('small')).toBeLessThan(15); // 34–60 px digits lose fine detail

@@ -1,14 +1,14 @@
-import { deflateSync } from 'node:zlib';
-import { crc32 } from 'node:zlib';
+import { crc32, deflateSync } from 'node:zlib';
 import { encode as encodePng } from 'fast-png';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { PIXEL_COUNT } from '../../src/shared/model-spec.ts';
 import { normalizePixels, reduceForWork } from '../../src/shared/normalize.ts';
-import { decodeJpegLuma } from '../../src/worker/input/jpeg.ts';
-import { decodeToGray, imageToDigit, orient, parseDataUrl } from '../../src/worker/input/decode-image.ts';
+import { seededRandom } from '../../src/shared/random.ts';
 import { ApiError } from '../../src/worker/errors.ts';
+import { decodeToGray, imageToDigit, orient, parseDataUrl } from '../../src/worker/input/decode-image.ts';
+import { decodeJpegLuma } from '../../src/worker/input/jpeg.ts';
 import { loadMnistTest } from '../support/mnist-files.ts';
 
 const mnist = loadMnistTest();
@@ -45,12 +45,19 @@ function chunk(type: string, data: Uint8Array): Uint8Array {
   view.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)));
   return out;
 }
-function rawPng(width: number, height: number, depth: number, colourType: number, rows: Uint8Array[], extra: Uint8Array[] = []) {
+function rawPng(
+  width: number,
+  height: number,
+  depth: number,
+  colorType: number,
+  rows: Uint8Array[],
+  extra: Uint8Array[] = [],
+) {
   const ihdr = new Uint8Array(13);
   const view = new DataView(ihdr.buffer);
   view.setUint32(0, width);
   view.setUint32(4, height);
-  ihdr.set([depth, colourType, 0, 0, 0], 8);
+  ihdr.set([depth, colorType, 0, 0, 0], 8);
   const filtered = Buffer.concat(rows.map((row) => Buffer.concat([Buffer.of(0), row])));
   return new Uint8Array(
     Buffer.concat([
@@ -71,7 +78,11 @@ describe('decodeToGray', () => {
     const paper = onPaper(k);
     const rgb = new Uint8Array(PIXEL_COUNT * 3).map((_, i) => paper[Math.floor(i / 3)]);
     const rgba = new Uint8Array(PIXEL_COUNT * 4).map((_, i) => (i % 4 === 3 ? 255 : paper[i >> 2]));
-    for (const [data, channels] of [[paper, 1], [rgb, 3], [rgba, 4]] as const) {
+    for (const [data, channels] of [
+      [paper, 1],
+      [rgb, 3],
+      [rgba, 4],
+    ] as const) {
       const bytes = encodePng({ width: 28, height: 28, data, channels, depth: 8 });
       expect(meanAbsDiff(await imageToDigit(bytes, 'image/png'), expected)).toBeLessThan(2);
     }
@@ -84,9 +95,21 @@ describe('decodeToGray', () => {
   });
 
   it('decodes 16-bit gray and gray+alpha PNGs', async () => {
-    const sixteen = new PNG({ width: 28, height: 28, bitDepth: 16, colorType: 0, inputColorType: 0, inputHasAlpha: false });
+    const sixteen = new PNG({
+      width: 28,
+      height: 28,
+      bitDepth: 16,
+      colorType: 0,
+      inputColorType: 0,
+      inputHasAlpha: false,
+    });
     const data16 = new Uint16Array(PIXEL_COUNT).map((_, i) => onPaper(k)[i] * 257);
-    const png16 = PNG.sync.write({ ...sixteen, data: Buffer.from(data16.buffer) } as PNG, { bitDepth: 16, colorType: 0, inputColorType: 0, inputHasAlpha: false });
+    const png16 = PNG.sync.write({ ...sixteen, data: Buffer.from(data16.buffer) } as PNG, {
+      bitDepth: 16,
+      colorType: 0,
+      inputColorType: 0,
+      inputHasAlpha: false,
+    });
     const gray16 = await decodeToGray(new Uint8Array(png16));
     expect(Array.from(gray16.data)).toEqual(Array.from(onPaper(k)));
 
@@ -106,7 +129,9 @@ describe('decodeToGray', () => {
     const rows = Array.from({ length: 10 }, (_, y) => {
       const bits = Array.from({ length: width }, (_, x) => (x >= 4 && x <= 6 && y >= 2 && y <= 8 ? 1 : 0));
       const row = new Uint8Array(2);
-      bits.forEach((b, x) => (row[x >> 3] |= b << (7 - (x & 7))));
+      bits.forEach((b, x) => {
+        row[x >> 3] |= b << (7 - (x & 7));
+      });
       return row;
     });
     const plte = chunk('PLTE', Uint8Array.of(255, 255, 255, 0, 0, 0));
@@ -123,14 +148,21 @@ describe('decodeToGray', () => {
   it('composites a canvas export (dark strokes on transparent pixels) onto white paper', async () => {
     // Exactly what canvas.toBlob() writes: transparent black, strokes black with alpha = coverage.
     const rgba = new Uint8Array(PIXEL_COUNT * 4);
-    digit(k).forEach((v, i) => (rgba[4 * i + 3] = v));
+    digit(k).forEach((v, i) => {
+      rgba[4 * i + 3] = v;
+    });
     const bytes = encodePng({ width: 28, height: 28, data: rgba, channels: 4, depth: 8 });
     const gray = await decodeToGray(bytes, 'image/png');
     expect(gray.data[0]).toBe(255); // transparent → paper
     expect(meanAbsDiff(await imageToDigit(bytes, 'image/png'), expected)).toBeLessThan(2);
     // White strokes on transparency go onto black instead, and give the same digit.
     const white = rgba.map((v, i) => (i % 4 === 3 ? v : 255));
-    expect(meanAbsDiff(await imageToDigit(encodePng({ width: 28, height: 28, data: white, channels: 4, depth: 8 })), expected)).toBeLessThan(2);
+    expect(
+      meanAbsDiff(
+        await imageToDigit(encodePng({ width: 28, height: 28, data: white, channels: 4, depth: 8 })),
+        expected,
+      ),
+    ).toBeLessThan(2);
   });
 
   it('honours tRNS colour keys on gray PNGs', async () => {
@@ -196,7 +228,34 @@ describe('decodeToGray', () => {
     const rgba = new Uint8Array(w * h * 4).fill(255);
     for (let y = 14; y < 26; y++) for (let x = 10; x < 70; x++) rgba.fill(0, (y * w + x) * 4, (y * w + x) * 4 + 3);
     const plain = new Uint8Array(jpeg.encode({ width: w, height: h, data: rgba }, 90).data);
-    const tiff = Uint8Array.of(0x4d, 0x4d, 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0);
+    const tiff = Uint8Array.of(
+      0x4d,
+      0x4d,
+      0,
+      42,
+      0,
+      0,
+      0,
+      8,
+      0,
+      1,
+      0x01,
+      0x12,
+      0,
+      3,
+      0,
+      0,
+      0,
+      1,
+      0,
+      6,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+    );
     const exif = Uint8Array.of(...Buffer.from('Exif\0\0', 'latin1'), ...tiff);
     const app1 = Uint8Array.of(0xff, 0xe1, (exif.length + 2) >> 8, (exif.length + 2) & 0xff, ...exif);
     const rotated = Uint8Array.of(...plain.subarray(0, 2), ...app1, ...plain.subarray(2));
@@ -228,9 +287,17 @@ describe('bad input', () => {
     const corrupt = png.slice();
     corrupt[png.length - 20] ^= 0xff; // inside IDAT
     await expectApiError(() => imageToDigit(corrupt, 'image/png'), 422, 'invalid_image');
-    await expectApiError(() => imageToDigit(new TextEncoder().encode('hello, world'), 'image/png'), 422, 'invalid_image');
+    await expectApiError(
+      () => imageToDigit(new TextEncoder().encode('hello, world'), 'image/png'),
+      422,
+      'invalid_image',
+    );
     await expectApiError(() => imageToDigit(new Uint8Array(0), 'image/jpeg'), 422, 'invalid_image');
-    await expectApiError(() => imageToDigit(Uint8Array.of(0x47, 0x49, 0x46, 0x38), 'image/gif'), 415, 'unsupported_media_type');
+    await expectApiError(
+      () => imageToDigit(Uint8Array.of(0x47, 0x49, 0x46, 0x38), 'image/gif'),
+      415,
+      'unsupported_media_type',
+    );
   });
 
   it('refuses over-large dimensions from the header, before decoding', async () => {
@@ -261,34 +328,53 @@ describe('bad input', () => {
     // scale (375×375) and reduced to 188×188, so it is served.
     const side = 3000;
     const rgba = new Uint8Array(side * side * 4).fill(230);
-    for (let y = 1000; y < 2000; y++) for (let x = 1400; x < 1600; x++) rgba.fill(20, (y * side + x) * 4, (y * side + x) * 4 + 3);
+    for (let y = 1000; y < 2000; y++)
+      for (let x = 1400; x < 1600; x++) rgba.fill(20, (y * side + x) * 4, (y * side + x) * 4 + 3);
     const big = new Uint8Array(jpeg.encode({ width: side, height: side, data: rgba }, 75).data);
     expect(await decodeToGray(big)).toMatchObject({ width: 188, height: 188 });
     expect(Math.max(...(await imageToDigit(big, 'image/jpeg')))).toBe(255);
     // 8-bit gray at the full 4096×4096 fits: decoded and normalised.
     const gray = new Uint8Array(4096 * 4096).fill(240);
     for (let y = 1000; y < 3000; y++) gray.fill(10, y * 4096 + 1900, y * 4096 + 2200);
-    const digit = await imageToDigit(encodePng({ width: 4096, height: 4096, data: gray, channels: 1, depth: 8 }), 'image/png');
+    const digit = await imageToDigit(
+      encodePng({ width: 4096, height: 4096, data: gray, channels: 1, depth: 8 }),
+      'image/png',
+    );
     expect(Math.max(...digit)).toBe(255);
   });
 
   it('refuses a PNG whose data inflates to more than its header says (a bomb) without inflating it all', async () => {
     // 64×64 gray claims 4,160 bytes of rows; the stream holds 64 MB of zeros.
-    const bomb = rawPng(64, 64, 8, 0, Array.from({ length: 64 * 1024 }, () => new Uint8Array(1023)));
+    const bomb = rawPng(
+      64,
+      64,
+      8,
+      0,
+      Array.from({ length: 64 * 1024 }, () => new Uint8Array(1023)),
+    );
     await expectApiError(() => imageToDigit(bomb, 'image/png'), 422, 'invalid_image');
   });
 
   it('answers random corruption of PNG and JPEG files with a 4xx ApiError, never another error', async () => {
     const sources = [
       png,
-      encodePng({ width: 40, height: 30, data: new Uint8Array(40 * 30 * 4).map((_, i) => (i * 37) % 256), channels: 4, depth: 8 }),
-      new Uint8Array(jpeg.encode({ width: 48, height: 40, data: new Uint8Array(48 * 40 * 4).map((_, i) => (i * 13) % 256) }, 80).data),
+      encodePng({
+        width: 40,
+        height: 30,
+        data: new Uint8Array(40 * 30 * 4).map((_, i) => (i * 37) % 256),
+        channels: 4,
+        depth: 8,
+      }),
+      new Uint8Array(
+        jpeg.encode({ width: 48, height: 40, data: new Uint8Array(48 * 40 * 4).map((_, i) => (i * 13) % 256) }, 80)
+          .data,
+      ),
     ];
-    let seed = 7;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = seededRandom(7);
     for (let trial = 0; trial < 300; trial++) {
       const bytes = sources[trial % sources.length].slice();
-      for (let flips = 1 + Math.floor(random() * 4); flips > 0; flips--) bytes[8 + Math.floor(random() * (bytes.length - 8))] = Math.floor(random() * 256);
+      for (let flips = 1 + Math.floor(random() * 4); flips > 0; flips--)
+        bytes[8 + Math.floor(random() * (bytes.length - 8))] = Math.floor(random() * 256);
       try {
         await imageToDigit(bytes);
       } catch (error) {

@@ -1,14 +1,14 @@
 // The evaluation report: metrics from probabilities, and the files written next to a model.
 import { execFile } from 'node:child_process';
-import { cp, mkdtemp, readFile, readdir } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { MODEL_DIR } from '../../src/shared/model-spec.ts';
 import { computeMetrics } from '../../src/evaluate/metrics.ts';
 import { evaluateModelDir } from '../../src/evaluate/report.ts';
+import { MODEL_DIR } from '../../src/shared/model-spec.ts';
 import { take } from '../../src/train/data.ts';
 import { loadMnistTest } from '../support/mnist-files.ts';
 
@@ -39,12 +39,19 @@ describe('evaluateModelDir', () => {
     const set = take(loadMnistTest(), 1000);
     const evaluation = await evaluateModelDir(dir, { set });
     const written = JSON.parse(await readFile(path.join(dir, 'evaluation.json'), 'utf8'));
-    expect(written).toMatchObject({ count: 1000, accuracy: evaluation.accuracy, model: { version: expect.stringMatching(/^[0-9a-f]{16}$/) } });
+    expect(written).toMatchObject({
+      count: 1000,
+      accuracy: evaluation.accuracy,
+      model: { version: expect.stringMatching(/^[0-9a-f]{16}$/) },
+    });
     expect(evaluation.accuracy).toBeGreaterThan(0.98);
     expect(written.confusion.flat().reduce((a: number, b: number) => a + b, 0)).toBe(1000);
     expect(written.perClass).toHaveLength(10);
     expect(written.mistakes).toHaveLength(Math.round((1 - evaluation.accuracy) * 1000));
-    for (const [file, minWidth] of [['confusion.png', 500], ['mistakes.png', 900]] as const) {
+    for (const [file, minWidth] of [
+      ['confusion.png', 500],
+      ['mistakes.png', 900],
+    ] as const) {
       const png = PNG.sync.read(await readFile(path.join(dir, file)));
       expect(png.width).toBeGreaterThan(minWidth);
     }
@@ -53,9 +60,13 @@ describe('evaluateModelDir', () => {
 
   it('the CLI refuses a directory that holds no model, without a stack trace', async () => {
     const empty = await mkdtemp(path.join(tmpdir(), 'evaluate-empty-'));
-    const failure = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/evaluate/main.ts', '--model', empty], {
-      cwd: path.resolve(__dirname, '../..'),
-    }).catch((e: { code: number; stderr: string }) => e);
+    const failure = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', 'src/evaluate/main.ts', '--model', empty],
+      {
+        cwd: path.resolve(__dirname, '../..'),
+      },
+    ).catch((e: { code: number; stderr: string }) => e);
     expect(failure).toMatchObject({ code: 1 });
     expect((failure as { stderr: string }).stderr).toMatch(/is not a model directory: model\.json is missing/);
     expect((failure as { stderr: string }).stderr).not.toMatch(/\n\s+at /);
@@ -67,7 +78,13 @@ describe('modelExtras (for the trainer)', () => {
     const { readModelDir } = await import('../../src/tools/model-dir.ts');
     const { modelExtras } = await import('../../src/tools/model-extras.ts');
     const { files, evaluation } = await modelExtras(await readModelDir(MODEL_DIR), { set: take(loadMnistTest(), 200) });
-    expect(Object.keys(files).sort()).toEqual(['confusion.png', 'evaluation.json', 'mistakes.png', 'model_digit.h5', 'model_digit.json']);
+    expect(Object.keys(files).sort()).toEqual([
+      'confusion.png',
+      'evaluation.json',
+      'mistakes.png',
+      'model_digit.h5',
+      'model_digit.json',
+    ]);
     expect(evaluation).toMatchObject({ count: 200, testSet: '200 MNIST test digits' });
   });
 });

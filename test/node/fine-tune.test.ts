@@ -15,7 +15,8 @@ import { epochMix, splitCorrections } from '../../src/train/fine-tune.ts';
 import { oddSevens } from '../support/odd-sevens.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const train = (...args: string[]) => promisify(execFile)(path.join(ROOT, 'node_modules/.bin/tsx'), ['src/train/cli.ts', ...args], { cwd: ROOT });
+const train = (...args: string[]) =>
+  promisify(execFile)(path.join(ROOT, 'node_modules/.bin/tsx'), ['src/train/cli.ts', ...args], { cwd: ROOT });
 const odd = oddSevens(loadSplitSync('t10k'), 40);
 
 describe('fine-tune data', () => {
@@ -23,7 +24,8 @@ describe('fine-tune data', () => {
     const { train: rest, heldOut } = splitCorrections(odd, 0.25, 1);
     expect([rest.count, heldOut.count]).toEqual([30, 10]);
     expect(splitCorrections(odd, 0.25, 1).heldOut.images).toEqual(heldOut.images);
-    const key = (set: typeof odd, i: number) => Buffer.from(set.images.subarray(i * PIXEL_COUNT, (i + 1) * PIXEL_COUNT)).toString('base64');
+    const key = (set: typeof odd, i: number) =>
+      Buffer.from(set.images.subarray(i * PIXEL_COUNT, (i + 1) * PIXEL_COUNT)).toString('base64');
     const held = new Set(Array.from({ length: heldOut.count }, (_, i) => key(heldOut, i)));
     for (let i = 0; i < rest.count; i++) expect(held.has(key(rest, i))).toBe(false);
   });
@@ -42,8 +44,18 @@ describe('npm run train -- --fine-tune', () => {
   let work: string;
   beforeAll(async () => {
     work = await mkdtemp(path.join(tmpdir(), 'fine-tune-'));
-    const corrections = Array.from({ length: odd.count }, (_, i) => ({ id: String(i), createdAt: '', label: 7, predicted: 2, model: null, source: 'pixels' }));
-    await writeDirAtomically(path.join(work, 'feedback'), { ...feedbackIdxFiles(odd), [FEEDBACK_JSON]: JSON.stringify({ corrections }) });
+    const corrections = Array.from({ length: odd.count }, (_, i) => ({
+      id: String(i),
+      createdAt: '',
+      label: 7,
+      predicted: 2,
+      model: null,
+      source: 'pixels',
+    }));
+    await writeDirAtomically(path.join(work, 'feedback'), {
+      ...feedbackIdxFiles(odd),
+      [FEEDBACK_JSON]: JSON.stringify({ corrections }),
+    });
     expect((await loadFeedbackDir(path.join(work, 'feedback'))).count).toBe(40);
   });
   afterAll(() => rm(work, { recursive: true, force: true }));
@@ -51,17 +63,34 @@ describe('npm run train -- --fine-tune', () => {
   it('refuses bad options with exit code 2', async () => {
     const failure = await train('--fine-tune', MODEL_DIR).catch((e: { code: number; stderr: string }) => e);
     expect(failure).toMatchObject({ code: 2, stderr: expect.stringContaining('--extra') });
-    const bad = await train('--fine-tune', MODEL_DIR, '--extra', 'x', '--holdout', '1').catch((e: { code: number; stderr: string }) => e);
+    const bad = await train('--fine-tune', MODEL_DIR, '--extra', 'x', '--holdout', '1').catch(
+      (e: { code: number; stderr: string }) => e,
+    );
     expect(bad).toMatchObject({ code: 2, stderr: expect.stringContaining('--holdout must be a fraction') });
   });
 
   it('does not write a model that forgot MNIST (exit code 1), and says why', async () => {
     // Only corrections, at a learning rate far too high: MNIST accuracy collapses.
     const out = path.join(work, 'model');
-    const args = ['--fine-tune', MODEL_DIR, '--extra', path.join(work, 'feedback'), '--out', out, '--mnist', '0', '--share', '1', '--learning-rate', '0.01'];
+    const args = [
+      '--fine-tune',
+      MODEL_DIR,
+      '--extra',
+      path.join(work, 'feedback'),
+      '--out',
+      out,
+      '--mnist',
+      '0',
+      '--share',
+      '1',
+      '--learning-rate',
+      '0.01',
+    ];
     const failure = await train(...args).catch((e: { code: number; stdout: string }) => e);
     expect(failure).toMatchObject({ code: 1 });
-    expect((failure as { stdout: string }).stdout).toMatch(/Refused: MNIST test accuracy dropped by \d+(\.\d+)? points \(limit 0\.2\); .* is unchanged/);
+    expect((failure as { stdout: string }).stdout).toMatch(
+      /Refused: MNIST test accuracy dropped by \d+(\.\d+)? points \(limit 0\.2\); .* is unchanged/,
+    );
     await expect(stat(out)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });

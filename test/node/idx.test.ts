@@ -77,7 +77,10 @@ describe('IDX writer', () => {
     const test = digitSetFromIdx(images, labels);
     expect(encodeIdx(IDX_LABELS_MAGIC, [test.count], test.labels)).toEqual(labels);
     expect(encodeIdx(IDX_IMAGES_MAGIC, [test.count, 28, 28], test.images)).toEqual(images);
-    const three = digitSetFromIdx(encodeIdx(IDX_IMAGES_MAGIC, [3, 28, 28], test.images.subarray(0, 3 * 784)), encodeIdx(IDX_LABELS_MAGIC, [3], test.labels.subarray(0, 3)));
+    const three = digitSetFromIdx(
+      encodeIdx(IDX_IMAGES_MAGIC, [3, 28, 28], test.images.subarray(0, 3 * 784)),
+      encodeIdx(IDX_LABELS_MAGIC, [3], test.labels.subarray(0, 3)),
+    );
     expect(Array.from(three.labels)).toEqual([7, 2, 1]);
   });
 

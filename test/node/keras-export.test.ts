@@ -1,15 +1,15 @@
-// The seed's save format written from a model directory: read back with h5wasm (and h5py when the
+// The Keras recipe's save format written from a model directory: read back with h5wasm (and h5py when the
 // machine has it) and compared tensor by tensor with the tfjs model the Worker serves.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cp, mkdtemp, readFile, readdir } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
 import { unzipSync } from 'fflate';
 import { beforeAll, describe, expect, it } from 'vitest';
-import * as tf from '@tensorflow/tfjs';
-import { INPUT_SHAPE, LAYERS, MODEL_DIR } from '../../src/shared/model-spec.ts';
 import { KERAS_ARCHIVE_FILE, KERAS_H5_FILE, KERAS_JSON_FILE, writeKerasFiles } from '../../src/keras/export.ts';
 import { isDataset, isGroup, readH5, stringAttr, stringListAttr } from '../../src/keras/h5.ts';
+import { INPUT_SHAPE, LAYERS, MODEL_DIR, parameterCount } from '../../src/shared/model-spec.ts';
 import { ensureWasmBackend } from '../../src/tools/backend.ts';
 import { loadStoredModel, readModelDir } from '../../src/tools/model-dir.ts';
 import { sameFloats } from '../support/floats.ts';
@@ -24,7 +24,12 @@ beforeAll(async () => {
   expect(await writeKerasFiles(dir, { keras3: true })).toEqual([KERAS_JSON_FILE, KERAS_H5_FILE, KERAS_ARCHIVE_FILE]);
   // The tfjs model exactly as a client loads it: stock loadLayersModel, dequantized.
   const model = await loadStoredModel(await readModelDir(dir));
-  tfjsWeights = new Map(model.weights.map((w) => [w.originalName, { shape: w.shape as number[], values: w.read().dataSync() as Float32Array }]));
+  tfjsWeights = new Map(
+    model.weights.map((w) => [
+      w.originalName,
+      { shape: w.shape as number[], values: w.read().dataSync() as Float32Array },
+    ]),
+  );
   model.dispose();
 });
 
@@ -65,7 +70,9 @@ describe('model_digit.h5 (Keras 2 save_weights layout)', () => {
   });
 
   // An outside reader: Debian's python3-h5py, when installed (apt-get install python3-h5py).
-  const python = ['/usr/bin/python3'].find((p) => spawnSync(p, ['-c', 'import h5py'], { stdio: 'ignore' }).status === 0);
+  const python = ['/usr/bin/python3'].find(
+    (p) => spawnSync(p, ['-c', 'import h5py'], { stdio: 'ignore' }).status === 0,
+  );
   it.skipIf(!python)('reads the same with h5py', () => {
     const script = `
 import h5py, json, sys
@@ -83,22 +90,37 @@ print(json.dumps(out))`;
       const [shape, dtype, sum] = out.sums[`${name}:0`];
       expect(shape).toEqual(tensor.shape);
       expect(dtype).toBe('float32');
-      expect(sum).toBeCloseTo(tensor.values.reduce((a, b) => a + b, 0), 2);
+      expect(sum).toBeCloseTo(
+        tensor.values.reduce((a, b) => a + b, 0),
+        2,
+      );
     }
   });
 });
 
 describe('model_digit.json (model.to_json())', () => {
-  it("lists the seed's layers with the right shapes", async () => {
+  it("lists the Keras recipe's layers with the right shapes", async () => {
     const json = JSON.parse(await readFile(path.join(dir, KERAS_JSON_FILE), 'utf8'));
     expect(json.class_name).toBe('Sequential');
     const [input, ...layers] = json.config.layers as { class_name: string; config: Record<string, unknown> }[];
     expect(input).toMatchObject({ class_name: 'InputLayer', config: { batch_input_shape: [null, ...INPUT_SHAPE] } });
     expect(layers.map((l) => [l.class_name, l.config.name])).toEqual([
-      ['Conv2D', 'conv1'], ['Conv2D', 'conv2'], ['MaxPooling2D', 'pool'], ['Dropout', 'dropout1'],
-      ['Flatten', 'flatten'], ['Dense', 'dense1'], ['Dropout', 'dropout2'], ['Dense', 'output'],
+      ['Conv2D', 'conv1'],
+      ['Conv2D', 'conv2'],
+      ['MaxPooling2D', 'pool'],
+      ['Dropout', 'dropout1'],
+      ['Flatten', 'flatten'],
+      ['Dense', 'dense1'],
+      ['Dropout', 'dropout2'],
+      ['Dense', 'output'],
     ]);
-    expect(layers[0].config).toMatchObject({ filters: 32, kernel_size: [3, 3], strides: [1, 1], padding: 'valid', activation: 'relu' });
+    expect(layers[0].config).toMatchObject({
+      filters: 32,
+      kernel_size: [3, 3],
+      strides: [1, 1],
+      padding: 'valid',
+      activation: 'relu',
+    });
     expect(layers[1].config).toMatchObject({ filters: 64, kernel_size: [3, 3], activation: 'relu' });
     expect(layers[2].config).toMatchObject({ pool_size: [2, 2] });
     expect(layers[3].config).toMatchObject({ rate: 0.25 });
@@ -108,7 +130,7 @@ describe('model_digit.json (model.to_json())', () => {
     // tfjs reads Keras JSON too: the same architecture gives the same output shape and parameter count.
     const rebuilt = await tf.models.modelFromJSON({ modelTopology: json });
     expect(rebuilt.outputs[0].shape).toEqual([null, 10]);
-    expect(rebuilt.countParams()).toBe(1_199_882);
+    expect(rebuilt.countParams()).toBe(parameterCount());
     rebuilt.dispose();
   });
 });
@@ -121,7 +143,12 @@ describe('model_digit.keras (Keras 3 archive)', () => {
     expect(config).toMatchObject({ module: 'keras', class_name: 'Sequential' });
     expect(JSON.parse(new TextDecoder().decode(entries['metadata.json'])).keras_version).toMatch(/^3\./);
     await readH5(entries['model.weights.h5'], (file) => {
-      const expected: Record<string, string> = { 'layers/conv2d': 'conv1', 'layers/conv2d_1': 'conv2', 'layers/dense': 'dense1', 'layers/dense_1': 'output' };
+      const expected: Record<string, string> = {
+        'layers/conv2d': 'conv1',
+        'layers/conv2d_1': 'conv2',
+        'layers/dense': 'dense1',
+        'layers/dense_1': 'output',
+      };
       for (const [at, name] of Object.entries(expected)) {
         const kernel = file.get(`${at}/vars/0`);
         const bias = file.get(`${at}/vars/1`);

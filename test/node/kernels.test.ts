@@ -1,8 +1,8 @@
 // The hand-written wasm gradient kernels against the cpu backend's reference gradients.
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { useWasmBackend } from '../../src/train/backend.ts';
 import { seededRandom } from '../../src/shared/random.ts';
+import { useWasmBackend } from '../../src/train/backend.ts';
 
 function randomArray(size: number, random: () => number): Float32Array {
   return Float32Array.from({ length: size }, () => random() * 2 - 1);
@@ -16,13 +16,25 @@ function backpropFilter(x: tf.Tensor, dy: tf.Tensor, strides: number): tf.Tensor
   return tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
 }
 
-async function convGradients(backend: string, x: Float32Array, xShape: number[], w: Float32Array, wShape: number[], pad: Pad) {
+async function convGradients(
+  backend: string,
+  x: Float32Array,
+  xShape: number[],
+  w: Float32Array,
+  wShape: number[],
+  pad: Pad,
+) {
   await tf.setBackend(backend);
   return tf.tidy(() => {
     const xt = tf.tensor4d(x, xShape as [number, number, number, number]);
     const wt = tf.tensor4d(w, wShape as [number, number, number, number]);
     // A non-uniform upstream gradient: d(Σ y²)/dy = 2y.
-    const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, pad).square().sum())([xt, wt]);
+    const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+      tf
+        .conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, pad)
+        .square()
+        .sum(),
+    )([xt, wt]);
     return { dx: dx.dataSync().slice() as Float32Array, dw: dw.dataSync().slice() as Float32Array };
   });
 }
@@ -51,8 +63,14 @@ describe('wasm Conv2DBackpropFilter / Conv2DBackpropInput', () => {
   for (const c of cases) {
     it(`match the cpu backend: ${c.name}`, async () => {
       const random = seededRandom(c.x.reduce((a, b) => a * 31 + b, 7));
-      const x = randomArray(c.x.reduce((a, b) => a * b), random);
-      const w = randomArray(c.w.reduce((a, b) => a * b), random);
+      const x = randomArray(
+        c.x.reduce((a, b) => a * b),
+        random,
+      );
+      const w = randomArray(
+        c.w.reduce((a, b) => a * b),
+        random,
+      );
       const cpu = await convGradients('cpu', x, c.x, w, c.w, c.pad);
       const wasm = await convGradients('wasm', x, c.x, w, c.w, c.pad);
       expect(wasm.dx.length).toBe(cpu.dx.length);
@@ -85,7 +103,9 @@ describe('wasm Conv2DBackpropFilter / Conv2DBackpropInput', () => {
     const x = tf.randomNormal([2, 6, 6, 3]) as tf.Tensor4D;
     const w = tf.randomNormal([3, 3, 3, 4]) as tf.Tensor4D;
     const before = tf.memory().numBytes;
-    const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'valid').sum())([x, w]);
+    const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+      tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'valid').sum(),
+    )([x, w]);
     expect(tf.memory().numBytes - before).toBe(dx.size * 4 + dw.size * 4);
     tf.dispose([dx, dw]);
   });
@@ -97,7 +117,9 @@ describe('wasm Conv2DBackpropFilter / Conv2DBackpropInput', () => {
     const b = tf.tensor2d(randomArray(6 * 4, random), [6, 4]);
     const viaFlag = tf.matMul(a, b, true, false).dataSync();
     await tf.setBackend('cpu');
-    const reference = tf.matMul(tf.tensor2d(a.dataSync(), [6, 5]).transpose(), tf.tensor2d(b.dataSync(), [6, 4])).dataSync();
+    const reference = tf
+      .matMul(tf.tensor2d(a.dataSync(), [6, 5]).transpose(), tf.tensor2d(b.dataSync(), [6, 4]))
+      .dataSync();
     expect(maxRelativeError(viaFlag as Float32Array, reference as Float32Array)).toBeLessThan(1e-5);
   });
 });

@@ -32,7 +32,9 @@ describe('Keras Adadelta (lr 1.0, ρ 0.95, ε 1e-7)', () => {
     const w = tf.variable(tf.tensor1d([1]), true, 'adadelta_core_w');
     const core = tf.train.adadelta(1.0, 0.95, 1e-7);
     // tfjs-core types this map as variables; it reads only the gradient values.
-    core.applyGradients({ adadelta_core_w: tf.tensor1d([0.5]) } as unknown as Parameters<typeof core.applyGradients>[0]);
+    core.applyGradients({ adadelta_core_w: tf.tensor1d([0.5]) } as unknown as Parameters<
+      typeof core.applyGradients
+    >[0]);
     expect(w.dataSync()[0]).toBeCloseTo(0.5, 3);
     core.dispose();
     w.dispose();

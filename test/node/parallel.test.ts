@@ -2,7 +2,7 @@
 // weights one worker gives on the same batch, and every replica ends the step with those weights.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useWasmBackend } from '../../src/train/backend.ts';
-import { loadSplit, take, type DigitSet } from '../../src/train/data.ts';
+import { type DigitSet, loadSplit, take } from '../../src/train/data.ts';
 import { buildModel } from '../../src/train/model.ts';
 import { PARAM_COUNT, PARAMS } from '../../src/train/network.ts';
 import type { KerasAdadelta } from '../../src/train/optimizer.ts';
@@ -57,8 +57,15 @@ describe('data-parallel replicas', () => {
   });
 
   it('splits a batch into contiguous shards that cover it', () => {
-    expect([0, 1, 2].map((r) => shardRange(128, 3, r))).toEqual([[0, 43], [43, 86], [86, 128]]);
-    expect([0, 1].map((r) => shardRange(96, 2, r))).toEqual([[0, 48], [48, 96]]);
+    expect([0, 1, 2].map((r) => shardRange(128, 3, r))).toEqual([
+      [0, 43],
+      [43, 86],
+      [86, 128],
+    ]);
+    expect([0, 1].map((r) => shardRange(96, 2, r))).toEqual([
+      [0, 48],
+      [48, 96],
+    ]);
   });
 
   it('N workers give the same gradient and the same weights after a step as one (dropout off)', async () => {

@@ -3,10 +3,10 @@
 // and the page's client-side reduction (public/reduce.js) vs the server reducing the canvas.
 import { encode as encodePng } from 'fast-png';
 import { describe, expect, it } from 'vitest';
+import { reduceCanvas, WORK_SIDE } from '../../public/reduce.js';
 import { PIXEL_COUNT } from '../../src/shared/model-spec.ts';
 import { MAX_WORK_SIDE, normalizeDigit, reduceForWork } from '../../src/shared/normalize.ts';
 import { decodeToGray, imageToDigit } from '../../src/worker/input/decode-image.ts';
-import { reduceCanvas, WORK_SIDE } from '../../public/reduce.js';
 import { renderCanvasRgba, renderPaperDigit } from '../support/client-images.ts';
 import { loadMnistTest } from '../support/mnist-files.ts';
 
@@ -17,22 +17,51 @@ describe('streamed PNG decoding', () => {
   it('equals the whole-picture decode (interlaced → fast-png) for every colour type, reduced or not', async () => {
     const [w, h] = [600, 300]; // reduced by 3 to 200×100
     const paper = Uint8Array.from({ length: w * h }, (_, i) => (Math.floor(i / w) * 7 + (i % w) * 3) % 256);
-    const ink = Uint8Array.from({ length: w * h }, (_, i) => ((i % w) > 200 && (i % w) < 260 ? 230 : (i * 13) % 40));
+    const ink = Uint8Array.from({ length: w * h }, (_, i) => (i % w > 200 && i % w < 260 ? 230 : (i * 13) % 40));
     const cases = {
       gray: { data: paper, channels: 1 },
-      grayAlpha: { data: Uint8Array.from({ length: 2 * w * h }, (_, i) => (i % 2 ? ink[i >> 1] : paper[i >> 1])), channels: 2 },
-      rgb: { data: Uint8Array.from({ length: 3 * w * h }, (_, i) => (paper[Math.floor(i / 3)] + i) % 256), channels: 3 },
-      rgba: { data: Uint8Array.from({ length: 4 * w * h }, (_, i) => (i % 4 === 3 ? ink[i >> 2] : (paper[i >> 2] * (1 + (i % 4))) % 256)), channels: 4 },
+      grayAlpha: {
+        data: Uint8Array.from({ length: 2 * w * h }, (_, i) => (i % 2 ? ink[i >> 1] : paper[i >> 1])),
+        channels: 2,
+      },
+      rgb: {
+        data: Uint8Array.from({ length: 3 * w * h }, (_, i) => (paper[Math.floor(i / 3)] + i) % 256),
+        channels: 3,
+      },
+      rgba: {
+        data: Uint8Array.from({ length: 4 * w * h }, (_, i) =>
+          i % 4 === 3 ? ink[i >> 2] : (paper[i >> 2] * (1 + (i % 4))) % 256,
+        ),
+        channels: 4,
+      },
       gray16: { data: Uint16Array.from(paper, (v, i) => v * 257 + (i % 200)), channels: 1, depth: 16 },
-      palette: { data: paper.map((v) => v >> 2), channels: 1, palette: Array.from({ length: 64 }, (_, i) => [i * 4, 255 - i * 3, (i * 37) % 256, i < 8 ? i * 30 : 255]) },
+      palette: {
+        data: paper.map((v) => v >> 2),
+        channels: 1,
+        palette: Array.from({ length: 64 }, (_, i) => [i * 4, 255 - i * 3, (i * 37) % 256, i < 8 ? i * 30 : 255]),
+      },
     } as const;
     for (const [name, c] of Object.entries(cases)) {
-      for (const [width, height, data] of [[w, h, c.data], [40, 30, c.data.subarray(0, 40 * 30 * (c.channels ?? 1))]] as const) {
-        const image = { width, height, data, channels: c.channels, depth: 'depth' in c ? c.depth : 8, ...('palette' in c ? { palette: c.palette.map((e) => [...e]) } : {}) };
+      for (const [width, height, data] of [
+        [w, h, c.data],
+        [40, 30, c.data.subarray(0, 40 * 30 * (c.channels ?? 1))],
+      ] as const) {
+        const image = {
+          width,
+          height,
+          data,
+          channels: c.channels,
+          depth: 'depth' in c ? c.depth : 8,
+          ...('palette' in c ? { palette: c.palette.map((e) => [...e]) } : {}),
+        };
         const streamed = await decodeToGray(encodePng(image as Parameters<typeof encodePng>[0]));
         const whole = await decodeToGray(encodePng(image as Parameters<typeof encodePng>[0], { interlace: 'Adam7' }));
         expect(streamed.width, name).toBe(Math.ceil(width / Math.ceil(Math.max(width, height) / MAX_WORK_SIDE)));
-        expect({ name, ...streamed, data: Array.from(streamed.data) }).toEqual({ name, ...whole, data: Array.from(whole.data) });
+        expect({ name, ...streamed, data: Array.from(streamed.data) }).toEqual({
+          name,
+          ...whole,
+          data: Array.from(whole.data),
+        });
       }
     }
   });

@@ -2,7 +2,7 @@
 // missing or truncated MNIST files. Each ends with a clear message and the right exit code, never
 // a stack trace, and leaves models and checkpoints consistent.
 import { execFile, spawn } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -27,7 +27,19 @@ describe('trainer faults', () => {
     await mkdir(out);
     await writeFile(path.join(out, 'model.json'), 'the previous model');
     // 4 steps per epoch: global step 5 is epoch 2, step 2.
-    const run = await train({ MNIST_EDGE_TEST_NAN_AT_STEP: '5' }, '--epochs', '2', '--train-limit', '256', '--batch-size', '64', '--test-limit', '500', '--out', out);
+    const run = await train(
+      { MNIST_EDGE_TEST_NAN_AT_STEP: '5' },
+      '--epochs',
+      '2',
+      '--train-limit',
+      '256',
+      '--batch-size',
+      '64',
+      '--test-limit',
+      '500',
+      '--out',
+      out,
+    );
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/loss became NaN at epoch 2, step 2/);
     noStack(run.stderr);
@@ -38,7 +50,11 @@ describe('trainer faults', () => {
 
   it('Ctrl-C saves a consistent checkpoint that --resume carries on from', async () => {
     const out = path.join(await tmp(), 'model');
-    const child = spawn(process.execPath, args('--epochs', '1', '--train-limit', '768', '--batch-size', '32', '--test-limit', '500', '--out', out), { cwd: root });
+    const child = spawn(
+      process.execPath,
+      args('--epochs', '1', '--train-limit', '768', '--batch-size', '32', '--test-limit', '500', '--out', out),
+      { cwd: root },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -58,7 +74,13 @@ describe('trainer faults', () => {
     expect(stderr).toMatch(/Checkpoint saved in .*model\.checkpoint/);
     noStack(stderr);
     const checkpoint = `${out}.checkpoint`;
-    expect((await readdir(checkpoint)).sort()).toEqual(['model.json', 'optimizer.bin', 'optimizer.json', 'state.json', 'weights.bin']);
+    expect((await readdir(checkpoint)).sort()).toEqual([
+      'model.json',
+      'optimizer.bin',
+      'optimizer.json',
+      'state.json',
+      'weights.bin',
+    ]);
     const state = JSON.parse(await readFile(path.join(checkpoint, 'state.json'), 'utf8'));
     expect(state.history).toEqual([]);
     expect(state.position.step).toBeGreaterThan(0);

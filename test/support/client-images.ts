@@ -5,8 +5,8 @@
 
 import { encode as encodePng } from 'fast-png';
 import jpeg from 'jpeg-js';
-import { seededRandom } from '../../src/shared/random.ts';
 import type { DigitSet } from '../../src/shared/model-spec.ts';
+import { seededRandom } from '../../src/shared/random.ts';
 
 export const CLIENT_KINDS = ['scan', 'canvas', 'jpeg', 'small', 'marker'] as const;
 export type ClientKind = (typeof CLIENT_KINDS)[number];
@@ -149,23 +149,36 @@ function photograph(canvas: Canvas, rng: Rng, opts: { noise: number; lightInk?: 
 
 function rgbToGray(rgb: Uint8Array): Uint8Array {
   const out = new Uint8Array(rgb.length / 3);
-  for (let i = 0; i < out.length; i++) out[i] = Math.round(0.299 * rgb[3 * i] + 0.587 * rgb[3 * i + 1] + 0.114 * rgb[3 * i + 2]);
+  for (let i = 0; i < out.length; i++)
+    out[i] = Math.round(0.299 * rgb[3 * i] + 0.587 * rgb[3 * i + 1] + 0.114 * rgb[3 * i + 2]);
   return out;
 }
 
 /** Renders one MNIST digit as a client would send it. */
-export function renderClientImage(digit: Uint8Array, kind: ClientKind, rng: Rng): Pick<ClientImage, 'mediaType' | 'bytes'> {
+export function renderClientImage(
+  digit: Uint8Array,
+  kind: ClientKind,
+  rng: Rng,
+): Pick<ClientImage, 'mediaType' | 'bytes'> {
   switch (kind) {
     case 'scan': {
       // A large scan: the digit 250–400 px, margins around it, gray or colour PNG.
       const size = intIn(rng, 250, 400);
       const width = size + intIn(rng, 20, 160);
       const height = size + intIn(rng, 20, 160);
-      const canvas = frame(renderInk(digit, size, 0.25), size, width, height, intIn(rng, 0, width - size), intIn(rng, 0, height - size));
+      const canvas = frame(
+        renderInk(digit, size, 0.25),
+        size,
+        width,
+        height,
+        intIn(rng, 0, width - size),
+        intIn(rng, 0, height - size),
+      );
       const rgb = photograph(canvas, rng, { noise: uniform(rng, 2, 7) });
-      const bytes = rng() < 0.5
-        ? encodePng({ width, height, data: rgbToGray(rgb), channels: 1, depth: 8 })
-        : encodePng({ width, height, data: rgb, channels: 3, depth: 8 });
+      const bytes =
+        rng() < 0.5
+          ? encodePng({ width, height, data: rgbToGray(rgb), channels: 1, depth: 8 })
+          : encodePng({ width, height, data: rgb, channels: 3, depth: 8 });
       return { mediaType: 'image/png', bytes };
     }
     case 'canvas': {
@@ -182,14 +195,24 @@ export function renderClientImage(digit: Uint8Array, kind: ClientKind, rng: Rng)
         rgba.set(colour, 4 * i);
         rgba[4 * i + 3] = a;
       }
-      return { mediaType: 'image/png', bytes: encodePng({ width: side, height: side, data: rgba, channels: 4, depth: 8 }) };
+      return {
+        mediaType: 'image/png',
+        bytes: encodePng({ width: side, height: side, data: rgba, channels: 4, depth: 8 }),
+      };
     }
     case 'jpeg': {
       // A phone photo: the digit 200–350 px, JPEG quality 70–90.
       const size = intIn(rng, 200, 350);
       const width = size + intIn(rng, 40, 200);
       const height = size + intIn(rng, 40, 200);
-      const canvas = frame(renderInk(digit, size, 0.3), size, width, height, intIn(rng, 0, width - size), intIn(rng, 0, height - size));
+      const canvas = frame(
+        renderInk(digit, size, 0.3),
+        size,
+        width,
+        height,
+        intIn(rng, 0, width - size),
+        intIn(rng, 0, height - size),
+      );
       const rgb = photograph(canvas, rng, { noise: uniform(rng, 2, 6) });
       const rgba = new Uint8Array(width * height * 4);
       for (let i = 0; i < width * height; i++) {
@@ -204,18 +227,38 @@ export function renderClientImage(digit: Uint8Array, kind: ClientKind, rng: Rng)
       const size = intIn(rng, 34, 60);
       const width = intIn(rng, 160, 360);
       const height = intIn(rng, 120, 300);
-      const canvas = frame(renderInk(digit, size, 0.35), size, width, height, intIn(rng, 0, width - size), intIn(rng, 0, height - size));
+      const canvas = frame(
+        renderInk(digit, size, 0.35),
+        size,
+        width,
+        height,
+        intIn(rng, 0, width - size),
+        intIn(rng, 0, height - size),
+      );
       const rgb = photograph(canvas, rng, { noise: uniform(rng, 1, 4), lightInk: rng() < 0.2 });
-      return { mediaType: 'image/png', bytes: encodePng({ width, height, data: rgbToGray(rgb), channels: 1, depth: 8 }) };
+      return {
+        mediaType: 'image/png',
+        bytes: encodePng({ width, height, data: rgbToGray(rgb), channels: 1, depth: 8 }),
+      };
     }
     case 'marker': {
       // Thick felt-marker strokes on paper.
       const size = intIn(rng, 220, 360);
       const width = size + intIn(rng, 20, 120);
       const height = size + intIn(rng, 20, 120);
-      const canvas = frame(renderInk(dilate28(digit), size, 0.25), size, width, height, intIn(rng, 0, width - size), intIn(rng, 0, height - size));
+      const canvas = frame(
+        renderInk(dilate28(digit), size, 0.25),
+        size,
+        width,
+        height,
+        intIn(rng, 0, width - size),
+        intIn(rng, 0, height - size),
+      );
       const rgb = photograph(canvas, rng, { noise: uniform(rng, 1, 5) });
-      return { mediaType: 'image/png', bytes: encodePng({ width, height, data: rgbToGray(rgb), channels: 1, depth: 8 }) };
+      return {
+        mediaType: 'image/png',
+        bytes: encodePng({ width, height, data: rgbToGray(rgb), channels: 1, depth: 8 }),
+      };
     }
   }
 }
@@ -245,10 +288,23 @@ export function generateClientImages(mnist: DigitSet, count: number, seed = 4): 
  * a little off, paper with a lighting gradient, blur and sensor noise; an RGB PNG (a scan) or a
  * phone-photo JPEG at quality 85, or an 8-bit gray PNG.
  */
-export function renderPaperDigit(digit: Uint8Array, width: number, height: number, format: 'png' | 'jpeg' | 'gray-png', seed = 1): Uint8Array {
+export function renderPaperDigit(
+  digit: Uint8Array,
+  width: number,
+  height: number,
+  format: 'png' | 'jpeg' | 'gray-png',
+  seed = 1,
+): Uint8Array {
   const rng = seededRandom(seed);
   const size = Math.round(Math.min(width, height) * 0.6);
-  const canvas = frame(renderInk(digit, size, 0.25), size, width, height, Math.round((width - size) * 0.45), Math.round((height - size) * 0.55));
+  const canvas = frame(
+    renderInk(digit, size, 0.25),
+    size,
+    width,
+    height,
+    Math.round((width - size) * 0.45),
+    Math.round((height - size) * 0.55),
+  );
   const rgb = photograph(canvas, rng, { noise: 3 });
   if (format === 'png') return encodePng({ width, height, data: rgb, channels: 3, depth: 8 });
   if (format === 'gray-png') return encodePng({ width, height, data: rgbToGray(rgb), channels: 1, depth: 8 });

@@ -1,17 +1,30 @@
 /**
- * Keras files of the seed's CNN in every layout Keras 2.0 to 3 writes, built with h5wasm from the
+ * Keras files of the Keras recipe's CNN in every layout Keras 2.0 to 3 writes, built with h5wasm from the
  * committed model's weights, with the layer names Keras generates (not ours): what a user brings.
  * Layouts follow Keras's saving code (hdf5_format / legacy_h5_format / saving_lib).
  */
 import { zipSync } from 'fflate';
-import { INPUT_SHAPE, LAYERS, MODEL_DIR, type LayerSpec } from '../../src/shared/model-spec.ts';
 import { KERAS_CLASS } from '../../src/keras/architecture.ts';
-import { buildH5, ensureGroup, float32Dataset, setEmptyListAttr, setStringAttr, type H5Group } from '../../src/keras/h5.ts';
 import { storedWeightMap } from '../../src/keras/export.ts';
+import {
+  buildH5,
+  ensureGroup,
+  float32Dataset,
+  type H5Group,
+  setEmptyListAttr,
+  setStringAttr,
+} from '../../src/keras/h5.ts';
 import { keras3LayerPaths, type WeightMap } from '../../src/keras/weights.ts';
+import { INPUT_SHAPE, LAYERS, type LayerSpec, MODEL_DIR } from '../../src/shared/model-spec.ts';
 import { readModelDir } from '../../src/tools/model-dir.ts';
 
-export type FixtureLayout = 'keras21-list-json' | 'keras2-input-layer' | 'keras2-full' | 'keras3-legacy-h5' | 'keras3-weights-h5' | 'keras3-archive';
+export type FixtureLayout =
+  | 'keras21-list-json'
+  | 'keras2-input-layer'
+  | 'keras2-full'
+  | 'keras3-legacy-h5'
+  | 'keras3-weights-h5'
+  | 'keras3-archive';
 
 /** The committed model's weights, dequantized: real weights, so accuracy means something. */
 export async function committedWeights(): Promise<WeightMap> {
@@ -22,7 +35,13 @@ export async function committedWeights(): Promise<WeightMap> {
 export function kerasNames(style: 'from-1' | 'from-0', specs: readonly LayerSpec[] = LAYERS): string[] {
   const used = new Map<string, number>();
   return specs.map((spec) => {
-    const base = { conv2d: 'conv2d', maxPooling2d: 'max_pooling2d', dropout: 'dropout', flatten: 'flatten', dense: 'dense' }[spec.kind];
+    const base = {
+      conv2d: 'conv2d',
+      maxPooling2d: 'max_pooling2d',
+      dropout: 'dropout',
+      flatten: 'flatten',
+      dense: 'dense',
+    }[spec.kind];
     const n = (used.get(base) ?? 0) + 1;
     used.set(base, n);
     if (style === 'from-1') return `${base}_${n}`;
@@ -38,7 +57,18 @@ export function layerJson(spec: LayerSpec, name: string, extra: Record<string, u
   const config: Record<string, unknown> = (() => {
     switch (spec.kind) {
       case 'conv2d':
-        return { ...common, filters: spec.filters, kernel_size: [3, 3], strides: [1, 1], padding: 'valid', data_format: 'channels_last', dilation_rate: [1, 1], activation: spec.activation, use_bias: true, kernel_initializer: { class_name: 'GlorotUniform', config: { seed: null } } };
+        return {
+          ...common,
+          filters: spec.filters,
+          kernel_size: [3, 3],
+          strides: [1, 1],
+          padding: 'valid',
+          data_format: 'channels_last',
+          dilation_rate: [1, 1],
+          activation: spec.activation,
+          use_bias: true,
+          kernel_initializer: { class_name: 'GlorotUniform', config: { seed: null } },
+        };
       case 'maxPooling2d':
         return { ...common, pool_size: [2, 2], padding: 'valid', strides: [2, 2], data_format: 'channels_last' };
       case 'dropout':
@@ -64,7 +94,19 @@ export function keras2Json(names: string[], layers = LAYERS.map((s, i) => layerJ
     class_name: 'Sequential',
     config: {
       name: 'sequential',
-      layers: [{ class_name: 'InputLayer', config: { batch_input_shape: [null, ...INPUT_SHAPE], dtype: 'float32', sparse: false, ragged: false, name: `${names[0]}_input` } }, ...layers],
+      layers: [
+        {
+          class_name: 'InputLayer',
+          config: {
+            batch_input_shape: [null, ...INPUT_SHAPE],
+            dtype: 'float32',
+            sparse: false,
+            ragged: false,
+            name: `${names[0]}_input`,
+          },
+        },
+        ...layers,
+      ],
     },
     keras_version: '2.15.0',
     backend: 'tensorflow',
@@ -73,7 +115,12 @@ export function keras2Json(names: string[], layers = LAYERS.map((s, i) => layerJ
 
 /** Keras 3: every object carries `module`, InputLayer has batch_shape. */
 export function keras3Json(names: string[], layers = LAYERS.map((s, i) => layerJson(s, names[i]))): string {
-  const withModule = (l: LayerJson) => ({ module: 'keras.layers', class_name: l.class_name, config: l.config, registered_name: null });
+  const withModule = (l: LayerJson) => ({
+    module: 'keras.layers',
+    class_name: l.class_name,
+    config: l.config,
+    registered_name: null,
+  });
   return JSON.stringify({
     module: 'keras',
     class_name: 'Sequential',
@@ -81,7 +128,13 @@ export function keras3Json(names: string[], layers = LAYERS.map((s, i) => layerJ
       name: 'sequential',
       trainable: true,
       dtype: { module: 'keras', class_name: 'DTypePolicy', config: { name: 'float32' }, registered_name: null },
-      layers: [withModule({ class_name: 'InputLayer', config: { batch_shape: [null, ...INPUT_SHAPE], dtype: 'float32', sparse: false, name: 'input_layer' } }), ...layers.map(withModule)],
+      layers: [
+        withModule({
+          class_name: 'InputLayer',
+          config: { batch_shape: [null, ...INPUT_SHAPE], dtype: 'float32', sparse: false, name: 'input_layer' },
+        }),
+        ...layers.map(withModule),
+      ],
       build_input_shape: [null, ...INPUT_SHAPE],
     },
     registered_name: null,
@@ -89,13 +142,22 @@ export function keras3Json(names: string[], layers = LAYERS.map((s, i) => layerJ
 }
 
 /** save_weights / model_weights: layer_names, then `<layer>/<weight path>` per weight. */
-function writeLayerGroups(group: H5Group, names: string[], weights: WeightMap, version: string, weightPath: (layer: string, part: string) => string): void {
+function writeLayerGroups(
+  group: H5Group,
+  names: string[],
+  weights: WeightMap,
+  version: string,
+  weightPath: (layer: string, part: string) => string,
+): void {
   setStringAttr(group, 'layer_names', names);
   setStringAttr(group, 'backend', 'tensorflow');
   setStringAttr(group, 'keras_version', version);
   LAYERS.forEach((spec, i) => {
     const layer = group.create_group(names[i]);
-    if (spec.kind !== 'conv2d' && spec.kind !== 'dense') return setEmptyListAttr(layer, 'weight_names');
+    if (spec.kind !== 'conv2d' && spec.kind !== 'dense') {
+      setEmptyListAttr(layer, 'weight_names');
+      return;
+    }
     const paths = ['kernel', 'bias'].map((part) => weightPath(names[i], part));
     setStringAttr(layer, 'weight_names', paths);
     ['kernel', 'bias'].forEach((part, k) => {
@@ -112,7 +174,12 @@ function writeOptimizerWeights(file: H5Group, names: string[]): void {
   setStringAttr(opt, 'weight_names', ['Adadelta/iter:0', `Adadelta/${names[0]}/kernel/accumulated_grad:0`]);
   const adadelta = opt.create_group('Adadelta');
   adadelta.create_dataset({ name: 'iter:0', data: new Int32Array([4690]), shape: [], dtype: '<i4' });
-  float32Dataset(ensureGroup(adadelta, `${names[0]}/kernel`), 'accumulated_grad:0', [3, 3, 1, 32], new Float32Array(288));
+  float32Dataset(
+    ensureGroup(adadelta, `${names[0]}/kernel`),
+    'accumulated_grad:0',
+    [3, 3, 1, 32],
+    new Float32Array(288),
+  );
 }
 
 export interface Fixture {
@@ -140,7 +207,11 @@ export async function buildFixture(layout: FixtureLayout, weights: WeightMap): P
         setStringAttr(f, 'keras_version', '2.4.0');
         setStringAttr(f, 'backend', 'tensorflow');
         setStringAttr(f, 'model_config', keras2Json(names));
-        setStringAttr(f, 'training_config', JSON.stringify({ loss: 'categorical_crossentropy', metrics: ['accuracy'] }));
+        setStringAttr(
+          f,
+          'training_config',
+          JSON.stringify({ loss: 'categorical_crossentropy', metrics: ['accuracy'] }),
+        );
         writeLayerGroups(f.create_group('model_weights'), names, weights, '2.4.0', (l, p) => `${l}/${p}:0`);
         writeOptimizerWeights(f, names);
       });
@@ -175,16 +246,27 @@ export async function buildFixture(layout: FixtureLayout, weights: WeightMap): P
         });
         ensureGroup(f, 'optimizer/vars');
       });
-      if (layout === 'keras3-weights-h5') return { names, files: { 'model.json': keras3Json(names), 'model.weights.h5': h5 } };
+      if (layout === 'keras3-weights-h5')
+        return { names, files: { 'model.json': keras3Json(names), 'model.weights.h5': h5 } };
       const encode = (s: string) => new TextEncoder().encode(s);
-      const zip = zipSync({
-        'metadata.json': encode(JSON.stringify({ keras_version: '3.4.1', date_saved: '2026-11-29@10:00:00' })),
-        'config.json': encode(keras3Json(names)),
-        'model.weights.h5': h5,
-      }, { level: 0 });
+      const zip = zipSync(
+        {
+          'metadata.json': encode(JSON.stringify({ keras_version: '3.4.1', date_saved: '2026-11-29@10:00:00' })),
+          'config.json': encode(keras3Json(names)),
+          'model.weights.h5': h5,
+        },
+        { level: 0 },
+      );
       return { names, files: { 'mnist.keras': zip } };
     }
   }
 }
 
-export const FIXTURE_LAYOUTS: FixtureLayout[] = ['keras21-list-json', 'keras2-input-layer', 'keras2-full', 'keras3-legacy-h5', 'keras3-weights-h5', 'keras3-archive'];
+export const FIXTURE_LAYOUTS: FixtureLayout[] = [
+  'keras21-list-json',
+  'keras2-input-layer',
+  'keras2-full',
+  'keras3-legacy-h5',
+  'keras3-weights-h5',
+  'keras3-archive',
+];

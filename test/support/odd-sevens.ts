@@ -2,7 +2,7 @@
 // (two 3×3-cross dilations) and pushed 5 px right and 5 px up, as 784 raw pixels (sent without
 // ?normalize, so the model sees them off-centre). The model reads ~95% of them as something else,
 // mostly 2. Corrections of this kind are what a fine-tune should learn from.
-import { IMAGE_SIZE, PIXEL_COUNT, type DigitSet } from '../../src/shared/model-spec.ts';
+import { type DigitSet, IMAGE_SIZE, PIXEL_COUNT } from '../../src/shared/model-spec.ts';
 
 export const ODD_SEVEN = { label: 7, shift: { x: 5, y: -5 }, dilations: 2 } as const;
 
@@ -30,7 +30,8 @@ export function oddSeven(digit: Uint8Array): Uint8Array {
     for (let x = 0; x < IMAGE_SIZE; x++) {
       const sx = x - ODD_SEVEN.shift.x;
       const sy = y - ODD_SEVEN.shift.y;
-      if (sx >= 0 && sx < IMAGE_SIZE && sy >= 0 && sy < IMAGE_SIZE) out[y * IMAGE_SIZE + x] = image[sy * IMAGE_SIZE + sx];
+      if (sx >= 0 && sx < IMAGE_SIZE && sy >= 0 && sy < IMAGE_SIZE)
+        out[y * IMAGE_SIZE + x] = image[sy * IMAGE_SIZE + sx];
     }
   }
   return out;
@@ -45,6 +46,8 @@ export function oddSevens(set: DigitSet, count: number, skip = 0): DigitSet {
     images.push(oddSeven(set.images.subarray(i * PIXEL_COUNT, (i + 1) * PIXEL_COUNT)));
   }
   const out = new Uint8Array(images.length * PIXEL_COUNT);
-  images.forEach((image, k) => out.set(image, k * PIXEL_COUNT));
+  images.forEach((image, k) => {
+    out.set(image, k * PIXEL_COUNT);
+  });
   return { count: images.length, images: out, labels: new Uint8Array(images.length).fill(ODD_SEVEN.label) };
 }

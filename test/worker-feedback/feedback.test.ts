@@ -8,7 +8,7 @@ import metadata from '../../models/mnist-cnn/metadata.json';
 import { PIXEL_COUNT } from '../../src/shared/model-spec';
 import { normalizePixels } from '../../src/shared/normalize';
 import { app } from '../../src/worker/app';
-import { mnist, postJson, request, BASE, type ErrorBody } from '../worker/helpers';
+import { BASE, type ErrorBody, mnist, postJson, request } from '../worker/helpers';
 
 const db = (env as unknown as { FEEDBACK_DB: D1Database }).FEEDBACK_DB;
 
@@ -23,9 +23,15 @@ interface Row {
 }
 
 async function rowById(id: string): Promise<Row> {
-  const row = await db.prepare('SELECT * FROM corrections WHERE id = ?').bind(id).first<Omit<Row, 'pixels'> & { pixels: ArrayBuffer | number[] }>();
+  const row = await db
+    .prepare('SELECT * FROM corrections WHERE id = ?')
+    .bind(id)
+    .first<Omit<Row, 'pixels'> & { pixels: ArrayBuffer | number[] }>();
   expect(row, `row ${id}`).not.toBeNull();
-  return { ...row!, pixels: Array.from(row!.pixels instanceof ArrayBuffer ? new Uint8Array(row!.pixels) : row!.pixels) };
+  return {
+    ...row!,
+    pixels: Array.from(row!.pixels instanceof ArrayBuffer ? new Uint8Array(row!.pixels) : row!.pixels),
+  };
 }
 
 const countRows = async () => (await db.prepare('SELECT COUNT(*) AS n FROM corrections').first<{ n: number }>())!.n;
@@ -39,16 +45,23 @@ function scanPng(i: number): Uint8Array {
   const data = new Uint8Array(side * side).fill(240);
   for (let y = 0; y < 28 * scale; y++) {
     for (let x = 0; x < 28 * scale; x++) {
-      data[(y + margin) * side + x + margin] = Math.round(240 - (digit[Math.floor(y / scale) * 28 + Math.floor(x / scale)] / 255) * 220);
+      data[(y + margin) * side + x + margin] = Math.round(
+        240 - (digit[Math.floor(y / scale) * 28 + Math.floor(x / scale)] / 255) * 220,
+      );
     }
   }
   return encodePng({ width: side, height: side, data, channels: 1, depth: 8 });
 }
-const dataUrl = (bytes: Uint8Array) => `data:image/png;base64,${btoa(Array.from(bytes, (b) => String.fromCharCode(b)).join(''))}`;
+const dataUrl = (bytes: Uint8Array) =>
+  `data:image/png;base64,${btoa(Array.from(bytes, (b) => String.fromCharCode(b)).join(''))}`;
 
 /** Straight into the app's fetch handler with the environment's bindings: many cases, no pool slowdown. */
 function direct(body: unknown, { path = '/feedback', type = 'application/json' } = {}): Promise<Response> {
-  const init = { method: 'POST', headers: { 'content-type': type }, body: typeof body === 'string' ? body : JSON.stringify(body) };
+  const init = {
+    method: 'POST',
+    headers: { 'content-type': type },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  };
   return Promise.resolve(app.fetch(new Request(`${BASE}${path}`, init), env));
 }
 
@@ -82,9 +95,14 @@ describe('POST /feedback stores the digit as the model saw it', () => {
     expect(row.pixels).toHaveLength(PIXEL_COUNT);
     // The stored digit gets the answer the picture got: it is the model's input.
     const fromPicture = (await (await postJson({ image })).json()) as { digit: number; probabilities: number[] };
-    const fromStored = (await (await postJson({ pixels: row.pixels })).json()) as { digit: number; probabilities: number[] };
+    const fromStored = (await (await postJson({ pixels: row.pixels })).json()) as {
+      digit: number;
+      probabilities: number[];
+    };
     expect(fromStored.digit).toBe(fromPicture.digit);
-    fromStored.probabilities.forEach((p, d) => expect(p).toBeCloseTo(fromPicture.probabilities[d], 5));
+    fromStored.probabilities.forEach((p, d) => {
+      expect(p).toBeCloseTo(fromPicture.probabilities[d], 5);
+    });
   });
 
   it('normalises raw pixels with ?normalize=true, as /classify does, before storing them', async () => {
@@ -111,8 +129,18 @@ describe('POST /feedback rejects bad corrections with a 4xx and stores nothing',
     ['label "3"', () => ({ pixels: digit(), label: '3' }), 400, 'invalid_label'],
     ['label null', () => ({ pixels: digit(), label: null }), 400, 'invalid_label'],
     ['predicted 12', () => ({ pixels: digit(), label: 3, predicted: 12 }), 400, 'invalid_label'],
-    ['a model that is not a version', () => ({ pixels: digit(), label: 3, model: 'x'.repeat(65) }), 400, 'invalid_body'],
-    ['an unknown field (no room for personal data)', () => ({ pixels: digit(), label: 3, email: 'a@b.c' }), 400, 'invalid_body'],
+    [
+      'a model that is not a version',
+      () => ({ pixels: digit(), label: 3, model: 'x'.repeat(65) }),
+      400,
+      'invalid_body',
+    ],
+    [
+      'an unknown field (no room for personal data)',
+      () => ({ pixels: digit(), label: 3, email: 'a@b.c' }),
+      400,
+      'invalid_body',
+    ],
     ['a batch', () => ({ images: [digit()], label: 3 }), 400, 'invalid_body'],
     ['pixels and image', () => ({ pixels: digit(), image: 'iVBOR', label: 3 }), 400, 'invalid_body'],
     ['no digit', () => ({ label: 3 }), 400, 'invalid_body'],
@@ -121,13 +149,29 @@ describe('POST /feedback rejects bad corrections with a 4xx and stores nothing',
     ['too few pixels', () => ({ pixels: [1, 2, 3], label: 3 }), 400, 'wrong_pixel_count'],
     ['a pixel over 255', () => ({ pixels: [...digit().slice(1), 300], label: 3 }), 400, 'pixel_out_of_range'],
     ['a string pixel', () => ({ pixels: ['x', ...digit().slice(1)], label: 3 }), 400, 'invalid_pixel_value'],
-    ['a picture that is not one', () => ({ image: 'data:image/png;base64,aGVsbG8gd29ybGQ=', label: 3 }), 422, 'invalid_image'],
+    [
+      'a picture that is not one',
+      () => ({ image: 'data:image/png;base64,aGVsbG8gd29ybGQ=', label: 3 }),
+      422,
+      'invalid_image',
+    ],
     ['bad base64', () => ({ image: 'data:image/png;base64,!!!', label: 3 }), 422, 'invalid_image'],
     ['a blank picture', () => ({ image: dataUrl(blank), label: 3 }), 422, 'no_ink'],
-    ['blank pixels to normalise', () => ({ pixels: new Array(784).fill(0), label: 3 }), 422, 'no_ink', '/feedback?normalize=true'],
+    [
+      'blank pixels to normalise',
+      () => ({ pixels: new Array(784).fill(0), label: 3 }),
+      422,
+      'no_ink',
+      '/feedback?normalize=true',
+    ],
     ['a bad query', () => ({ pixels: digit(), label: 3 }), 400, 'invalid_query', '/feedback?normalize=yes'],
     ['a PNG body', () => 'png bytes', 415, 'unsupported_media_type', '/feedback', 'image/png'],
-    ['a body over the limit', () => ({ pixels: digit(), label: 3, pad: ' '.repeat(2 * 1024 * 1024) }), 413, 'payload_too_large'],
+    [
+      'a body over the limit',
+      () => ({ pixels: digit(), label: 3, pad: ' '.repeat(2 * 1024 * 1024) }),
+      413,
+      'payload_too_large',
+    ],
   ];
 
   it.each(cases)('%s → %i %s', async (_name, body, status, code, path, type) => {
@@ -188,7 +232,8 @@ describe('GET /feedback/stats', () => {
 
 describe('access control, as on /classify', () => {
   const keyed = { ...(env as object), API_KEY: 'feedback-key' };
-  const send = (path: string, init: RequestInit) => Promise.resolve(app.fetch(new Request(`${BASE}${path}`, init), keyed));
+  const send = (path: string, init: RequestInit) =>
+    Promise.resolve(app.fetch(new Request(`${BASE}${path}`, init), keyed));
 
   it('needs the API key on POST /feedback and GET /feedback/stats once one is set, and stores nothing without it', async () => {
     const before = await countRows();

@@ -1,8 +1,8 @@
 // Node side: a few real MNIST test digits for the feedback tests (workerd has no filesystem).
 import type { TestProject } from 'vitest/node';
-import type {} from '../worker/global-setup.ts'; // the ProvidedContext keys this fills
 import { PIXEL_COUNT } from '../../src/shared/model-spec.ts';
 import { loadMnistTest } from '../support/mnist-files.ts';
+import type {} from '../worker/global-setup.ts'; // the ProvidedContext keys this fills
 
 const DIGITS = 20;
 

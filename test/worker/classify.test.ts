@@ -57,7 +57,9 @@ describe('POST /classify with MNIST test digits', () => {
       expect(single.model).toBe(metadata.version);
       expectWellFormed(single);
       expect(single.digit).toBe(batched[n].digit);
-      single.probabilities.forEach((p, d) => expect(p).toBeCloseTo(batched[n].probabilities[d], 5));
+      single.probabilities.forEach((p, d) => {
+        expect(p).toBeCloseTo(batched[n].probabilities[d], 5);
+      });
     }
   });
 
@@ -65,13 +67,17 @@ describe('POST /classify with MNIST test digits', () => {
     const reference = inject('referenceProbabilities');
     const predictions = await classifyBatch(0, reference.length);
     predictions.forEach((p, i) => {
-      p.probabilities.forEach((q, d) => expect(q).toBeCloseTo(reference[i][d], 4));
+      p.probabilities.forEach((q, d) => {
+        expect(q).toBeCloseTo(reference[i][d], 4);
+      });
     });
     // A digit sent alone takes the fixed single-digit graph (direct wasm kernel calls): the same.
     const { pixels } = mnist();
     for (let i = 0; i < 8; i++) {
       const single = (await (await postJson({ pixels: pixels(i) })).json()) as Prediction;
-      single.probabilities.forEach((q, d) => expect(q).toBeCloseTo(reference[i][d], 4));
+      single.probabilities.forEach((q, d) => {
+        expect(q).toBeCloseTo(reference[i][d], 4);
+      });
     }
   });
 

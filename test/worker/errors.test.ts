@@ -1,8 +1,8 @@
 // Client mistakes through the HTTP API: always a 4xx with {"error": {"code", "message"}}, never a 5xx.
 import { describe, expect, it } from 'vitest';
-import { MAX_BODY_BYTES } from '../../src/worker/schemas';
 import worker from '../../src/worker/index';
-import { BASE, postJson, request, type ErrorBody } from './helpers';
+import { MAX_BODY_BYTES } from '../../src/worker/schemas';
+import { BASE, type ErrorBody, postJson, request } from './helpers';
 
 const digit = () => Array.from({ length: 784 }, () => 0);
 const withPixel = (value: unknown, at = 100) => {
@@ -63,7 +63,11 @@ describe('POST /classify rejects bad JSON bodies', () => {
 describe('POST /classify rejects bad transport', () => {
   it('answers 415 to a content type it cannot read', async () => {
     for (const type of ['text/plain', 'application/xml', 'application/x-www-form-urlencoded']) {
-      const res = await request('/classify', { method: 'POST', headers: { 'content-type': type }, body: '{"pixels":[]}' });
+      const res = await request('/classify', {
+        method: 'POST',
+        headers: { 'content-type': type },
+        body: '{"pixels":[]}',
+      });
       await expectError(res, 415, 'unsupported_media_type');
     }
   });
@@ -91,7 +95,11 @@ describe('POST /classify rejects bad transport', () => {
     });
     // Straight into the Worker's fetch handler: through a service binding, workerd would report the
     // unread rest of the stream as an unhandled "Network connection lost".
-    const req = new Request(`${BASE}/classify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: stream });
+    const req = new Request(`${BASE}/classify`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: stream,
+    });
     const res = await worker.fetch(req);
     await expectError(res, 413, 'payload_too_large');
     expect(sent).toBeLessThan(chunks); // the Worker stopped reading before the end

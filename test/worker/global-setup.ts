@@ -2,7 +2,9 @@
 // of stock tfjs (tfjs-layers on the cpu backend) are read here and handed over with `provide`.
 import { readFileSync } from 'node:fs';
 import type { TestProject } from 'vitest/node';
-import { METADATA_JSON, MODEL_DIR, MODEL_JSON, PIXEL_COUNT, WEIGHTS_FILE } from '../../src/shared/model-spec.ts';
+import { INPUT_SHAPE, METADATA_JSON, MODEL_DIR, PIXEL_COUNT } from '../../src/shared/model-spec.ts';
+import { readModelDir } from '../../src/tools/model-dir.ts';
+import { loadModelFiles } from '../../src/train/export.ts';
 import { loadMnistTest } from '../support/mnist-files.ts';
 
 /** MNIST test digits the workerd tests send (the whole set goes through wrangler in test/e2e). */
@@ -23,17 +25,11 @@ declare module 'vitest' {
 async function stockTfjsProbabilities(images: Uint8Array): Promise<number[][]> {
   const tf = await import('@tensorflow/tfjs');
   await tf.setBackend('cpu');
-  const read = (file: string) => readFileSync(`${MODEL_DIR}/${file}`);
-  const model = JSON.parse(read(MODEL_JSON).toString('utf8'));
-  const weights = read(WEIGHTS_FILE);
-  const layers = await tf.loadLayersModel(
-    tf.io.fromMemory({
-      modelTopology: model.modelTopology,
-      weightSpecs: model.weightsManifest[0].weights,
-      weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
-    }),
+  const layers = await loadModelFiles(await readModelDir(MODEL_DIR));
+  const input = tf.tensor4d(
+    Float32Array.from(images, (p) => p / 255),
+    [images.length / PIXEL_COUNT, ...INPUT_SHAPE],
   );
-  const input = tf.tensor4d(Float32Array.from(images, (p) => p / 255), [images.length / PIXEL_COUNT, 28, 28, 1]);
   const output = layers.predict(input) as import('@tensorflow/tfjs').Tensor;
   const probabilities = (await output.array()) as number[][];
   tf.dispose([input, output]);
@@ -47,5 +43,8 @@ export default async function setup(project: TestProject) {
   const images = mnist.images.subarray(0, FIXTURE_DIGITS * PIXEL_COUNT);
   project.provide('mnistImages', Buffer.from(images).toString('base64'));
   project.provide('mnistLabels', Array.from(mnist.labels.subarray(0, FIXTURE_DIGITS)));
-  project.provide('referenceProbabilities', await stockTfjsProbabilities(images.subarray(0, REFERENCE_DIGITS * PIXEL_COUNT)));
+  project.provide(
+    'referenceProbabilities',
+    await stockTfjsProbabilities(images.subarray(0, REFERENCE_DIGITS * PIXEL_COUNT)),
+  );
 }

@@ -6,7 +6,7 @@ import jpeg from 'jpeg-js';
 import { describe, expect, it } from 'vitest';
 import { PIXEL_COUNT } from '../../src/shared/model-spec';
 import { PICTURE_MEDIA_TYPES } from '../../src/worker/input/media-types';
-import { mnist, postJson, request, type ErrorBody } from './helpers';
+import { type ErrorBody, mnist, postJson, request } from './helpers';
 
 interface Prediction {
   digit: number;
@@ -106,7 +106,9 @@ describe('pictures on POST /classify', () => {
     const side = 28 * 4;
     const gray = new Uint8Array(side * side);
     const digit = mnist().pixels(7);
-    gray.forEach((_, i) => (gray[i] = 255 - digit[Math.floor(i / side / 4) * 28 + Math.floor((i % side) / 4)]));
+    gray.forEach((_, i) => {
+      gray[i] = 255 - digit[Math.floor(i / side / 4) * 28 + Math.floor((i % side) / 4)];
+    });
     const rgba = new Uint8Array(side * side * 4).map((_, i) => (i % 4 === 3 ? 255 : gray[i >> 2]));
     const files = {
       png: encodePng({ width: side, height: side, data: gray, channels: 1, depth: 8 }),
@@ -135,7 +137,11 @@ describe('pictures on POST /classify', () => {
   });
 
   it('answers 415 for other picture types and 400 for a form without an image field', async () => {
-    await expectError(await postImage(Uint8Array.of(0x47, 0x49, 0x46, 0x38, 0x39, 0x61), 'image/gif'), 415, 'unsupported_media_type');
+    await expectError(
+      await postImage(Uint8Array.of(0x47, 0x49, 0x46, 0x38, 0x39, 0x61), 'image/gif'),
+      415,
+      'unsupported_media_type',
+    );
     await expectError(await postForm(scan(0), 'file'), 400, 'invalid_body');
     await expectError(await postJson({ image: 42 }), 400, 'invalid_body');
   });

@@ -1,9 +1,10 @@
 // Pictures and ?normalize through POST /classify: the image parsers are wired into the route.
 import { encode as encodePng } from 'fast-png';
 import { describe, expect, it } from 'vitest';
-import { postJson, mnist, request, type ErrorBody } from './helpers';
+import { type ErrorBody, mnist, postJson, request } from './helpers';
 
-const png = (pixels: number[]) => encodePng({ width: 28, height: 28, data: Uint8Array.from(pixels), channels: 1, depth: 8 });
+const png = (pixels: number[]) =>
+  encodePng({ width: 28, height: 28, data: Uint8Array.from(pixels), channels: 1, depth: 8 });
 const base64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes));
 
 type Form = 'raw' | 'multipart' | 'json';
@@ -38,7 +39,11 @@ describe('POST /classify with pictures', () => {
   });
 
   it('answers 422 to bytes that are not a picture', async () => {
-    const res = await request('/classify', { method: 'POST', headers: { 'content-type': 'image/png' }, body: 'not a png' });
+    const res = await request('/classify', {
+      method: 'POST',
+      headers: { 'content-type': 'image/png' },
+      body: 'not a png',
+    });
     expect(res.status).toBe(422);
     expect(((await res.json()) as ErrorBody).error.code).toBe('invalid_image');
   });

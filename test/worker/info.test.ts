@@ -30,7 +30,13 @@ describe('GET /model', () => {
       backend: { name: 'wasm', simd: true, threads: 1 },
       feedback: false, // the default environment has no FEEDBACK_DB binding
       // wrangler.toml [vars] as committed (test/worker-limits runs with other values).
-      limits: { maxBatch: 256, maxPictureMegapixels: 16.8, maxPictureSide: 4096, maxJsonBytes: 2 * 2 ** 20, maxPictureBytes: 12 * 2 ** 20 },
+      limits: {
+        maxBatch: 256,
+        maxPictureMegapixels: 16.8,
+        maxPictureSide: 4096,
+        maxJsonBytes: 2 * 2 ** 20,
+        maxPictureBytes: 12 * 2 ** 20,
+      },
     });
     // The issue asks for quantized weights in the standard manifest; the trainer records how.
     expect(body.quantization).toMatchObject({ dtype: metadata.quantization.dtype });
@@ -41,8 +47,17 @@ describe('GET /model', () => {
 describe('/model for a fine-tuned model', () => {
   it('names the version it was fine-tuned from, from metadata.json as the fine-tune writes it', () => {
     expect(fineTunedFrom(metadata)).toBeUndefined(); // the committed model was trained from scratch
-    const fineTune = { from: 'ac1693a6838b99d6', at: '2026-11-29T18:00:00.000Z', corrections: { dir: 'data/feedback', total: 40, train: 30, heldOut: 10 } };
-    expect(fineTunedFrom({ ...metadata, fineTune })).toEqual({ version: 'ac1693a6838b99d6', at: fineTune.at, corrections: 40, heldOut: 10 });
+    const fineTune = {
+      from: 'ac1693a6838b99d6',
+      at: '2026-11-29T18:00:00.000Z',
+      corrections: { dir: 'data/feedback', total: 40, train: 30, heldOut: 10 },
+    };
+    expect(fineTunedFrom({ ...metadata, fineTune })).toEqual({
+      version: 'ac1693a6838b99d6',
+      at: fineTune.at,
+      corrections: 40,
+      heldOut: 10,
+    });
   });
 });
 
@@ -103,7 +118,10 @@ describe('GET /openapi.json', () => {
     expect(res.status).toBe(200);
     const doc = (await res.json()) as {
       openapi: string;
-      paths: Record<string, Record<string, { requestBody?: { content: Record<string, unknown> }; responses: Record<string, unknown> }>>;
+      paths: Record<
+        string,
+        Record<string, { requestBody?: { content: Record<string, unknown> }; responses: Record<string, unknown> }>
+      >;
       components: { schemas: Record<string, unknown> };
     };
     expect(doc.openapi).toBe('3.1.0');
@@ -114,17 +132,44 @@ describe('GET /openapi.json', () => {
     );
     expect(Object.keys(classify.responses).sort()).toEqual(['200', '400', '401', '413', '415', '422', '429', '500']);
     expect(Object.keys(doc.components.schemas)).toEqual(
-      expect.arrayContaining(['ClassifyRequest', 'SingleDigitRequest', 'BatchRequest', 'ImageRequest', 'Pixels', 'Prediction', 'Error', 'ModelInfo']),
+      expect.arrayContaining([
+        'ClassifyRequest',
+        'SingleDigitRequest',
+        'BatchRequest',
+        'ImageRequest',
+        'Pixels',
+        'Prediction',
+        'Error',
+        'ModelInfo',
+      ]),
     );
     const feedback = doc.paths['/feedback'].post;
     expect(Object.keys(feedback.requestBody!.content)).toEqual(['application/json']);
-    expect(Object.keys(feedback.responses).sort()).toEqual(['201', '400', '401', '404', '413', '415', '422', '429', '503']);
+    expect(Object.keys(feedback.responses).sort()).toEqual([
+      '201',
+      '400',
+      '401',
+      '404',
+      '413',
+      '415',
+      '422',
+      '429',
+      '503',
+    ]);
     expect(Object.keys(doc.paths['/feedback/stats'].get.responses).sort()).toEqual(['200', '401', '404', '429', '503']);
     expect(Object.keys(doc.components.schemas)).toEqual(
-      expect.arrayContaining(['FeedbackRequest', 'FeedbackPixelsRequest', 'FeedbackImageRequest', 'FeedbackCreated', 'FeedbackStats']),
+      expect.arrayContaining([
+        'FeedbackRequest',
+        'FeedbackPixelsRequest',
+        'FeedbackImageRequest',
+        'FeedbackCreated',
+        'FeedbackStats',
+      ]),
     );
     // The error codes clients can switch on are listed.
     expect(JSON.stringify(doc.components.schemas.Error)).toContain('wrong_pixel_count');
-    expect(JSON.stringify(doc.components.schemas.Pixels)).toMatch(/"minItems":784.*"maxItems":784|"maxItems":784.*"minItems":784/);
+    expect(JSON.stringify(doc.components.schemas.Pixels)).toMatch(
+      /"minItems":784.*"maxItems":784|"maxItems":784.*"minItems":784/,
+    );
   });
 });

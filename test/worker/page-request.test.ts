@@ -14,7 +14,9 @@ interface Answer {
   probabilities: number[];
 }
 const postPng = async (bytes: Uint8Array) =>
-  (await (await request('/classify', { method: 'POST', headers: { 'content-type': 'image/png' }, body: bytes })).json()) as Answer;
+  (await (
+    await request('/classify', { method: 'POST', headers: { 'content-type': 'image/png' }, body: bytes })
+  ).json()) as Answer;
 
 describe("the page's request", () => {
   it('gets the answer the full canvas gets, on MNIST test digits drawn on the canvas', async () => {
@@ -23,21 +25,37 @@ describe("the page's request", () => {
     let sameAsFullResolution = 0;
     let right = 0;
     for (let i = 0; i < total; i++) {
-      const rgba = renderCanvasRgba(Uint8Array.from(pixels(i)), 150 + ((i * 37) % 110), 280, (i * 11) % 60, (i * 17) % 60);
+      const rgba = renderCanvasRgba(
+        Uint8Array.from(pixels(i)),
+        150 + ((i * 37) % 110),
+        280,
+        (i * 11) % 60,
+        (i * 17) % 60,
+      );
       const canvasPng = encodePng({ width: 280, height: 280, data: rgba, channels: 4, depth: 8 });
       const reduced = reduceCanvas(rgba, 280, 280);
-      const smallPng = encodePng({ width: reduced.width, height: reduced.height, data: reduced.rgba, channels: 4, depth: 8 });
+      const smallPng = encodePng({
+        width: reduced.width,
+        height: reduced.height,
+        data: reduced.rgba,
+        channels: 4,
+        depth: 8,
+      });
       expect(smallPng.length).toBeLessThan(canvasPng.length);
       const [big, small] = [await postPng(canvasPng), await postPng(smallPng)];
       expect(small).toEqual(big);
       // The server before pictures were reduced to the working size: normalised at 280×280.
-      const fullResolution = normalizeDigit(await decodeToGray(canvasPng, 'image/png', Infinity), { maxWorkSide: Infinity });
+      const fullResolution = normalizeDigit(await decodeToGray(canvasPng, 'image/png', Infinity), {
+        maxWorkSide: Infinity,
+      });
       expect(fullResolution).toHaveLength(PIXEL_COUNT);
       const before = (await (await postJson({ pixels: Array.from(fullResolution) })).json()) as Answer;
       if (before.digit === small.digit) sameAsFullResolution++;
       if (small.digit === labels[i]) right++;
     }
-    console.log(`page requests: ${sameAsFullResolution}/${total} answers as at full resolution, ${right}/${total} right`);
+    console.log(
+      `page requests: ${sameAsFullResolution}/${total} answers as at full resolution, ${right}/${total} right`,
+    );
     expect(sameAsFullResolution).toBeGreaterThanOrEqual(total - 1);
     expect(right / total).toBeGreaterThanOrEqual(0.95);
   });

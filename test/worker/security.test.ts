@@ -6,7 +6,7 @@ import { env } from 'cloudflare:workers';
 import { afterAll, describe, expect, it } from 'vitest';
 import worker from '../../src/worker/index';
 import type { SecurityEnv } from '../../src/worker/security/config';
-import { BASE, mnist, type ErrorBody } from './helpers';
+import { BASE, type ErrorBody, mnist } from './helpers';
 
 declare global {
   namespace Cloudflare {
@@ -148,7 +148,9 @@ describe('the page without a key (ALLOW_PAGE_WITHOUT_KEY)', () => {
 
   it('is off unless set to true', async () => {
     await expectUnauthorized(await classify(keyed, { origin: new URL(BASE).origin }));
-    await expectUnauthorized(await classify({ ...keyed, ALLOW_PAGE_WITHOUT_KEY: 'yes' }, { origin: new URL(BASE).origin }));
+    await expectUnauthorized(
+      await classify({ ...keyed, ALLOW_PAGE_WITHOUT_KEY: 'yes' }, { origin: new URL(BASE).origin }),
+    );
   });
 });
 
@@ -203,7 +205,11 @@ describe('CORS (CORS_ORIGINS)', () => {
   const preflight = (config: SecurityEnv, origin: string) =>
     call(config, '/classify', {
       method: 'OPTIONS',
-      headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
+      headers: {
+        origin,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization, content-type',
+      },
     });
 
   it('allows any origin while no key is set, never with credentials', async () => {
@@ -247,7 +253,10 @@ describe('GET /openapi.json', () => {
   it('declares the bearer scheme, and 401/429 on every route that is not a plain read', async () => {
     const doc = (await (await call({}, '/openapi.json')).json()) as {
       components: { securitySchemes: Record<string, { type: string; scheme: string }> };
-      paths: Record<string, Record<string, { security?: unknown[]; responses: Record<string, { headers?: Record<string, unknown> }> }>>;
+      paths: Record<
+        string,
+        Record<string, { security?: unknown[]; responses: Record<string, { headers?: Record<string, unknown> }> }>
+      >;
     };
     expect(doc.components.securitySchemes.apiKey).toMatchObject({ type: 'http', scheme: 'bearer' });
     const writes = Object.entries(doc.paths).flatMap(([path, ops]) =>

@@ -2,8 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../../src/worker/errors';
 import { fromJsonBody } from '../../src/worker/input/parsers';
-import { ClassifyJsonBody, MAX_BATCH } from '../../src/worker/schemas';
 import { bodyError } from '../../src/worker/input/validation';
+import { ClassifyJsonBody, MAX_BATCH } from '../../src/worker/schemas';
 
 const digit = (value = 0) => Array.from({ length: 784 }, () => value);
 

@@ -3,10 +3,18 @@ import { z } from '@hono/zod-openapi';
 import { NUM_CLASSES } from '../../shared/model-spec';
 import { ImageBody, Pixels } from '../schemas';
 
-export const Digit = z.number().int().min(0).max(NUM_CLASSES - 1);
+export const Digit = z
+  .number()
+  .int()
+  .min(0)
+  .max(NUM_CLASSES - 1);
 /** Model versions are 16-hex-digit content hashes; leave room for other naming schemes, not for essays. */
 export const MAX_MODEL_LENGTH = 64;
-export const ModelVersion = z.string().min(1).max(MAX_MODEL_LENGTH).regex(/^[\w.:+-]+$/);
+export const ModelVersion = z
+  .string()
+  .min(1)
+  .max(MAX_MODEL_LENGTH)
+  .regex(/^[\w.:+-]+$/);
 
 const fields = {
   label: Digit.openapi({ description: 'The right answer, 0–9.' }),
@@ -14,12 +22,14 @@ const fields = {
   model: ModelVersion.optional().openapi({ description: 'The `model` version /classify answered with.' }),
 };
 
-export const FeedbackPixelsBody = z
-  .strictObject({ pixels: Pixels, ...fields })
-  .openapi('FeedbackPixelsRequest', { description: 'A digit as 784 pixels (add ?normalize=true if /classify was asked to normalise it).' });
+export const FeedbackPixelsBody = z.strictObject({ pixels: Pixels, ...fields }).openapi('FeedbackPixelsRequest', {
+  description: 'A digit as 784 pixels (add ?normalize=true if /classify was asked to normalise it).',
+});
 export const FeedbackImageBody = z
   .strictObject({ image: ImageBody.shape.image, ...fields })
-  .openapi('FeedbackImageRequest', { description: 'The picture that was sent to /classify, as a data URL or bare base64.' });
+  .openapi('FeedbackImageRequest', {
+    description: 'The picture that was sent to /classify, as a data URL or bare base64.',
+  });
 export const FeedbackBody = z.union([FeedbackPixelsBody, FeedbackImageBody]).openapi('FeedbackRequest');
 export type FeedbackBody = z.infer<typeof FeedbackBody>;
 

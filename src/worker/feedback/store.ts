@@ -31,8 +31,18 @@ export class FeedbackStore {
     const { pixels } = correction;
     const blob = pixels.buffer.slice(pixels.byteOffset, pixels.byteOffset + pixels.byteLength);
     await this.db
-      .prepare('INSERT INTO corrections (id, created_at, label, predicted, model, source, pixels) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)')
-      .bind(id, now.toISOString(), correction.label, correction.predicted ?? null, correction.model ?? null, correction.source, blob)
+      .prepare(
+        'INSERT INTO corrections (id, created_at, label, predicted, model, source, pixels) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)',
+      )
+      .bind(
+        id,
+        now.toISOString(),
+        correction.label,
+        correction.predicted ?? null,
+        correction.model ?? null,
+        correction.source,
+        blob,
+      )
       .run();
     return id;
   }
@@ -41,8 +51,12 @@ export class FeedbackStore {
     type Row = { count: number; wrong: number | null; predicted: number | null };
     // One batch: both groupings read the same snapshot.
     const [byLabel, byModel] = await this.db.batch<Row & { label?: number; model?: string | null }>([
-      this.db.prepare(`SELECT label, COUNT(*) AS count, ${WRONG} AS wrong, COUNT(predicted) AS predicted FROM corrections GROUP BY label`),
-      this.db.prepare(`SELECT model, COUNT(*) AS count, ${WRONG} AS wrong, COUNT(predicted) AS predicted FROM corrections GROUP BY model ORDER BY count DESC, model`),
+      this.db.prepare(
+        `SELECT label, COUNT(*) AS count, ${WRONG} AS wrong, COUNT(predicted) AS predicted FROM corrections GROUP BY label`,
+      ),
+      this.db.prepare(
+        `SELECT model, COUNT(*) AS count, ${WRONG} AS wrong, COUNT(predicted) AS predicted FROM corrections GROUP BY model ORDER BY count DESC, model`,
+      ),
     ]);
     const labels = Array.from({ length: NUM_CLASSES }, (_, label) => ({ label, count: 0, wrong: 0 }));
     let total = 0;
@@ -56,7 +70,11 @@ export class FeedbackStore {
       wrong += entry.wrong;
       withPrediction += row.predicted ?? 0;
     }
-    const models = byModel.results.map((row) => ({ model: row.model ?? null, count: row.count, wrong: row.wrong ?? 0 }));
+    const models = byModel.results.map((row) => ({
+      model: row.model ?? null,
+      count: row.count,
+      wrong: row.wrong ?? 0,
+    }));
     return { total, withPrediction, wrong, labels, models };
   }
 }

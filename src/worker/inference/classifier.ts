@@ -3,9 +3,32 @@
  * tfjs-layers, just fused conv2d/matMul kernels (bias and relu in one wasm call), maxPool and
  * softmax. Dropout is the identity at inference; flatten is a reshape (channels-last, like Keras).
  */
-import { engine, fused, getBackend, io, maxPool, reshape, softmax, tensor, tensor4d, tidy, type Tensor, type Tensor4D, type Tensor2D } from '@tensorflow/tfjs-core';
-import { INPUT_SHAPE, LAYERS, MAX_PIXEL_VALUE, NUM_CLASSES, PIXEL_COUNT, parameterCount, scalePixels, type LayerSpec } from '../../shared/model-spec';
+import {
+  engine,
+  fused,
+  getBackend,
+  io,
+  maxPool,
+  reshape,
+  softmax,
+  type Tensor,
+  type Tensor2D,
+  type Tensor4D,
+  tensor,
+  tensor4d,
+  tidy,
+} from '@tensorflow/tfjs-core';
 import { assertNever } from '../../shared/assert-never';
+import {
+  INPUT_SHAPE,
+  LAYERS,
+  type LayerSpec,
+  MAX_PIXEL_VALUE,
+  NUM_CLASSES,
+  PIXEL_COUNT,
+  parameterCount,
+  scalePixels,
+} from '../../shared/model-spec';
 import type { ModelArtifacts, TopologyLayer } from './artifacts';
 
 export interface Prediction {
@@ -36,16 +59,24 @@ function checkTopology(layers: TopologyLayer[]): void {
     const layer = byName.get(spec.name);
     const problem = (what: string) => new Error(`model.json layer ${spec.name}: ${what}`);
     if (!layer) throw problem('missing');
-    if (layer.class_name !== KERAS_CLASS[spec.kind]) throw problem(`is ${layer.class_name}, expected ${KERAS_CLASS[spec.kind]}`);
+    if (layer.class_name !== KERAS_CLASS[spec.kind])
+      throw problem(`is ${layer.class_name}, expected ${KERAS_CLASS[spec.kind]}`);
     const { config } = layer;
     if ('data_format' in config && config.data_format !== 'channels_last') throw problem('must be channels_last');
-    if (spec.kind === 'conv2d' && !(config.padding === 'valid' && same(config.strides, [1, 1]) && config.activation === spec.activation)) {
+    if (
+      spec.kind === 'conv2d' &&
+      !(config.padding === 'valid' && same(config.strides, [1, 1]) && config.activation === spec.activation)
+    ) {
       throw problem('expected valid padding, strides 1 and the spec activation');
     }
-    if (spec.kind === 'maxPooling2d' && !(config.padding === 'valid' && same(config.strides, [spec.poolSize, spec.poolSize]))) {
+    if (
+      spec.kind === 'maxPooling2d' &&
+      !(config.padding === 'valid' && same(config.strides, [spec.poolSize, spec.poolSize]))
+    ) {
       throw problem('expected valid padding and strides equal to the pool size');
     }
-    if (spec.kind === 'dense' && config.activation !== spec.activation) throw problem('activation differs from the spec');
+    if (spec.kind === 'dense' && config.activation !== spec.activation)
+      throw problem('activation differs from the spec');
   }
 }
 
@@ -53,7 +84,11 @@ function checkTopology(layers: TopologyLayer[]): void {
 interface WasmBackendInternals {
   wasm: {
     HEAPF32: Float32Array;
-    cwrap(ident: string, returnType: null, argTypes: Array<'number' | 'array'>): (...args: Array<number | Uint8Array>) => void;
+    cwrap(
+      ident: string,
+      returnType: null,
+      argTypes: Array<'number' | 'array'>,
+    ): (...args: Array<number | Uint8Array>) => void;
   };
   dataIdMap: { get(dataId: object): { id: number; memoryOffset: number } | undefined };
 }
@@ -91,7 +126,21 @@ class SingleDigitGraph {
     const { wasm } = backend;
     const conv2d = wasm.cwrap('FusedConv2D', null, new Array(23).fill('number'));
     const pool = wasm.cwrap('MaxPool', null, new Array(17).fill('number'));
-    const matMul = wasm.cwrap('_FusedMatMul', null, ['number', 'array', 'number', 'number', 'array', 'number', 'number', 'number', 'number', 'number', 'number', 'number', 'number']);
+    const matMul = wasm.cwrap('_FusedMatMul', null, [
+      'number',
+      'array',
+      'number',
+      'number',
+      'array',
+      'number',
+      'number',
+      'number',
+      'number',
+      'number',
+      'number',
+      'number',
+      'number',
+    ]);
     const softmaxKernel = wasm.cwrap('Softmax', null, ['number', 'number', 'number', 'number']);
 
     const input = buffer([1, ...INPUT_SHAPE]);
@@ -108,11 +157,38 @@ class SingleDigitGraph {
           const [inH, inW, inC] = [height, width, channels];
           height -= k - 1;
           width -= k - 1;
-          const outC = (channels = layer.filters);
+          channels = layer.filters;
+          const outC = channels;
           const out = buffer([1, height, width, outC]);
           const activation = ACTIVATION[layer.activation];
           // Arguments as tfjs-backend-wasm's FusedConv2D kernel passes them for valid padding, unit strides and dilations.
-          steps.push(() => conv2d(x.id, 1, inH, inW, filter.id, k, k, bias.id, 0, 0, 0, 0, 0, 1, 1, 1, 1, inC, outC, activation, 0, 0, out.id));
+          steps.push(() =>
+            conv2d(
+              x.id,
+              1,
+              inH,
+              inW,
+              filter.id,
+              k,
+              k,
+              bias.id,
+              0,
+              0,
+              0,
+              0,
+              0,
+              1,
+              1,
+              1,
+              1,
+              inC,
+              outC,
+              activation,
+              0,
+              0,
+              out.id,
+            ),
+          );
           current = out;
           break;
         }
@@ -246,7 +322,9 @@ export class DigitClassifier {
 
   async classify(pixels: Float32Array, count: number): Promise<Prediction[]> {
     const probs = await this.probabilities(pixels, count);
-    return Array.from({ length: count }, (_, i) => toPrediction(probs.subarray(i * NUM_CLASSES, (i + 1) * NUM_CLASSES)));
+    return Array.from({ length: count }, (_, i) =>
+      toPrediction(probs.subarray(i * NUM_CLASSES, (i + 1) * NUM_CLASSES)),
+    );
   }
 }
 

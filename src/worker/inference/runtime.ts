@@ -1,12 +1,13 @@
 // One classifier per isolate, started while the Worker starts: the wasm backend is instantiated
 // from the imported module and the weights decoded at global scope (no I/O is involved, which
 // workerd allows), so the first request costs what every later one does.
-import { DigitClassifier } from './classifier';
+
 import { PIXEL_COUNT } from '../../shared/model-spec';
 import { ApiError } from '../errors';
 import type { ModelMetadata } from './artifacts';
 import { bundledArtifacts } from './bundled-model';
-import { initWasmBackend, type BackendInfo } from './wasm-adapter';
+import { DigitClassifier } from './classifier';
+import { type BackendInfo, initWasmBackend } from './wasm-adapter';
 
 export interface Runtime {
   classifier: DigitClassifier;

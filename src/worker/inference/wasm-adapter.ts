@@ -15,12 +15,13 @@
  * It loads the SIMD, single-threaded binary (Workers have no threads) and never falls back to the
  * cpu backend: if the module cannot be instantiated, `initWasmBackend()` rejects.
  */
-import { getBackend, registerBackend, removeBackend, setBackend } from '@tensorflow/tfjs-core';
+
 // The package entry registers the wasm kernels (under the backend name 'wasm') and exports the class.
 import { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import simdModule from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm';
 // The emscripten glue; tfjs uses this one for both the plain and the SIMD binary.
 import createWasmModule from '@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm.js';
-import simdModule from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm';
+import { getBackend, registerBackend, removeBackend, setBackend } from '@tensorflow/tfjs-core';
 
 export const BACKEND_NAME = 'wasm';
 /** Same priority tfjs-backend-wasm registers itself with. */
@@ -35,7 +36,7 @@ export interface BackendInfo {
 // The package's typings lean on @types/emscripten for `cwrap`; spell out the one call used here.
 type CType = 'number' | null;
 type WasmModule = Awaited<ReturnType<typeof createWasmModule>> & {
-  cwrap<R extends number | void>(ident: string, returnType: CType, argTypes: CType[]): (...args: number[]) => R;
+  cwrap<R extends number | undefined>(ident: string, returnType: CType, argTypes: CType[]): (...args: number[]) => R;
 };
 type ReceiveInstance = (instance: WebAssembly.Instance, module: WebAssembly.Module) => void;
 
@@ -75,12 +76,12 @@ async function instantiateBackend(): Promise<BackendWasm> {
   const wasm = (await Promise.race([ready, failed])) as WasmModule;
   // The bridge tfjs' own init() attaches (backend_wasm.js); BackendWasm and the kernels call it.
   wasm.tfjs = {
-    init: wasm.cwrap<void>('init', null, []),
-    initWithThreadsCount: wasm.cwrap<void>('init_with_threads_count', null, ['number']),
+    init: wasm.cwrap<undefined>('init', null, []),
+    initWithThreadsCount: wasm.cwrap<undefined>('init_with_threads_count', null, ['number']),
     getThreadsCount: wasm.cwrap<number>('get_threads_count', 'number', []),
-    registerTensor: wasm.cwrap<void>('register_tensor', null, ['number', 'number', 'number']),
-    disposeData: wasm.cwrap<void>('dispose_data', null, ['number']),
-    dispose: wasm.cwrap<void>('dispose', null, []),
+    registerTensor: wasm.cwrap<undefined>('register_tensor', null, ['number', 'number', 'number']),
+    disposeData: wasm.cwrap<undefined>('dispose_data', null, ['number']),
+    dispose: wasm.cwrap<undefined>('dispose', null, []),
   };
   const backend = new BackendWasm(wasm);
   threads = wasm.tfjs.getThreadsCount();
@@ -88,11 +89,11 @@ async function instantiateBackend(): Promise<BackendWasm> {
 }
 
 let threads = 0;
-let initialised: Promise<BackendInfo> | undefined;
+let initialized: Promise<BackendInfo> | undefined;
 
 /** Makes `wasm` the active tfjs backend, once per isolate. Needs no I/O, so it may run at global scope. */
 export function initWasmBackend(): Promise<BackendInfo> {
-  initialised ??= (async () => {
+  initialized ??= (async () => {
     removeBackend(BACKEND_NAME); // drop the package's fetch-based factory
     registerBackend(BACKEND_NAME, instantiateBackend, WASM_PRIORITY);
     // setBackend() resolves false instead of throwing when the factory fails.
@@ -103,6 +104,6 @@ export function initWasmBackend(): Promise<BackendInfo> {
     return { name: BACKEND_NAME, simd: true, threads };
   })();
   // A failed start must not be cached forever: the next caller retries.
-  initialised.catch(() => (initialised = undefined));
-  return initialised;
+  initialized.catch(() => (initialized = undefined));
+  return initialized;
 }

@@ -3,16 +3,21 @@
 // PNG inflates through the runtime's DecompressionStream (png.ts); interlaced PNGs go through
 // fast-png. Runs unchanged in workerd and in Node.
 
-import { decode as decodePng, type DecodedPng } from 'fast-png';
-import jpeg from 'jpeg-js';
+import { type DecodedPng, decode as decodePng } from 'fast-png';
 import { imageSize } from 'image-size';
-import { MAX_WORK_SIDE, normalizeDigit, NoInkError, reduceForWork, type GrayImage } from '../../shared/normalize.ts';
-import { decodePngReduced, parsePng } from './png.ts';
-import { decodeJpegLuma } from './jpeg.ts';
+import jpeg from 'jpeg-js';
+import { type GrayImage, MAX_WORK_SIDE, NoInkError, normalizeDigit, reduceForWork } from '../../shared/normalize.ts';
 import { ApiError } from '../errors.ts';
-import { mediaTypeOf, PICTURE_MEDIA_TYPES, pictureFormat, type PictureFormat } from './media-types.ts';
-import { DECODE_MEMORY_BUDGET, MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, pngDecodeBytes } from './image-limits.ts';
-
+import {
+  DECODE_MEMORY_BUDGET,
+  MAX_IMAGE_BYTES,
+  MAX_IMAGE_PIXELS,
+  MAX_IMAGE_SIDE,
+  pngDecodeBytes,
+} from './image-limits.ts';
+import { decodeJpegLuma } from './jpeg.ts';
+import { mediaTypeOf, PICTURE_MEDIA_TYPES, type PictureFormat, pictureFormat } from './media-types.ts';
+import { decodePngReduced, parsePng } from './png.ts';
 
 const invalid = (message: string) => new ApiError(422, 'invalid_image', message);
 
@@ -25,7 +30,7 @@ export function sniffFormat(bytes: Uint8Array): PictureFormat | undefined {
   return undefined;
 }
 
-const readU32 = (b: Uint8Array, i: number) => ((b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]) >>> 0;
+const _readU32 = (b: Uint8Array, i: number) => ((b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]) >>> 0;
 const readU16 = (b: Uint8Array, i: number) => (b[i] << 8) | b[i + 1];
 
 /**
@@ -132,7 +137,10 @@ function pngToGray(png: DecodedPng): Uint8Array {
       px.gray = (c <= 2 ? samples[o] : luma(samples[o], samples[o + 1], samples[o + 2])) * scale;
       if (hasAlpha) px.alpha = samples[o + c - 1] / max;
       else if (key) {
-        const keyed = c === 1 ? samples[o] === key[0] : samples[o] === key[0] && samples[o + 1] === key[1] && samples[o + 2] === key[2];
+        const keyed =
+          c === 1
+            ? samples[o] === key[0]
+            : samples[o] === key[0] && samples[o + 1] === key[1] && samples[o + 2] === key[2];
         px.alpha = keyed ? 0 : 1;
       }
     };
@@ -177,13 +185,27 @@ export function orient(image: GrayImage, orientation: number): GrayImage {
       let sx: number;
       let sy: number;
       switch (orientation) {
-        case 2: [sx, sy] = [w - 1 - x, y]; break;
-        case 3: [sx, sy] = [w - 1 - x, h - 1 - y]; break;
-        case 4: [sx, sy] = [x, h - 1 - y]; break;
-        case 5: [sx, sy] = [y, x]; break;
-        case 6: [sx, sy] = [y, h - 1 - x]; break;
-        case 7: [sx, sy] = [w - 1 - y, h - 1 - x]; break;
-        default: [sx, sy] = [w - 1 - y, x]; break;
+        case 2:
+          [sx, sy] = [w - 1 - x, y];
+          break;
+        case 3:
+          [sx, sy] = [w - 1 - x, h - 1 - y];
+          break;
+        case 4:
+          [sx, sy] = [x, h - 1 - y];
+          break;
+        case 5:
+          [sx, sy] = [y, x];
+          break;
+        case 6:
+          [sx, sy] = [y, h - 1 - x];
+          break;
+        case 7:
+          [sx, sy] = [w - 1 - y, h - 1 - x];
+          break;
+        default:
+          [sx, sy] = [w - 1 - y, x];
+          break;
       }
       out[y * ow + x] = data[sy * w + sx];
     }
@@ -213,15 +235,28 @@ const JPEG_WORK_SLACK = 1.25;
  * down to at most `maxSide` px a side (exactly as `reduceForWork` on the full picture would).
  * Throws ApiError 413 `image_too_large`, 415 `unsupported_media_type` or 422 `invalid_image`.
  */
-export async function decodeToGray(bytes: Uint8Array, mediaType?: string, maxSide = MAX_WORK_SIDE, maxPixels = MAX_IMAGE_PIXELS): Promise<GrayImage> {
+export async function decodeToGray(
+  bytes: Uint8Array,
+  mediaType?: string,
+  maxSide = MAX_WORK_SIDE,
+  maxPixels = MAX_IMAGE_PIXELS,
+): Promise<GrayImage> {
   if (bytes.length > MAX_IMAGE_BYTES) {
-    throw new ApiError(413, 'payload_too_large', `The image is ${bytes.length} bytes; the limit is ${MAX_IMAGE_BYTES}.`);
+    throw new ApiError(
+      413,
+      'payload_too_large',
+      `The image is ${bytes.length} bytes; the limit is ${MAX_IMAGE_BYTES}.`,
+    );
   }
   const format = sniffFormat(bytes);
   if (!format) {
     const declared = mediaTypeOf(mediaType);
     if (declared && !pictureFormat(declared) && declared !== 'application/octet-stream') {
-      throw new ApiError(415, 'unsupported_media_type', `${declared} is not supported; send ${Object.keys(PICTURE_MEDIA_TYPES).join(', ')}.`);
+      throw new ApiError(
+        415,
+        'unsupported_media_type',
+        `${declared} is not supported; send ${Object.keys(PICTURE_MEDIA_TYPES).join(', ')}.`,
+      );
     }
     throw invalid('The body is not a PNG or JPEG image.');
   }
@@ -235,14 +270,21 @@ export async function decodeToGray(bytes: Uint8Array, mediaType?: string, maxSid
   }
 }
 
-async function decodeFormat(bytes: Uint8Array, format: PictureFormat, width: number, height: number, orientation: number, maxSide: number): Promise<GrayImage> {
+async function decodeFormat(
+  bytes: Uint8Array,
+  format: PictureFormat,
+  width: number,
+  height: number,
+  orientation: number,
+  maxSide: number,
+): Promise<GrayImage> {
   if (format === 'png') {
     const info = parsePng(bytes);
     if (info.width !== width || info.height !== height) throw invalid('The PNG header is inconsistent.');
     // Streamed: two rows and the reduced picture in memory, whatever the size.
     if (!info.interlaced) return await decodePngReduced(info, reduceFactor(width, height, maxSide));
     // Adam7 needs the whole picture: fast-png, within the memory budget.
-    const needed = pngDecodeBytes(width, height, info.depth, info.colourType);
+    const needed = pngDecodeBytes(width, height, info.depth, info.colorType);
     if (needed > DECODE_MEMORY_BUDGET) {
       throw new ApiError(
         413,
@@ -331,7 +373,11 @@ export function parseDataUrl(value: string): { bytes: Uint8Array; mediaType?: st
  * Returns 784 pixels (0–255, white ink on black). Throws ApiError with a 4xx status on bad input,
  * including 422 `no_ink` for a picture with nothing drawn on it.
  */
-export async function imageToDigit(bytes: Uint8Array, mediaType?: string, maxPixels = MAX_IMAGE_PIXELS): Promise<Uint8Array> {
+export async function imageToDigit(
+  bytes: Uint8Array,
+  mediaType?: string,
+  maxPixels = MAX_IMAGE_PIXELS,
+): Promise<Uint8Array> {
   const gray = await decodeToGray(bytes, mediaType, MAX_WORK_SIDE, maxPixels);
   return refuseNoInk(() => normalizeDigit(gray), 'The picture');
 }
@@ -341,7 +387,8 @@ export function refuseNoInk<T>(normalize: () => T, what: string): T {
   try {
     return normalize();
   } catch (error) {
-    if (error instanceof NoInkError) throw new ApiError(422, 'no_ink', `${what} has no ink to normalise: nothing stands out from the background.`);
+    if (error instanceof NoInkError)
+      throw new ApiError(422, 'no_ink', `${what} has no ink to normalise: nothing stands out from the background.`);
     throw error;
   }
 }

@@ -17,7 +17,7 @@ export const DECODE_MEMORY_BUDGET = 96 * 1024 * 1024;
 const PNG_CHANNELS: Readonly<Record<number, number>> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
 
 /** Bytes fast-png and our gray conversion need for a PNG with this IHDR (inflated stream, unfiltered copy, concatenation, gray). */
-export function pngDecodeBytes(width: number, height: number, depth: number, colourType: number): number {
-  const bytesPerPixel = ((PNG_CHANNELS[colourType] ?? 4) * Math.max(depth, 8)) / 8;
+export function pngDecodeBytes(width: number, height: number, depth: number, colorType: number): number {
+  const bytesPerPixel = ((PNG_CHANNELS[colorType] ?? 4) * Math.max(depth, 8)) / 8;
   return width * height * (3 * bytesPerPixel + 1);
 }

@@ -12,15 +12,16 @@
 // what cameras, phones and canvas.toBlob write. Anything else (progressive, arithmetic, CMYK,
 // 12-bit, multi-scan) returns undefined and the caller falls back to jpeg-js.
 
-import { ApiError } from '../errors.ts';
 import type { GrayImage } from '../../shared/normalize.ts';
+import { ApiError } from '../errors.ts';
 
 const invalid = (message: string) => new ApiError(422, 'invalid_image', `The JPEG could not be decoded: ${message}.`);
 
 /** Zigzag index → natural (row-major) index in the 8×8 block. */
 const ZIGZAG = Uint8Array.from([
-  0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43,
-  36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
+  0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21, 28,
+  35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47,
+  55, 62, 63,
 ]);
 
 /**
@@ -34,7 +35,8 @@ for (const n of [1, 2, 4, 8]) {
   for (let i = 0; i < n; i++) {
     for (let u = 0; u < 8; u++) {
       let sum = 0;
-      for (let x = i * size; x < (i + 1) * size; x++) sum += ((u === 0 ? Math.SQRT1_2 : 1) / 2) * Math.cos(((2 * x + 1) * u * Math.PI) / 16);
+      for (let x = i * size; x < (i + 1) * size; x++)
+        sum += ((u === 0 ? Math.SQRT1_2 : 1) / 2) * Math.cos(((2 * x + 1) * u * Math.PI) / 16);
       m[i * 8 + u] = sum / size;
     }
   }
@@ -62,7 +64,8 @@ function buildHuffman(counts: Uint8Array, values: Uint8Array): Huffman {
       if (k >= values.length) throw invalid('a Huffman table is inconsistent');
       if (length <= 9) {
         const shift = 9 - length;
-        for (let fill = code << shift, end = (code + 1) << shift; fill < end; fill++) lut[fill] = (length << 8) | values[k];
+        for (let fill = code << shift, end = (code + 1) << shift; fill < end; fill++)
+          lut[fill] = (length << 8) | values[k];
       }
     }
     maxCode[length] = count ? code - 1 : -1;
@@ -144,7 +147,8 @@ export function decodeJpegLuma(data: Uint8Array, denominator: 1 | 2 | 4 | 8): Jp
         restartInterval = u16(start);
         break;
       case 0xee: // APP14 Adobe: colour transform flag
-        if (length >= 14 && String.fromCharCode(...data.subarray(start, start + 5)) === 'Adobe') adobeTransform = data[start + 11];
+        if (length >= 14 && String.fromCharCode(...data.subarray(start, start + 5)) === 'Adobe')
+          adobeTransform = data[start + 11];
         break;
       case 0xc0: // SOF0 baseline
       case 0xc1: {
@@ -160,13 +164,29 @@ export function decodeJpegLuma(data: Uint8Array, denominator: 1 | 2 | 4 | 8): Jp
           components.push({ id: data[o], h: data[o + 1] >> 4, v: data[o + 1] & 15, tq: data[o + 2], pred: 0 });
         }
         if (components.some((c) => c.h < 1 || c.h > 4 || c.v < 1 || c.v > 4)) throw invalid('bad sampling factors');
-        frame = { width, height, components, maxH: Math.max(...components.map((c) => c.h)), maxV: Math.max(...components.map((c) => c.v)) };
+        frame = {
+          width,
+          height,
+          components,
+          maxH: Math.max(...components.map((c) => c.h)),
+          maxV: Math.max(...components.map((c) => c.v)),
+        };
         // Luma must be the full-resolution component.
         if (components[0].h !== frame.maxH || components[0].v !== frame.maxV) return undefined;
         if (count === 3 && adobeTransform === 0) return undefined; // RGB, not YCbCr
         break;
       }
-      case 0xc2: case 0xc3: case 0xc5: case 0xc6: case 0xc7: case 0xc9: case 0xca: case 0xcb: case 0xcd: case 0xce: case 0xcf:
+      case 0xc2:
+      case 0xc3:
+      case 0xc5:
+      case 0xc6:
+      case 0xc7:
+      case 0xc9:
+      case 0xca:
+      case 0xcb:
+      case 0xcd:
+      case 0xce:
+      case 0xcf:
         return undefined; // progressive, lossless, arithmetic
       case 0xda: {
         // SOS
@@ -186,7 +206,11 @@ export function decodeJpegLuma(data: Uint8Array, denominator: 1 | 2 | 4 | 8): Jp
         }
         const luma = quant[frame.components[0].tq];
         if (!luma) throw invalid('the luma quantisation table is missing');
-        return { image: decodeScan(data, end, frame, scan, luma, restartInterval, denominator), width: frame.width, height: frame.height };
+        return {
+          image: decodeScan(data, end, frame, scan, luma, restartInterval, denominator),
+          width: frame.width,
+          height: frame.height,
+        };
       }
       case 0xd9:
         throw invalid('the file ends before its scan');
@@ -329,7 +353,7 @@ function decodeScan(
     for (let i = 0; i < rows; i++) {
       for (let j = 0; j < cols; j++) {
         const v = Math.round(128 + cell[i * n + j]);
-        out[(y0 + i) * outWidth + x0 + j] = v < 0 ? 0 : v > 255 ? 255 : v;
+        out[(y0 + i) * outWidth + x0 + j] = v < 0 ? 0 : Math.min(v, 255);
       }
     }
   };
@@ -340,7 +364,8 @@ function decodeScan(
       count = 0;
       zerosFed = 0;
       while (pos + 1 < data.length && data[pos] === 0xff && data[pos + 1] === 0xff) pos++;
-      if (!(data[pos] === 0xff && data[pos + 1] >= 0xd0 && data[pos + 1] <= 0xd7)) throw invalid('a restart marker is missing');
+      if (!(data[pos] === 0xff && data[pos + 1] >= 0xd0 && data[pos + 1] <= 0xd7))
+        throw invalid('a restart marker is missing');
       pos += 2;
       for (const c of scan) c.pred = 0;
     }

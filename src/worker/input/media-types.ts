@@ -33,7 +33,8 @@ export function pictureFormat(mediaType: string | undefined): PictureFormat | un
 }
 
 /** `application/json` and structured-syntax variants such as `application/vnd.api+json`. */
-export const isJson = (mediaType: string | undefined) => mediaType !== undefined && /^application\/([\w.-]+\+)?json$/.test(mediaType);
+export const isJson = (mediaType: string | undefined) =>
+  mediaType !== undefined && /^application\/([\w.-]+\+)?json$/.test(mediaType);
 
 const listed = [JSON_MEDIA_TYPE, ...Object.keys(PICTURE_MEDIA_TYPES)].join(', ');
 export const UNSUPPORTED_MEDIA_TYPE = `Send Content-Type: ${listed} or ${MULTIPART_MEDIA_TYPE} (field "${MULTIPART_FIELD}").`;

@@ -23,6 +23,8 @@ export async function fromJsonBody(body: ClassifyJsonBody, maxPicturePixels?: nu
   if ('image' in body) return await fromImageJson(body.image, maxPicturePixels); // awaited here: a rejection is handled as it happens
   const digits = 'pixels' in body ? [body.pixels] : body.images;
   const pixels = new Float32Array(digits.length * PIXEL_COUNT);
-  digits.forEach((digit, i) => pixels.set(digit, i * PIXEL_COUNT));
+  digits.forEach((digit, i) => {
+    pixels.set(digit, i * PIXEL_COUNT);
+  });
   return { pixels, count: digits.length, single: 'pixels' in body, raw: true };
 }

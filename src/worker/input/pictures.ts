@@ -5,10 +5,10 @@ import type { Context } from 'hono';
 import { PIXEL_COUNT } from '../../shared/model-spec.ts';
 import { normalizePixels } from '../../shared/normalize.ts';
 import { ApiError } from '../errors.ts';
+import { limitsOf } from '../limits.ts';
 import type { DigitBatch, InputParser } from './batch.ts';
 import { imageToDigit, parseDataUrl, refuseNoInk } from './decode-image.ts';
 import { MAX_IMAGE_BYTES } from './image-limits.ts';
-import { limitsOf } from '../limits.ts';
 import { MULTIPART_FIELD, MULTIPART_MEDIA_TYPE, PICTURE_MEDIA_TYPES } from './media-types.ts';
 
 /** Room for multipart boundaries and part headers around the file. */
@@ -38,7 +38,9 @@ const multipartParser: InputParser = {
   content: {
     schema: {
       type: 'object',
-      properties: { [MULTIPART_FIELD]: { type: 'string', format: 'binary', description: 'PNG or JPEG file of one digit.' } },
+      properties: {
+        [MULTIPART_FIELD]: { type: 'string', format: 'binary', description: 'PNG or JPEG file of one digit.' },
+      },
       required: [MULTIPART_FIELD],
     },
     description: 'An HTML form upload, e.g. `curl -F image=@digit.png`.',
@@ -52,18 +54,24 @@ const multipartParser: InputParser = {
       throw new ApiError(400, 'invalid_body', 'The multipart body could not be read.');
     }
     const part = form.get(MULTIPART_FIELD);
-    if (part === null) throw new ApiError(400, 'invalid_body', `Send the picture in a form field named "${MULTIPART_FIELD}".`);
+    if (part === null)
+      throw new ApiError(400, 'invalid_body', `Send the picture in a form field named "${MULTIPART_FIELD}".`);
     if (typeof part === 'string') {
       // A text field holding a data URL, as some clients send canvas.toDataURL().
       const { bytes, mediaType } = parseDataUrl(part);
       return single(await imageToDigit(bytes, mediaType, limitsOf(c.env).maxPicturePixels));
     }
-    return single(await imageToDigit(new Uint8Array(await part.arrayBuffer()), part.type, limitsOf(c.env).maxPicturePixels));
+    return single(
+      await imageToDigit(new Uint8Array(await part.arrayBuffer()), part.type, limitsOf(c.env).maxPicturePixels),
+    );
   },
 };
 
 /** Plugs into parsers.ts: tried by media type before the JSON body. */
-export const pictureParsers: readonly InputParser[] = [...Object.keys(PICTURE_MEDIA_TYPES).map(rawImageParser), multipartParser];
+export const pictureParsers: readonly InputParser[] = [
+  ...Object.keys(PICTURE_MEDIA_TYPES).map(rawImageParser),
+  multipartParser,
+];
 
 /** JSON `{"image": "data:image/png;base64,…"}` (or bare base64) → one digit. */
 export async function fromImageJson(image: string, maxPixels?: number): Promise<DigitBatch> {
@@ -79,7 +87,10 @@ export function normalizeBatch(batch: DigitBatch): DigitBatch {
   const pixels = new Float32Array(batch.pixels.length);
   for (let i = 0; i < batch.count; i++) {
     const digit = batch.pixels.subarray(i * PIXEL_COUNT, (i + 1) * PIXEL_COUNT);
-    pixels.set(refuseNoInk(() => normalizePixels(digit), batch.single ? 'The digit' : `Digit ${i}`), i * PIXEL_COUNT);
+    pixels.set(
+      refuseNoInk(() => normalizePixels(digit), batch.single ? 'The digit' : `Digit ${i}`),
+      i * PIXEL_COUNT,
+    );
   }
   return { ...batch, pixels };
 }

@@ -11,8 +11,8 @@
 // the inflater verifies. A stream that inflates to more (a bomb) or fewer bytes than the header
 // implies is refused as soon as that is known. Interlaced (Adam7) files are left to fast-png.
 
-import { ApiError } from '../errors.ts';
 import type { GrayImage } from '../../shared/normalize.ts';
+import { ApiError } from '../errors.ts';
 
 const invalid = (message: string) => new ApiError(422, 'invalid_image', message);
 
@@ -20,7 +20,7 @@ export interface PngInfo {
   width: number;
   height: number;
   depth: number;
-  colourType: number;
+  colorType: number;
   interlaced: boolean;
   /** PLTE entries as r,g,b triples. */
   palette?: Uint8Array;
@@ -31,7 +31,13 @@ export interface PngInfo {
 }
 
 const CHANNELS: Readonly<Record<number, number>> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
-const DEPTHS: Readonly<Record<number, readonly number[]>> = { 0: [1, 2, 4, 8, 16], 2: [8, 16], 3: [1, 2, 4, 8], 4: [8, 16], 6: [8, 16] };
+const DEPTHS: Readonly<Record<number, readonly number[]>> = {
+  0: [1, 2, 4, 8, 16],
+  2: [8, 16],
+  3: [1, 2, 4, 8],
+  4: [8, 16],
+  6: [8, 16],
+};
 
 let crcTable: Uint32Array | undefined;
 function crc32(bytes: Uint8Array, start: number, end: number): number {
@@ -69,17 +75,24 @@ export function parsePng(bytes: Uint8Array): PngInfo {
     const data = bytes.subarray(dataStart, dataEnd);
     if (!info) {
       if (type !== 'IHDR' || length !== 13) throw invalid('The PNG does not start with an IHDR chunk.');
-      const [depth, colourType, compression, filter, interlace] = data.subarray(8, 13);
-      if (!(DEPTHS[colourType] ?? []).includes(depth) || compression !== 0 || filter !== 0 || interlace > 1) {
-        throw invalid(`The PNG header is invalid (bit depth ${depth}, colour type ${colourType}).`);
+      const [depth, colorType, compression, filter, interlace] = data.subarray(8, 13);
+      if (!(DEPTHS[colorType] ?? []).includes(depth) || compression !== 0 || filter !== 0 || interlace > 1) {
+        throw invalid(`The PNG header is invalid (bit depth ${depth}, colour type ${colorType}).`);
       }
-      info = { width: readU32(data, 0), height: readU32(data, 4), depth, colourType, interlaced: interlace === 1, idat };
+      info = {
+        width: readU32(data, 0),
+        height: readU32(data, 4),
+        depth,
+        colorType,
+        interlaced: interlace === 1,
+        idat,
+      };
     } else if (type === 'PLTE') palette = data;
     else if (type === 'tRNS') trns = data;
     else if (type === 'IDAT') idat.push(data);
     else if (type === 'IEND') {
       if (!idat.length) throw invalid('The PNG has no image data.');
-      if (info.colourType === 3 && !palette) throw invalid('The PNG has a palette colour type but no palette.');
+      if (info.colorType === 3 && !palette) throw invalid('The PNG has a palette colour type but no palette.');
       return { ...info, palette, trns };
     }
     i = dataEnd + 4;
@@ -215,9 +228,12 @@ export class GrayReducer {
 }
 
 /** Turns one unfiltered scanline into gray and alpha per pixel, for every colour type and depth. */
-function rowConverter(info: PngInfo): { transparent: boolean; convert(row: Uint8Array, gray: Float64Array, alpha: Float64Array): void } {
-  const { width, depth, colourType, palette, trns } = info;
-  const c = CHANNELS[colourType];
+function rowConverter(info: PngInfo): {
+  transparent: boolean;
+  convert(row: Uint8Array, gray: Float64Array, alpha: Float64Array): void;
+} {
+  const { width, depth, colorType, palette, trns } = info;
+  const c = CHANNELS[colorType];
   const max = (1 << depth) - 1;
   const samples = depth === 16 ? new Uint16Array(width * c) : depth < 8 ? new Uint8Array(width) : undefined;
   const sampleRow = (row: Uint8Array): Uint8Array | Uint16Array => {
@@ -235,7 +251,7 @@ function rowConverter(info: PngInfo): { transparent: boolean; convert(row: Uint8
     return s;
   };
 
-  if (colourType === 3) {
+  if (colorType === 3) {
     const entries = palette!.length / 3;
     const grays = new Float64Array(entries);
     const alphas = new Float64Array(entries);
@@ -260,7 +276,10 @@ function rowConverter(info: PngInfo): { transparent: boolean; convert(row: Uint8
   const scale = 255 / max;
   const hasAlpha = c === 2 || c === 4;
   // tRNS on gray/RGB images names one colour (in sample units) that is fully transparent.
-  const key = !hasAlpha && trns ? Array.from({ length: trns.length >> 1 }, (_, i) => (trns[2 * i] << 8) | trns[2 * i + 1]) : undefined;
+  const key =
+    !hasAlpha && trns
+      ? Array.from({ length: trns.length >> 1 }, (_, i) => (trns[2 * i] << 8) | trns[2 * i + 1])
+      : undefined;
   return {
     transparent: hasAlpha || key !== undefined,
     convert(row, gray, alpha) {
@@ -278,7 +297,9 @@ function rowConverter(info: PngInfo): { transparent: boolean; convert(row: Uint8
           return;
         case 3:
           for (let x = 0, o = 0; x < width; x++, o += 3) gray[x] = luma(s[o], s[o + 1], s[o + 2]) * scale;
-          if (key) for (let x = 0, o = 0; x < width; x++, o += 3) alpha[x] = s[o] === key[0] && s[o + 1] === key[1] && s[o + 2] === key[2] ? 0 : 1;
+          if (key)
+            for (let x = 0, o = 0; x < width; x++, o += 3)
+              alpha[x] = s[o] === key[0] && s[o + 1] === key[1] && s[o + 2] === key[2] ? 0 : 1;
           return;
         default:
           for (let x = 0, o = 0; x < width; x++, o += 4) {
@@ -296,7 +317,10 @@ function rowConverter(info: PngInfo): { transparent: boolean; convert(row: Uint8
  */
 /** The IDAT stream inflated by the runtime's DecompressionStream, chunk by chunk. */
 async function* inflate(idat: Uint8Array[]): AsyncGenerator<Uint8Array> {
-  const reader = new Blob(idat as unknown as ConstructorParameters<typeof Blob>[0]).stream().pipeThrough(new DecompressionStream('deflate')).getReader();
+  const reader = new Blob(idat as unknown as ConstructorParameters<typeof Blob>[0])
+    .stream()
+    .pipeThrough(new DecompressionStream('deflate'))
+    .getReader();
   try {
     for (;;) {
       let chunk: ReadableStreamReadResult<Uint8Array>;
@@ -322,14 +346,15 @@ export async function decodePngReduced(
   factor: number,
   inflated: AsyncIterable<Uint8Array> | Iterable<Uint8Array> = inflate(info.idat),
 ): Promise<GrayImage> {
-  const { width, height, depth, colourType } = info;
-  const bitsPerPixel = CHANNELS[colourType] * depth;
+  const { width, height, depth, colorType } = info;
+  const bitsPerPixel = CHANNELS[colorType] * depth;
   const stride = Math.ceil((width * bitsPerPixel) / 8);
   const bpp = Math.max(1, bitsPerPixel >> 3);
   const converter = rowConverter(info);
   const reducer = new GrayReducer(width, height, factor, converter.transparent);
   // The common scans and photos (opaque 8-bit gray or RGB) take a fused path.
-  const opaque8 = depth === 8 && !converter.transparent && (colourType === 0 || colourType === 2) ? (colourType === 0 ? 1 : 3) : 0;
+  const opaque8 =
+    depth === 8 && !converter.transparent && (colorType === 0 || colorType === 2) ? (colorType === 0 ? 1 : 3) : 0;
   const gray = new Float64Array(width);
   const alpha = new Float64Array(width).fill(1);
 

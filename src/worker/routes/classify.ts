@@ -1,11 +1,10 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { ApiError } from '../errors';
+import { getRuntime } from '../inference/runtime';
 import { MAX_IMAGE_BYTES } from '../input/image-limits';
 import { isJson, mediaTypeOf, UNSUPPORTED_MEDIA_TYPE } from '../input/media-types';
 import { findParser, fromJsonBody, inputParsers } from '../input/parsers';
-import { getRuntime } from '../inference/runtime';
-import { guarded } from '../security/guards';
 import { batchTooLarge } from '../input/validation';
 import { limitsOf } from '../limits';
 import {
@@ -17,6 +16,7 @@ import {
   MAX_BODY_BYTES,
   SingleResponse,
 } from '../schemas';
+import { guarded } from '../security/guards';
 import { asModelInput, limitTo } from './request';
 
 const jsonLimit = limitTo(MAX_BODY_BYTES);
@@ -65,7 +65,9 @@ const route = createRoute({
       content: { 'application/json': { schema: z.union([SingleResponse, BatchResponse]) } },
       description: 'A prediction for a single digit, or `predictions` in request order for a batch.',
     },
-    400: errorContent('Malformed JSON, wrong shape or length, a pixel that is not a number in 0–255, an empty batch or one over the limit, a bad query.'),
+    400: errorContent(
+      'Malformed JSON, wrong shape or length, a pixel that is not a number in 0–255, an empty batch or one over the limit, a bad query.',
+    ),
     413: errorContent(`Body over ${MAX_BODY_BYTES} bytes (JSON) or ${MAX_IMAGE_BYTES} bytes (pictures).`),
     415: errorContent(`A Content-Type this route does not read. ${UNSUPPORTED_MEDIA_TYPE}`),
     422: errorContent('A picture that cannot be decoded, or a digit with no ink to normalise.'),

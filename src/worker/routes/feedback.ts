@@ -11,12 +11,12 @@ import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
 import { ApiError } from '../errors';
 import { FeedbackBody, FeedbackCreated, FeedbackStats } from '../feedback/schemas';
-import { FeedbackStore, toBytes, type CorrectionSource } from '../feedback/store';
+import { type CorrectionSource, FeedbackStore, toBytes } from '../feedback/store';
 import { feedbackBodyError } from '../feedback/validation';
 import { isJson, JSON_MEDIA_TYPE, mediaTypeOf } from '../input/media-types';
 import { fromJsonBody } from '../input/parsers';
-import { ClassifyQuery, errorContent, MAX_BODY_BYTES } from '../schemas';
 import { limitsOf } from '../limits';
+import { ClassifyQuery, errorContent, MAX_BODY_BYTES } from '../schemas';
 import { guarded } from '../security/guards';
 import { asModelInput, limitTo } from './request';
 
@@ -30,7 +30,11 @@ type FeedbackEnv = { Bindings: FeedbackBindings; Variables: { feedbackStore: Fee
 const requireFeedbackDb: MiddlewareHandler<FeedbackEnv> = async (c, next) => {
   const db = c.env?.FEEDBACK_DB;
   if (!db) {
-    throw new ApiError(404, 'feedback_disabled', 'Feedback is not enabled on this Worker (no FEEDBACK_DB binding; run it with --env feedback).');
+    throw new ApiError(
+      404,
+      'feedback_disabled',
+      'Feedback is not enabled on this Worker (no FEEDBACK_DB binding; run it with --env feedback).',
+    );
   }
   c.set('feedbackStore', new FeedbackStore(db));
   await next();
@@ -39,7 +43,11 @@ const requireFeedbackDb: MiddlewareHandler<FeedbackEnv> = async (c, next) => {
 /** JSON only: a correction carries its label next to the digit. */
 const acceptJson: MiddlewareHandler = async (c, next) => {
   if (!isJson(mediaTypeOf(c.req.header('content-type')))) {
-    throw new ApiError(415, 'unsupported_media_type', `Send Content-Type: ${JSON_MEDIA_TYPE} with the digit as "pixels" or "image" (a data URL) and its "label".`);
+    throw new ApiError(
+      415,
+      'unsupported_media_type',
+      `Send Content-Type: ${JSON_MEDIA_TYPE} with the digit as "pixels" or "image" (a data URL) and its "label".`,
+    );
   }
   await next();
 };
@@ -72,7 +80,9 @@ const post = createRoute({
   },
   responses: {
     201: { content: { 'application/json': { schema: FeedbackCreated } }, description: 'Stored.' },
-    400: errorContent('Malformed JSON, a label or predicted digit outside 0–9, no digit or two, a bad digit (as /classify), a bad query.'),
+    400: errorContent(
+      'Malformed JSON, a label or predicted digit outside 0–9, no digit or two, a bad digit (as /classify), a bad query.',
+    ),
     404: errorContent('`feedback_disabled`: this Worker has no feedback store.'),
     413: errorContent(`Body over ${MAX_BODY_BYTES} bytes.`),
     415: errorContent('A Content-Type other than JSON.'),
@@ -112,8 +122,11 @@ export const feedback = new OpenAPIHono<FeedbackEnv>()
       const normalize = c.req.valid('query').normalize;
       // The same JSON → digit → model-input path as /classify: what is stored is what the model saw.
       const batch = asModelInput(await fromJsonBody(digit, limitsOf(c.env).maxPicturePixels), normalize);
-      const source: CorrectionSource = 'image' in digit ? 'image' : normalize === 'true' ? 'pixels-normalized' : 'pixels';
-      const id = await withStore(() => c.var.feedbackStore.add({ pixels: toBytes(batch.pixels), label, predicted, model, source }));
+      const source: CorrectionSource =
+        'image' in digit ? 'image' : normalize === 'true' ? 'pixels-normalized' : 'pixels';
+      const id = await withStore(() =>
+        c.var.feedbackStore.add({ pixels: toBytes(batch.pixels), label, predicted, model, source }),
+      );
       return c.json({ id }, 201);
     },
     (result, c) => (result.success ? undefined : rejectBody(result, c)),

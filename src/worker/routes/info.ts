@@ -1,9 +1,9 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { INPUT_SHAPE, MAX_PIXEL_VALUE, PIXEL_COUNT } from '../../shared/model-spec';
 import { getRuntime } from '../inference/runtime';
-import { errorContent, HealthResponse, MAX_BODY_BYTES, ModelInfo } from '../schemas';
 import { MAX_IMAGE_BYTES, MAX_IMAGE_SIDE } from '../input/image-limits';
 import { limitsOf } from '../limits';
+import { errorContent, HealthResponse, MAX_BODY_BYTES, ModelInfo } from '../schemas';
 import type { FeedbackBindings } from './feedback';
 
 const input: z.infer<typeof ModelInfo>['input'] = {

@@ -9,7 +9,11 @@ export const limitTo = (maxSize: number) =>
   bodyLimit({
     maxSize,
     onError: () => {
-      throw new ApiError(413, 'payload_too_large', `Body is over ${maxSize} bytes for its content type; split batches, send big pictures as image/png or image/jpeg.`);
+      throw new ApiError(
+        413,
+        'payload_too_large',
+        `Body is over ${maxSize} bytes for its content type; split batches, send big pictures as image/png or image/jpeg.`,
+      );
     },
   });
 

@@ -42,7 +42,9 @@ function parseKeys(value: string | undefined): readonly string[] | null {
   const usable = keys.filter((key) => TOKEN.test(key));
   if (usable.length !== keys.length) {
     // Never log the keys themselves.
-    console.error(`API_KEY: ${keys.length - usable.length} of ${keys.length} keys are not valid bearer tokens ([A-Za-z0-9._~+/-]+=*) and are ignored.`);
+    console.error(
+      `API_KEY: ${keys.length - usable.length} of ${keys.length} keys are not valid bearer tokens ([A-Za-z0-9._~+/-]+=*) and are ignored.`,
+    );
   }
   // A key list with nothing usable in it fails closed: [] refuses every request.
   return usable;
@@ -61,7 +63,9 @@ function parseOrigins(value: string | undefined, keyed: boolean): SecuritySettin
     }
   });
   if (valid.length !== origins.length) {
-    console.error(`CORS_ORIGINS: ignored ${origins.length - valid.length} entries that are not origins like https://example.com (no path, no trailing slash).`);
+    console.error(
+      `CORS_ORIGINS: ignored ${origins.length - valid.length} entries that are not origins like https://example.com (no path, no trailing slash).`,
+    );
   }
   return valid;
 }
@@ -69,7 +73,8 @@ function parseOrigins(value: string | undefined, keyed: boolean): SecuritySettin
 function parseFlag(name: string, value: string | undefined): boolean {
   const flag = (value ?? '').trim().toLowerCase();
   if (flag === 'true') return true;
-  if (flag !== '' && flag !== 'false') console.error(`${name}: expected "true" or "false", got ${JSON.stringify(value)}; treated as false.`);
+  if (flag !== '' && flag !== 'false')
+    console.error(`${name}: expected "true" or "false", got ${JSON.stringify(value)}; treated as false.`);
   return false;
 }
 

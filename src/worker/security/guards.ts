@@ -51,7 +51,9 @@ const checkBearer = bearerAuth({
   },
   noAuthenticationHeader: { message: refuse('This route needs an API key: send "Authorization: Bearer <key>".') },
   // Hono answers a malformed header with 400; an owner asked for 401 whenever the key is missing or wrong.
-  invalidAuthenticationHeader: { message: refuse('The Authorization header must be "Bearer <key>" (letters, digits and -._~+/ then optional =).') },
+  invalidAuthenticationHeader: {
+    message: refuse('The Authorization header must be "Bearer <key>" (letters, digits and -._~+/ then optional =).'),
+  },
   invalidToken: { message: refuse('The API key is not valid.') },
 });
 
@@ -96,12 +98,16 @@ export const guarded = {
   security: [{ [API_KEY_SCHEME]: [] }],
   responses: {
     401: {
-      ...errorContent('An API key is configured and the request has none, a malformed one or a wrong one (code `unauthorized`).'),
+      ...errorContent(
+        'An API key is configured and the request has none, a malformed one or a wrong one (code `unauthorized`).',
+      ),
       headers: { 'WWW-Authenticate': { schema: { type: 'string' as const }, description: 'A Bearer challenge.' } },
     },
     429: {
       ...errorContent('Past the rate limit for this key (or client IP when no key is needed) (code `rate_limited`).'),
-      headers: { 'Retry-After': { schema: { type: 'integer' as const }, description: 'Seconds to wait before retrying.' } },
+      headers: {
+        'Retry-After': { schema: { type: 'integer' as const }, description: 'Seconds to wait before retrying.' },
+      },
     },
   },
 };

@@ -3,7 +3,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { cors as honoCors } from 'hono/cors';
 import { secureHeaders } from 'hono/secure-headers';
-import { securitySettings, type SecuritySettings } from './config';
+import { type SecuritySettings, securitySettings } from './config';
 
 const corsFor = new WeakMap<SecuritySettings, MiddlewareHandler>();
 
