@@ -13,6 +13,7 @@ import {
   parameterCount,
   WEIGHTS_FILE,
 } from '../shared/model-spec.ts';
+import { modelExtras } from '../tools/model-extras.ts';
 import { type BackendInfo, useWasmBackend } from './backend.ts';
 import { type DigitSet, loadSplit, take } from './data.ts';
 import {
@@ -336,14 +337,13 @@ async function exportModel(
   const { model, group, recipe, summary, test } = run;
   const last = summary.history.at(-1)!;
   const files = encodeModel(await modelArtifacts(model), options.quantize);
-  // The quantization check, once: the stored weights as any client loads them (stock tfjs, dequantized on load).
-  const stored = await loadModelFiles(files);
-  const storedFigures = await group.evaluate(trainableVariables(stored));
-  stored.dispose();
-  const quantized = {
-    loss: roundMetric(storedFigures.lossSum / test.count),
-    accuracy: storedFigures.correct / test.count,
-  };
+  // The quantization check, once, and the evaluation report and Keras files from the same pass: the
+  // stored weights as any client loads them (stock tfjs, dequantized on load).
+  const { files: extras, evaluation } = await modelExtras(
+    { ...files, metadata: { version: files.version, source: 'trained' } },
+    { set: test },
+  );
+  const quantized = { loss: roundMetric(evaluation.loss), accuracy: evaluation.accuracy };
   const metadata = {
     name: 'mnist-cnn',
     version: files.version,
@@ -392,6 +392,7 @@ async function exportModel(
     [METADATA_JSON]: `${JSON.stringify(metadata, null, 2)}\n`,
     'samples.png': sampleGridPng(run.fullTrain),
     'curves.png': learningCurvesPng(summary.history),
+    ...extras,
   });
   console.log(`Test loss ${last.testLoss.toFixed(4)}, test accuracy ${(last.testAccuracy * 100).toFixed(2)}%`);
   console.log(

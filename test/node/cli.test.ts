@@ -54,12 +54,19 @@ describe('npm run train', () => {
     expect(stdout).toMatch(/on the wasm backend \(SIMD on/);
     expect(stdout).toMatch(/epoch 1\/1: train loss [\d.]+ acc [\d.]+% \| test loss [\d.]+ acc [\d.]+%/);
     expect((await readdir(out)).sort()).toEqual([
+      'confusion.png',
       'curves.png',
+      'evaluation.json',
       'metadata.json',
+      'mistakes.png',
       'model.json',
+      'model_digit.h5',
+      'model_digit.json',
       'samples.png',
       'weights.bin',
     ]);
+    // The evaluation report is the quantization check: one pass over the test digits, the same figures.
+    const evaluation = JSON.parse(await readFile(path.join(out, 'evaluation.json'), 'utf8'));
     const metadata = JSON.parse(await readFile(path.join(out, 'metadata.json'), 'utf8'));
     expect(metadata).toMatchObject({
       parameters: parameterCount(),
@@ -72,6 +79,7 @@ describe('npm run train', () => {
     for (const key of ['wallSeconds', 'processSeconds', 'imagesPerSecond', 'peakRssMB'])
       expect(metadata.timing[key]).toBeGreaterThan(0);
     expect(metadata.version).toMatch(/^[0-9a-f]{16}$/);
+    expect(evaluation).toMatchObject({ model: { version: metadata.version }, accuracy: metadata.testAccuracy });
     const png = await readFile(path.join(out, 'curves.png'));
     expect(png.subarray(1, 4).toString()).toBe('PNG');
     const model = await loadModelFiles({
