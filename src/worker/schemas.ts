@@ -97,6 +97,16 @@ export const ModelInfo = z
       layout: z.string(),
     }),
     backend: z.object({ name: z.string(), simd: z.boolean(), threads: z.number().int() }),
+    source: z
+      .object({
+        kind: z.enum(['trained', 'keras', 'fine-tuned']).openapi({
+          description:
+            'trained here with the Keras recipe (npm run train), imported from Keras (npm run import), or fine-tuned on corrections',
+        }),
+        format: z.string().optional().openapi({ description: 'For an import: the Keras file format it came from.' }),
+        kerasVersion: z.string().nullable().optional(),
+      })
+      .openapi({ description: 'Where the model came from.' }),
     fineTunedFrom: z
       .object({
         version: z.string().openapi({ description: 'The model this one was fine-tuned from.' }),

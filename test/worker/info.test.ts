@@ -5,7 +5,7 @@ import metadata from '../../models/mnist-cnn/metadata.json';
 import { parameterCount } from '../../src/shared/model-spec';
 import { initWasmBackend } from '../../src/worker/inference/wasm-adapter';
 import { PICTURE_MEDIA_TYPES } from '../../src/worker/input/media-types';
-import { fineTunedFrom } from '../../src/worker/routes/info';
+import { fineTunedFrom, sourceOf } from '../../src/worker/routes/info';
 import { postJson, request } from './helpers';
 
 describe('GET /healthz', () => {
@@ -58,6 +58,18 @@ describe('/model for a fine-tuned model', () => {
       corrections: 40,
       heldOut: 10,
     });
+  });
+});
+
+describe('/model says where the model came from', () => {
+  it('trained here, imported from Keras, or fine-tuned, as metadata.json records it', async () => {
+    const served = (await (await request('/model')).json()) as { source: unknown };
+    expect(served.source).toEqual(sourceOf(metadata));
+    expect(sourceOf({ recipe: {} })).toEqual({ kind: 'trained' });
+    // As src/keras/import.ts writes it.
+    const keras = { kind: 'keras', format: 'Keras 3 .keras archive', kerasVersion: '3.15.1', files: ['model.keras'] };
+    expect(sourceOf({ source: keras })).toEqual({ kind: 'keras', format: keras.format, kerasVersion: '3.15.1' });
+    expect(sourceOf({ fineTune: { from: 'ac1693a6838b99d6' } })).toEqual({ kind: 'fine-tuned' });
   });
 });
 

@@ -27,6 +27,16 @@ export function fineTunedFrom(metadata: Record<string, unknown>): z.infer<typeof
   return { version: from, at, corrections: corrections.total, heldOut: corrections.heldOut };
 }
 
+const KerasOrigin = z.looseObject({ kind: z.literal('keras'), format: z.string(), kerasVersion: z.string().nullish() });
+
+/** Where the served model came from: trained here with the Keras recipe, imported from Keras, or fine-tuned. */
+export function sourceOf(metadata: Record<string, unknown>): z.infer<typeof ModelInfo>['source'] {
+  const keras = KerasOrigin.safeParse(metadata.source);
+  if (keras.success) return { kind: 'keras', format: keras.data.format, kerasVersion: keras.data.kerasVersion ?? null };
+  if (metadata.fineTune) return { kind: 'fine-tuned' };
+  return { kind: 'trained' };
+}
+
 const health = createRoute({
   method: 'get',
   path: '/healthz',
@@ -63,6 +73,7 @@ export const info = new OpenAPIHono<{ Bindings: FeedbackBindings }>()
         quantization,
         input,
         backend,
+        source: sourceOf(metadata),
         fineTunedFrom: fineTunedFrom(metadata),
         feedback: Boolean(c.env?.FEEDBACK_DB),
         limits: {
