@@ -8,12 +8,19 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { computeMetrics } from '../evaluate/metrics.ts';
 import { predictProbabilities } from '../evaluate/report.ts';
-import { type DigitSet, IMAGE_SIZE, MAX_PIXEL_VALUE, METADATA_JSON, parameterCount } from '../shared/model-spec.ts';
+import { type DigitSet, METADATA_JSON } from '../shared/model-spec.ts';
 import { ensureWasmBackend } from '../tools/backend.ts';
 import { readUserFile, UsageError, UserError } from '../tools/cli.ts';
 import { modelExtras } from '../tools/model-extras.ts';
 import { loadSplit } from '../train/data.ts';
-import { encodeModel, modelArtifacts, modelDirFiles, type Quantization, writeDirAtomically } from '../train/export.ts';
+import {
+  encodeModel,
+  modelArtifacts,
+  modelDirFiles,
+  modelHeader,
+  type Quantization,
+  writeDirAtomically,
+} from '../train/export.ts';
 import { buildModel } from '../train/model.ts';
 import { checkArchitecture, type KerasArchitecture, parseKerasArchitecture } from './architecture.ts';
 import { isHdf5 } from './h5.ts';
@@ -145,16 +152,7 @@ export async function importKeras(files: string[], options: ImportOptions): Prom
     model.dispose();
   }
   const metadataBase = {
-    name: 'mnist-cnn',
-    version: encoded.version,
-    trainedAt: savedAtIso(keras.savedAt) ?? new Date().toISOString(),
-    format: 'tfjs layers-model',
-    parameters: parameterCount(),
-    input: {
-      shape: [IMAGE_SIZE, IMAGE_SIZE, 1],
-      pixels: 'grayscale 0–255, white digit on black, row-major',
-      scaling: `x / ${MAX_PIXEL_VALUE}`,
-    },
+    ...modelHeader(encoded.version, savedAtIso(keras.savedAt) ?? new Date()),
     source: {
       kind: 'keras',
       format: FORMAT_NAMES[keras.format],

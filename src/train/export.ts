@@ -2,7 +2,7 @@
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { MODEL_JSON, WEIGHTS_FILE } from '../shared/model-spec.ts';
+import { INPUT_SHAPE, MAX_PIXEL_VALUE, MODEL_JSON, parameterCount, WEIGHTS_FILE } from '../shared/model-spec.ts';
 import { modelVersion } from './model-version.ts';
 
 export type Quantization = 'uint8' | 'float16' | 'none';
@@ -100,6 +100,22 @@ export interface ModelFiles {
   /** Content hash of the weight file: the model's version. */
   version: string;
   weightSpecs: tf.io.WeightsManifestEntry[];
+}
+
+/** What every model's metadata.json starts with, however the model was made. */
+export function modelHeader(version: string, trainedAt: Date | string) {
+  return {
+    name: 'mnist-cnn',
+    version,
+    trainedAt: typeof trainedAt === 'string' ? trainedAt : trainedAt.toISOString(),
+    format: 'tfjs layers-model',
+    parameters: parameterCount(),
+    input: {
+      shape: [...INPUT_SHAPE],
+      pixels: 'grayscale 0–255, white digit on black, row-major',
+      scaling: `x / ${MAX_PIXEL_VALUE}`,
+    },
+  };
 }
 
 /** The files of a tfjs LayersModel directory: model.json + one weight file. */

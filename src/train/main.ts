@@ -4,15 +4,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
-import {
-  IMAGE_SIZE,
-  MAX_PIXEL_VALUE,
-  METADATA_JSON,
-  MODEL_DIR,
-  MODEL_JSON,
-  parameterCount,
-  WEIGHTS_FILE,
-} from '../shared/model-spec.ts';
+import { METADATA_JSON, MODEL_DIR, MODEL_JSON, WEIGHTS_FILE } from '../shared/model-spec.ts';
 import { modelExtras } from '../tools/model-extras.ts';
 import { type BackendInfo, useWasmBackend } from './backend.ts';
 import { type DigitSet, loadSplit, take } from './data.ts';
@@ -21,6 +13,7 @@ import {
   loadModelFiles,
   modelArtifacts,
   modelDirFiles,
+  modelHeader,
   type Quantization,
   writeDirAtomically,
 } from './export.ts';
@@ -345,16 +338,7 @@ async function exportModel(
   );
   const quantized = { loss: roundMetric(evaluation.loss), accuracy: evaluation.accuracy };
   const metadata = {
-    name: 'mnist-cnn',
-    version: files.version,
-    trainedAt: new Date().toISOString(),
-    format: 'tfjs layers-model',
-    parameters: parameterCount(),
-    input: {
-      shape: [IMAGE_SIZE, IMAGE_SIZE, 1],
-      pixels: 'grayscale 0–255, white digit on black, row-major',
-      scaling: `x / ${MAX_PIXEL_VALUE}`,
-    },
+    ...modelHeader(files.version, new Date()),
     recipe: {
       epochs: recipe.epochs,
       batchSize: recipe.batchSize,
