@@ -108,31 +108,45 @@ function pngToGray(png: DecodedPng): Uint8Array {
   const samples = unpackSamples(png);
   const expected = n * (png.palette ? 1 : png.channels);
   if (samples.length < expected) throw invalid('The PNG image data is shorter than its header says.');
+  return composite(n, png.palette ? paletteReader(png, samples) : sampleReader(png, samples));
+}
 
-  // `read(i)` leaves pixel i's gray (0–255) and alpha (0–1) in `px`.
+/** Pixel i's gray (0–255) and alpha (0–1), left in `px` by `read(i)`. */
+interface PixelReader {
+  px: { gray: number; alpha: number };
+  read: (i: number) => void;
+  transparent: boolean;
+}
+
+function paletteReader(png: DecodedPng, samples: ArrayLike<number>): PixelReader {
+  const palette = png.palette ?? [];
+  const trns = png.transparency;
   const px = { gray: 0, alpha: 1 };
-  let read: (i: number) => void;
-  let transparent: boolean;
-  if (png.palette) {
-    const palette = png.palette;
-    const trns = png.transparency;
-    transparent = Boolean(trns) || palette.some((entry) => entry.length > 3);
-    read = (i) => {
+  return {
+    px,
+    transparent: Boolean(trns) || palette.some((entry) => entry.length > 3),
+    read: (i) => {
       const index = samples[i];
       const entry = palette[index];
       if (!entry) throw invalid('The PNG refers to a palette entry it does not define.');
       px.gray = luma(entry[0], entry[1], entry[2]);
       px.alpha = (entry.length > 3 ? entry[3] : trns && index < trns.length ? trns[index] : 255) / 255;
-    };
-  } else {
-    const max = (1 << png.depth) - 1;
-    const scale = 255 / max;
-    const c = png.channels;
-    const hasAlpha = c === 2 || c === 4;
-    // tRNS on gray/RGB images names one colour (in sample units) that is fully transparent.
-    const key = !hasAlpha && png.transparency ? png.transparency : undefined;
-    transparent = hasAlpha || key !== undefined;
-    read = (i) => {
+    },
+  };
+}
+
+function sampleReader(png: DecodedPng, samples: ArrayLike<number>): PixelReader {
+  const max = (1 << png.depth) - 1;
+  const scale = 255 / max;
+  const c = png.channels;
+  const hasAlpha = c === 2 || c === 4;
+  // tRNS on gray/RGB images names one colour (in sample units) that is fully transparent.
+  const key = !hasAlpha && png.transparency ? png.transparency : undefined;
+  const px = { gray: 0, alpha: 1 };
+  return {
+    px,
+    transparent: hasAlpha || key !== undefined,
+    read: (i) => {
       const o = i * c;
       px.gray = (c <= 2 ? samples[o] : luma(samples[o], samples[o + 1], samples[o + 2])) * scale;
       if (hasAlpha) px.alpha = samples[o + c - 1] / max;
@@ -143,9 +157,16 @@ function pngToGray(png: DecodedPng): Uint8Array {
             : samples[o] === key[0] && samples[o + 1] === key[1] && samples[o + 2] === key[2];
         px.alpha = keyed ? 0 : 1;
       }
-    };
-  }
+    },
+  };
+}
 
+/**
+ * Gray with transparency composited away, over a background chosen to contrast with the drawing: a
+ * canvas export of dark strokes on transparent pixels goes onto white paper, light strokes on
+ * transparency onto black.
+ */
+function composite(n: number, { px, read, transparent }: PixelReader): Uint8Array {
   const out = new Uint8Array(n);
   if (!transparent) {
     for (let i = 0; i < n; i++) {
@@ -154,8 +175,6 @@ function pngToGray(png: DecodedPng): Uint8Array {
     }
     return out;
   }
-  // Composite over a background chosen to contrast with the drawing: a canvas export of dark
-  // strokes on transparent pixels goes onto white paper, light strokes on transparency onto black.
   let mass = 0;
   let weighted = 0;
   for (let i = 0; i < n; i++) {
