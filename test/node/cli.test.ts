@@ -103,7 +103,7 @@ describe('npm run train', () => {
     );
     expect(done).toMatchObject({ code: 2 });
     expect((done as { stderr: string }).stderr).toMatch(/already holds 2 epochs/);
-  }, 300_000);
+  });
 
   it('says what to do when there is no checkpoint to resume from', async () => {
     const out = path.join(await mkdtemp(path.join(tmpdir(), 'train-')), 'none');

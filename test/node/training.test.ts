@@ -36,7 +36,7 @@ describe('training on the wasm backend', () => {
     } finally {
       await group.close();
     }
-  }, 240_000);
+  });
 
   it("builds the Keras recipe's architecture", () => {
     expect(model.countParams()).toBe(parameterCount());
