@@ -2,14 +2,13 @@
 // "Wrong? It's a _" on the draw-a-digit page in headless Chromium: shown after a prediction where
 // the Worker collects feedback (the `feedback` environment), absent where it does not; a click
 // posts the drawing exactly as /classify received it, with the chosen label, and thanks the user.
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { haveChromium, launchChromium } from '../support/chromium.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
 /** UPDATE_SCREENSHOTS=1 refreshes the README's docs/page-feedback.png; otherwise it goes to a temp dir. */
 const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS ? 'docs' : join(tmpdir(), 'mnist-edge-screenshots');
 
@@ -48,19 +47,7 @@ describe.skipIf(!haveChromium)('"Wrong? It\'s a _" on the page', () => {
   }
 
   beforeAll(async () => {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

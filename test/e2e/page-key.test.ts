@@ -1,32 +1,15 @@
-/// <reference lib="dom" />
-// The draw-a-digit page in headless Chromium against the Worker with API_KEY set (global-setup.ts):
-// the first drawing is refused, the page asks for a key, and with it the same drawing is read. All
-// under the page's Content-Security-Policy, which must not block anything.
-import { existsSync } from 'node:fs';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { haveChromium, launchChromium } from '../support/chromium.ts';
 import { KEYED } from './global-setup.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-
-describe.skipIf(!existsSync(CHROMIUM))('draw-a-digit page with an API key', () => {
+describe.skipIf(!haveChromium)('draw-a-digit page with an API key', () => {
   let browser: Browser;
   let page: Page;
   const problems: string[] = [];
 
   beforeAll(async () => {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1000, height: 760 } });
     page.on('pageerror', (error) => problems.push(error.message));
     // CSP violations are reported on the console.

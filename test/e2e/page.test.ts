@@ -1,19 +1,15 @@
 /// <reference lib="dom" />
 // The draw-a-digit page in headless Chromium (Debian's /usr/bin/chromium via playwright-core):
 // real mouse strokes on the canvas, the prediction and the bars the page shows, and Clear.
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { haveChromium, launchChromium } from '../support/chromium.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
 /** UPDATE_SCREENSHOTS=1 refreshes the README's docs/page.png; otherwise they go to a temp dir. */
 const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS ? 'docs' : join(tmpdir(), 'mnist-edge-screenshots');
-if (!haveChromium) {
-  console.warn(`SKIPPED browser test: no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH).`);
-}
 
 /** Strokes in unit coordinates (0–1 of the canvas), one polyline per stroke. */
 type Stroke = Array<[number, number]>;
@@ -88,19 +84,7 @@ describe.skipIf(!haveChromium)('draw-a-digit page', () => {
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1000, height: 760 } });
     // The page must work with no outside network: fail on any request that leaves the Worker.
     const origin = new URL(inject('workerUrls').default).origin;
