@@ -23,8 +23,10 @@ const BACKEND = 'wasm';
 /** The part of the wasm backend these kernels use; avoids a type dependency on its internals. */
 interface KernelBackendLike {
   disposeData(dataId: object): unknown;
-  makeOutput(shape: number[], dtype: string): TensorInfo;
+  makeOutput(shape: number[], dtype: string, memoryOffset?: number): TensorInfo;
   typedArrayFromHeap(t: TensorInfo): Float32Array;
+  dataIdMap: { get(dataId: object): { id: number; memoryOffset: number }; delete(dataId: object): unknown };
+  wasm: { tfjs: { disposeData(id: number): void } };
 }
 
 function wasmBackend(backend: KernelArgs['backend']): KernelBackendLike {
@@ -121,10 +123,30 @@ function explicitPadding(p: Padding): backend_util.ExplicitPadding {
 }
 
 /**
- * dW[i,j,c,o] = Σ_{n,h,w} x[n, h+i-top, w+j-left, c] · dy[n,h,w,o] as matrix products: for a chunk
- * of images, the patches of x laid out as rows (i,j,c) × columns (n,h,w), times dy's rows (n,h,w) ×
- * o, summed over chunks. Chunks of ~2.4 MB of patches keep both operands in cache; one product over the
- * whole batch, or XNNPACK's convolution with dy as a 24×24 filter, streams megabytes per output row.
+ * A float32 tensor over `shape.length` elements of `base`'s memory from element `offset` on: no copy.
+ * Release it with `releaseView`, never `dispose`, which would free memory the view does not own.
+ */
+function viewOf(base: TensorInfo, offset: number, shape: number[], backend: KernelArgs['backend']): TensorInfo {
+  const wasm = wasmBackend(backend);
+  return wasm.makeOutput(shape, 'float32', wasm.dataIdMap.get(base.dataId).memoryOffset + offset * 4);
+}
+
+function releaseView(view: TensorInfo, backend: KernelArgs['backend']): void {
+  const wasm = wasmBackend(backend);
+  wasm.wasm.tfjs.disposeData(wasm.dataIdMap.get(view.dataId).id);
+  wasm.dataIdMap.delete(view.dataId);
+}
+
+/**
+ * dW[i,j,c,o] = Σ_{n,h,w} x[n, h+i-top, w+j-left, c] · dy[n,h,w,o] as XNNPACK matrix products, for a
+ * chunk of images at a time. Positions (n,h,q) run over dy's rows extended to the padded input's
+ * width Wp (dy is zero at q ≥ outWidth). For each filter row i, `shifted` holds x's padded rows
+ * h+i channel-major: [c][n][h][q]. The im2col rows (i,j,c) over all positions are then row c of
+ * `shifted[i]` read from element j on, so each [C × K] patch matrix is a view, not a copy, and the
+ * product with the extended dy is one [C × K]·[K × O] matrix product per (i,j). The nine products
+ * of a chunk share dy, which XNNPACK packs once (its matmul caches packed weights by tensor id).
+ * Compared with a strided scalar im2col this halves the work outside XNNPACK; the zero columns
+ * cost (Wp − outWidth)/outWidth more multiplications (8% at conv2).
  */
 const conv2DBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
@@ -134,56 +156,125 @@ const conv2DBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
   const [batch, inHeight, inWidth] = x.shape;
   const [, outHeight, outWidth] = dy.shape;
   const wasm = wasmBackend(backend);
-  const rows = filterHeight * filterWidth * channels;
-  const positions = outHeight * outWidth;
-  // ~2.4 MB of patches per chunk: 2k positions at conv2 (288 rows), the whole batch at conv1 (9 rows).
-  const chunk = Math.max(1, Math.floor(Math.max(2048, 600_000 / rows) / positions));
-  const sum = new Float64Array(rows * outChannels);
+  const paddedWidth = outWidth + filterWidth - 1;
+  const perImage = outHeight * paddedWidth;
+  const plane = inHeight * inWidth;
+  // ~1 MB of packed dy per chunk: 6 images at conv2, 10 at conv1 (measured flat from 4 to 8 at conv2).
+  const chunk = Math.max(1, Math.min(batch, Math.round(250_000 / (perImage * outChannels))));
+  const sum = new Float64Array(filterHeight * filterWidth * channels * outChannels);
+  const xT = new Float32Array(channels * plane);
   for (let n0 = 0; n0 < batch; n0 += chunk) {
-    const n1 = Math.min(batch, n0 + chunk);
-    const m = (n1 - n0) * positions;
-    const patches = wasm.makeOutput([rows, m], 'float32');
-    const grads = wasm.makeOutput([m, outChannels], 'float32');
-    const dyValues = wasm.typedArrayFromHeap(dy);
-    wasm.typedArrayFromHeap(grads).set(dyValues.subarray(n0 * positions * outChannels, n1 * positions * outChannels));
-    const p = wasm.typedArrayFromHeap(patches);
+    const count = Math.min(batch, n0 + chunk) - n0;
+    const k = count * perImage;
+    // Each copy ends with filterWidth−1 zeros: the views at j > 0 read that far past the last row.
+    const copyLength = channels * k + filterWidth - 1;
+    const shifted = wasm.makeOutput([filterHeight * copyLength], 'float32');
+    const grads = wasm.makeOutput([k, outChannels], 'float32');
+    // Views after the allocations: growing wasm memory detaches older ones.
+    const s = wasm.typedArrayFromHeap(shifted);
+    const g = wasm.typedArrayFromHeap(grads);
     const xv = wasm.typedArrayFromHeap(x);
-    for (let n = n0; n < n1; n++) {
-      for (let h = 0; h < outHeight; h++) {
-        const column = ((n - n0) * outHeight + h) * outWidth;
-        for (let i = 0; i < filterHeight; i++) {
-          const ih = h + i - pad.top;
-          const inside = ih >= 0 && ih < inHeight;
-          const xRow = (n * inHeight + ih) * inWidth;
-          for (let j = 0; j < filterWidth; j++) {
-            // Output columns [lo, hi) read inside x; the padding around them reads zeros.
-            const lo = inside ? Math.max(0, pad.left - j) : outWidth;
-            const hi = inside ? Math.min(outWidth, inWidth + pad.left - j) : outWidth;
-            for (let c = 0; c < channels; c++) {
-              const at = ((i * filterWidth + j) * channels + c) * m + column;
-              p.fill(0, at, at + lo);
-              let src = (xRow + lo + j - pad.left) * channels + c;
-              for (let w = lo; w < hi; w++, src += channels) p[at + w] = xv[src];
-              p.fill(0, at + Math.max(lo, hi), at + outWidth);
-            }
-          }
+    const dyv = wasm.typedArrayFromHeap(dy);
+    for (let e = 0; e < count; e++) {
+      transposeImage(xv, (n0 + e) * plane * channels, plane, channels, xT);
+      for (let i = 0; i < filterHeight; i++) {
+        for (let c = 0; c < channels; c++) {
+          const to = i * copyLength + c * k + e * perImage;
+          shiftedRows(xT, c * plane, inHeight, inWidth, i - pad.top, pad.left, outHeight, paddedWidth, s, to);
         }
       }
+      for (let h = 0; h < outHeight; h++) {
+        const to = (e * perImage + h * paddedWidth) * outChannels;
+        const from = ((n0 + e) * outHeight + h) * outWidth * outChannels;
+        g.set(dyv.subarray(from, from + outWidth * outChannels), to);
+        g.fill(0, to + outWidth * outChannels, to + paddedWidth * outChannels);
+      }
     }
-    // A fresh `grads` tensor each chunk: the stock matmul caches packed weights by tensor id.
-    const product = runKernel('BatchMatMul', {
-      inputs: { a: patches, b: grads },
-      attrs: { transposeA: false, transposeB: false },
-      backend,
-    });
-    const values = wasm.typedArrayFromHeap(product);
-    for (let k = 0; k < sum.length; k++) sum[k] += values[k];
-    dispose(backend, patches, grads, product);
+    for (let i = 0; i < filterHeight; i++) s.fill(0, i * copyLength + channels * k, (i + 1) * copyLength);
+    for (let i = 0; i < filterHeight; i++) {
+      for (let j = 0; j < filterWidth; j++) {
+        const patches = viewOf(shifted, i * copyLength + j, [channels, k], backend);
+        const product = runKernel('BatchMatMul', {
+          inputs: { a: patches, b: grads },
+          attrs: { transposeA: false, transposeB: false },
+          backend,
+        });
+        releaseView(patches, backend);
+        const values = wasm.typedArrayFromHeap(product);
+        const at = (i * filterWidth + j) * channels * outChannels;
+        for (let v = 0; v < values.length; v++) sum[at + v] += values[v];
+        dispose(backend, product);
+      }
+    }
+    // A fresh `grads` tensor each chunk, so the cached packing of the last one is never reused.
+    dispose(backend, shifted, grads);
   }
   const dW = wasm.makeOutput(filterShape, 'float32');
   wasm.typedArrayFromHeap(dW).set(sum);
   return dW;
 };
+
+/** One image's [pixels × channels] block of `x` from `from` on, written channel-major into `out`. */
+function transposeImage(x: Float32Array, from: number, pixels: number, channels: number, out: Float32Array): void {
+  if (channels === 1) {
+    out.set(x.subarray(from, from + pixels));
+    return;
+  }
+  // Four pixels per pass: four times fewer loop iterations than one (2.4 vs 3.6 ms at conv2's x).
+  let p = 0;
+  for (; p + 4 <= pixels; p += 4) {
+    const at = from + p * channels;
+    for (let c = 0, to = p; c < channels; c++, to += pixels) {
+      out[to] = x[at + c];
+      out[to + 1] = x[at + channels + c];
+      out[to + 2] = x[at + 2 * channels + c];
+      out[to + 3] = x[at + 3 * channels + c];
+    }
+  }
+  for (; p < pixels; p++) {
+    for (let c = 0; c < channels; c++) out[c * pixels + p] = x[from + p * channels + c];
+  }
+}
+
+/**
+ * Rows firstRow … firstRow+rows−1 of one channel plane (height × width from `from` in `plane`),
+ * each padded to `paddedWidth` with `left` zeros in front, written end to end into `out` at `to`;
+ * rows outside the plane are zeros.
+ */
+function shiftedRows(
+  plane: Float32Array,
+  from: number,
+  height: number,
+  width: number,
+  firstRow: number,
+  left: number,
+  rows: number,
+  paddedWidth: number,
+  out: Float32Array,
+  to: number,
+): void {
+  const lo = Math.max(0, -firstRow);
+  const hi = Math.min(rows, height - firstRow);
+  if (hi <= lo) {
+    out.fill(0, to, to + rows * paddedWidth);
+    return;
+  }
+  out.fill(0, to, to + lo * paddedWidth);
+  out.fill(0, to + hi * paddedWidth, to + rows * paddedWidth);
+  const src = from + (firstRow + lo) * width;
+  if (left === 0 && width === paddedWidth) {
+    // Valid padding: the rows are one contiguous run.
+    out.set(plane.subarray(src, src + (hi - lo) * width), to + lo * paddedWidth);
+    return;
+  }
+  for (let h = lo; h < hi; h++) {
+    const at = to + h * paddedWidth;
+    const row = src + (h - lo) * width;
+    out.fill(0, at, at + left);
+    out.set(plane.subarray(row, row + width), at + left);
+    out.fill(0, at + left + width, at + paddedWidth);
+  }
+}
 
 /**
  * dx[n,h,w,c] = Σ_{i,j,o} dy[n, h-i+top, w-j+left, o] · W[i,j,c,o]: a forward convolution of dy
@@ -289,19 +380,52 @@ const reluBiasGrad: KernelFunc = ({ inputs, backend }) => {
   const dyA = wasm.makeOutput(y.shape, 'float32');
   const dBias = wasm.makeOutput([channels], 'float32');
   const out = wasm.typedArrayFromHeap(dyA);
-  const g = wasm.typedArrayFromHeap(dy);
-  const act = wasm.typedArrayFromHeap(y);
   const acc = new Float64Array(channels);
-  for (let at = 0; at < act.length; at += channels) {
-    for (let c = 0; c < channels; c++) {
-      const v = act[at + c] > 0 ? g[at + c] : 0;
-      out[at + c] = v;
-      acc[c] += v;
+  // The mask on the bits: y > 0 exactly when its int32 bits are > 0 (+0 is 0, −0 and negatives are < 0).
+  // A branch on y > 0 is mispredicted for about half of relu's outputs: 2.7× slower at conv2.
+  const gBits = int32View(wasm.typedArrayFromHeap(dy));
+  const yBits = int32View(wasm.typedArrayFromHeap(y));
+  const outBits = int32View(out);
+  const length = out.length;
+  if (channels % 4 === 0) {
+    // Four channels per pass, summed in the same order as the plain loop below.
+    for (let at = 0; at < length; at += channels) {
+      for (let c = 0; c < channels; c += 4) {
+        const k = at + c;
+        const b0 = yBits[k];
+        const b1 = yBits[k + 1];
+        const b2 = yBits[k + 2];
+        const b3 = yBits[k + 3];
+        outBits[k] = gBits[k] & positiveMask(b0);
+        outBits[k + 1] = gBits[k + 1] & positiveMask(b1);
+        outBits[k + 2] = gBits[k + 2] & positiveMask(b2);
+        outBits[k + 3] = gBits[k + 3] & positiveMask(b3);
+        acc[c] += out[k];
+        acc[c + 1] += out[k + 1];
+        acc[c + 2] += out[k + 2];
+        acc[c + 3] += out[k + 3];
+      }
+    }
+  } else {
+    for (let at = 0; at < length; at += channels) {
+      for (let c = 0; c < channels; c++) {
+        outBits[at + c] = gBits[at + c] & positiveMask(yBits[at + c]);
+        acc[c] += out[at + c];
+      }
     }
   }
   wasm.typedArrayFromHeap(dBias).set(acc);
   return [dyA, dBias];
 };
+
+function int32View(a: Float32Array): Int32Array {
+  return new Int32Array(a.buffer, a.byteOffset, a.length);
+}
+
+/** −1 (all bits) if the float32 with int32 bits `b` is > 0, else 0; no branch. */
+function positiveMask(b: number): number {
+  return ((0 - b) >> 31) & ~(b >> 31);
+}
 
 /** Kernel name of reluBiasGrad, for network.ts. */
 export const RELU_BIAS_GRAD = 'MnistEdgeReluBiasGrad';
@@ -332,34 +456,88 @@ function withTiledMaxPoolGrad(stock: KernelConfig): KernelConfig {
     const x = backend.typedArrayFromHeap(input);
     const g = backend.typedArrayFromHeap(dy);
     if (outHeight * fh !== height || outWidth * fw !== width) dx.fill(0);
-    const rowStride = width * channels;
-    for (let n = 0; n < batch; n++) {
-      for (let oh = 0; oh < outHeight; oh++) {
-        for (let ow = 0; ow < outWidth; ow++) {
-          const corner = ((n * height + oh * fh) * width + ow * fw) * channels;
-          const gBase = ((n * outHeight + oh) * outWidth + ow) * channels;
-          for (let c = 0; c < channels; c++) {
-            let best = corner + c;
-            let max = x[best];
-            for (let i = 0; i < fh; i++) {
-              for (let j = 0; j < fw; j++) {
-                const at = corner + i * rowStride + j * channels + c;
-                dx[at] = 0;
-                if (x[at] > max) {
-                  max = x[at];
-                  best = at;
-                }
-              }
-            }
-            dx[best] = g[gBase + c];
-          }
-        }
-      }
-    }
+    const pool = fh === 2 && fw === 2 ? maxPoolGrad2x2 : maxPoolGradTiled;
+    pool(x, g, dx, [batch, height, width, channels], [outHeight, outWidth], [fh, fw]);
     return out;
   };
   return { ...stock, kernelFunc };
 }
+
+type PoolGrad = (
+  x: Float32Array,
+  g: Float32Array,
+  dx: Float32Array,
+  [batch, height, width, channels]: number[],
+  [outHeight, outWidth]: number[],
+  [fh, fw]: number[],
+) => void;
+
+const maxPoolGradTiled: PoolGrad = (x, g, dx, [batch, height, width, channels], [outHeight, outWidth], [fh, fw]) => {
+  const rowStride = width * channels;
+  for (let n = 0; n < batch; n++) {
+    for (let oh = 0; oh < outHeight; oh++) {
+      for (let ow = 0; ow < outWidth; ow++) {
+        const corner = ((n * height + oh * fh) * width + ow * fw) * channels;
+        const gBase = ((n * outHeight + oh) * outWidth + ow) * channels;
+        for (let c = 0; c < channels; c++) {
+          let best = corner + c;
+          let max = x[best];
+          for (let i = 0; i < fh; i++) {
+            for (let j = 0; j < fw; j++) {
+              const at = corner + i * rowStride + j * channels + c;
+              dx[at] = 0;
+              if (x[at] > max) {
+                max = x[at];
+                best = at;
+              }
+            }
+          }
+          dx[best] = g[gBase + c];
+        }
+      }
+    }
+  }
+};
+
+/**
+ * The 2×2 case without branches: which of the four holds the first maximum, as 0/1 integers, then
+ * the gradient's bits masked into each. Relu's zeros make ties common and a branch on them
+ * unpredictable: 3× faster than the tiled loop at the model's pool.
+ */
+const maxPoolGrad2x2: PoolGrad = (x, g, dx, [batch, height, width, channels], [outHeight, outWidth]) => {
+  const gBits = int32View(g);
+  const dxBits = int32View(dx);
+  const rowStride = width * channels;
+  for (let n = 0; n < batch; n++) {
+    for (let oh = 0; oh < outHeight; oh++) {
+      const row = (n * height + oh * 2) * rowStride;
+      const gRow = (n * outHeight + oh) * outWidth * channels;
+      for (let ow = 0; ow < outWidth; ow++) {
+        const p0 = row + ow * 2 * channels;
+        const p1 = p0 + channels;
+        const p2 = p0 + rowStride;
+        const p3 = p2 + channels;
+        const q = gRow + ow * channels;
+        for (let c = 0; c < channels; c++) {
+          const a = x[p0 + c];
+          const b = x[p1 + c];
+          const d = x[p2 + c];
+          const e = x[p3 + c];
+          // First maximum in the order a, b, d, e: ≥ against later ones, > against earlier ones.
+          const ta = +(a >= b) & +(a >= d) & +(a >= e);
+          const tb = +(b > a) & +(b >= d) & +(b >= e);
+          const td = +(d > a) & +(d > b) & +(d >= e);
+          const te = (ta | tb | td) ^ 1;
+          const bits = gBits[q + c];
+          dxBits[p0 + c] = bits & -ta;
+          dxBits[p1 + c] = bits & -tb;
+          dxBits[p2 + c] = bits & -td;
+          dxBits[p3 + c] = bits & -te;
+        }
+      }
+    }
+  }
+};
 
 /**
  * Identity shares the input's memory (one more reference), as Reshape already does: tfjs tensors are

@@ -3,6 +3,8 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/shared/random.ts';
 import { useWasmBackend } from '../../src/train/backend.ts';
+import { loadSplitSync } from '../../src/train/data.ts';
+import { RELU_BIAS_GRAD } from '../../src/train/kernels.ts';
 
 function randomArray(size: number, random: () => number): Float32Array {
   return Float32Array.from({ length: size }, () => random() * 2 - 1);
@@ -80,6 +82,75 @@ describe('wasm Conv2DBackpropFilter / Conv2DBackpropInput', () => {
     });
   }
 
+  // The cpu backend takes seconds per image at conv2's size; a float64 loop takes milliseconds.
+  function referenceFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: number[], top: number, left: number) {
+    const [n, inHeight, inWidth, channels] = x.shape;
+    const [, outHeight, outWidth, outChannels] = dy.shape;
+    const [filterHeight, filterWidth] = filterShape;
+    const xv = x.dataSync();
+    const dyv = dy.dataSync();
+    const dw = new Float64Array(filterHeight * filterWidth * channels * outChannels);
+    for (let b = 0; b < n; b++)
+      for (let h = 0; h < outHeight; h++)
+        for (let w = 0; w < outWidth; w++) {
+          const g = ((b * outHeight + h) * outWidth + w) * outChannels;
+          for (let i = 0; i < filterHeight; i++) {
+            const ih = h + i - top;
+            if (ih < 0 || ih >= inHeight) continue;
+            for (let j = 0; j < filterWidth; j++) {
+              const iw = w + j - left;
+              if (iw < 0 || iw >= inWidth) continue;
+              for (let c = 0; c < channels; c++) {
+                const v = xv[((b * inHeight + ih) * inWidth + iw) * channels + c];
+                const at = ((i * filterWidth + j) * channels + c) * outChannels;
+                for (let o = 0; o < outChannels; o++) dw[at + o] += v * dyv[g + o];
+              }
+            }
+          }
+        }
+    return Float32Array.from(dw);
+  }
+
+  // Batches of several chunks (6 images at conv2) with a partial last one, on activations of real digits.
+  for (const c of [
+    { name: 'conv2 of the model on 13 digits', n: 13, filterShape: [3, 3, 32, 64], pad: 'valid' as Pad },
+    { name: '16→64 channels, same padding, 21 digits', n: 21, filterShape: [3, 3, 16, 64], pad: 'same' as Pad },
+  ]) {
+    it(`Conv2DBackpropFilter matches a float64 reference: ${c.name}`, async () => {
+      await tf.setBackend('wasm');
+      const digits = loadSplitSync('t10k');
+      const random = seededRandom(11);
+      const [filterHeight, filterWidth, channels, outChannels] = c.filterShape;
+      tf.tidy(() => {
+        const images = tf
+          .tensor4d(digits.images.subarray(0, c.n * 784), [c.n, 28, 28, 1])
+          .toFloat()
+          .div(255);
+        // x as conv2 sees it: relu(conv1(digits)), many exact zeros.
+        const w1 = tf.tensor4d(randomArray(9 * channels, random), [3, 3, 1, channels]);
+        const x = tf.relu(tf.conv2d(images as tf.Tensor4D, w1, 1, 'valid'));
+        const w = tf.tensor4d(
+          randomArray(
+            c.filterShape.reduce((a, b) => a * b),
+            random,
+          ),
+          c.filterShape as never,
+        );
+        const dy = tf.relu(tf.conv2d(x, w, 1, c.pad).sub(0.5)) as tf.Tensor4D;
+        const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, {
+          strides: 1,
+          pad: c.pad,
+          dataFormat: 'NHWC',
+          filterShape: c.filterShape,
+        } as unknown as tf.NamedAttrMap) as tf.Tensor;
+        const pad = c.pad === 'same' ? (filterHeight - 1) >> 1 : 0;
+        const expected = referenceFilterGrad(x, dy, c.filterShape, pad, c.pad === 'same' ? (filterWidth - 1) >> 1 : 0);
+        expect(dw.shape).toEqual([filterHeight, filterWidth, channels, outChannels]);
+        expect(maxRelativeError(dw.dataSync() as Float32Array, expected)).toBeLessThan(1e-5);
+      });
+    });
+  }
+
   it('are the kernels the wasm backend actually runs', async () => {
     await tf.setBackend('wasm');
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeDefined();
@@ -97,6 +168,62 @@ describe('wasm Conv2DBackpropFilter / Conv2DBackpropInput', () => {
     const w = tf.ones([3, 3, 1, 2]) as tf.Tensor4D;
     expect(() => tf.conv2dTranspose(dy, w, [1, 8, 8, 1], 2, 'valid')).toThrow(/stride 1 only/);
   });
+
+  // Relu's outputs: many exact zeros and repeated values, so max-pool windows hold ties.
+  function reluLike(shape: number[], random: () => number): Float32Array {
+    return Float32Array.from({ length: shape.reduce((a, b) => a * b) }, () =>
+      Math.max(0, Math.round(random() * 8 - 4) / 4),
+    );
+  }
+
+  for (const c of [
+    { name: '2×2 on conv2-like activations', x: [3, 24, 24, 64], pool: 2 },
+    { name: '2×2, odd sizes (rows and columns left over)', x: [2, 9, 7, 3], pool: 2 },
+    { name: '3×3 windows', x: [2, 9, 12, 5], pool: 3 },
+  ]) {
+    it(`MaxPoolGrad matches the cpu backend (first maximum of ties): ${c.name}`, async () => {
+      const random = seededRandom(c.x.reduce((a, b) => a * 7 + b, 5));
+      const x = reluLike(c.x, random);
+      const grad = async (backend: string) => {
+        await tf.setBackend(backend);
+        return tf.tidy(() => {
+          const xt = tf.tensor4d(x, c.x as [number, number, number, number]);
+          const pooled = tf.maxPool(xt, c.pool, c.pool, 'valid');
+          const weights = tf.tensor(randomArray(pooled.size, seededRandom(2)), pooled.shape);
+          return tf
+            .grad((a: tf.Tensor) =>
+              tf
+                .maxPool(a as tf.Tensor4D, c.pool, c.pool, 'valid')
+                .mul(weights)
+                .sum(),
+            )(xt)
+            .dataSync();
+        });
+      };
+      expect(Array.from(await grad('wasm'))).toEqual(Array.from(await grad('cpu')));
+    });
+  }
+
+  for (const channels of [64, 3]) {
+    it(`the relu and bias gradient matches dy·step(y) and its sum (${channels} channels)`, async () => {
+      const random = seededRandom(channels);
+      const shape = [3, 5, 4, channels];
+      const y = reluLike(shape, random);
+      y[1] = -0;
+      const dy = randomArray(y.length, random);
+      await tf.setBackend('wasm');
+      const [dyA, dBias] = tf
+        .engine()
+        .runKernel(RELU_BIAS_GRAD, { dy: tf.tensor(dy, shape), y: tf.tensor(y, shape) }, {}) as tf.Tensor[];
+      const masked = dy.map((v, i) => (y[i] > 0 ? v : 0));
+      expect(Array.from(dyA.dataSync())).toEqual(Array.from(masked));
+      const sums = new Float64Array(channels);
+      masked.forEach((v, i) => {
+        sums[i % channels] += v;
+      });
+      expect(maxRelativeError(dBias.dataSync() as Float32Array, Float32Array.from(sums))).toBeLessThan(1e-6);
+    });
+  }
 
   it('leave no intermediate tensors behind', async () => {
     await tf.setBackend('wasm');
