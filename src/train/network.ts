@@ -4,7 +4,6 @@
 // The whole bundle, not tfjs-core: core's Node build registers no gradients.
 import * as tf from '@tensorflow/tfjs';
 import { type DigitSet, IMAGE_SIZE, LAYERS, NUM_CLASSES, PIXEL_COUNT } from '../shared/model-spec.ts';
-import { seededRandom } from '../shared/random.ts';
 import { CONV_BIAS_RELU, RELU_BIAS_GRAD } from './kernels.ts';
 
 export interface ParamSpec {
@@ -124,17 +123,33 @@ tf.registerGradient({
   },
 });
 
-/** Keras's inverted dropout: kept units are scaled by 1/(1−rate) so nothing changes at inference. */
-function dropoutMask(shape: number[], rate: number, draw: DropoutDraw, layerIndex: number): tf.Tensor {
+/**
+ * Keras's inverted dropout: kept units are scaled by 1/(1−rate) so nothing changes at inference.
+ * Each example's units are drawn from `seededRandom(exampleSeed(…))`, inlined: the
+ * same stream, compared as 32-bit integers (u/2³² ≥ rate exactly when u ≥ rate·2³²), and the kept
+ * value looked up rather than branched on (a coin flip mispredicts): 16.6 → 3.5 ms a step.
+ */
+export function dropoutMask(shape: number[], rate: number, draw: DropoutDraw, layerIndex: number): tf.Tensor {
   const perExample = shape.slice(1).reduce((a, b) => a * b, 1);
   const mask = new Float32Array(shape[0] * perExample);
-  const kept = 1 / (1 - rate);
+  const values = Float32Array.of(0, 1 / (1 - rate));
+  const threshold = rate * 2 ** 32;
   for (let e = 0; e < shape[0]; e++) {
-    const random = seededRandom(mix(draw.seed, draw.step, draw.firstPosition + e, layerIndex));
-    const row = mask.subarray(e * perExample, (e + 1) * perExample);
-    for (let i = 0; i < perExample; i++) row[i] = random() >= rate ? kept : 0;
+    // Mulberry32, as in seededRandom (src/shared/random.ts), on the int32 bits of its state.
+    let state = exampleSeed(draw, e, layerIndex) | 0;
+    for (let i = e * perExample, end = i + perExample; i < end; i++) {
+      state = (state + 0x6d2b79f5) | 0;
+      let t = Math.imul(state ^ (state >>> 15), state | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      mask[i] = values[+((t ^ (t >>> 14)) >>> 0 >= threshold)];
+    }
   }
   return tf.tensor(mask, shape);
+}
+
+/** The seed of example `example` of a shard's dropout draw at layer `layerIndex`. */
+export function exampleSeed(draw: DropoutDraw, example: number, layerIndex: number): number {
+  return mix(draw.seed, draw.step, draw.firstPosition + example, layerIndex);
 }
 
 /** A 32-bit hash of a few integers (murmur3's finaliser), to seed one example's dropout draw. */
@@ -149,6 +164,9 @@ function mix(...values: number[]): number {
   return h >>> 0;
 }
 
+/** v/255 for every byte v: the same float32 values as dividing, without a division per pixel. */
+const PIXEL_SCALE = Float32Array.from({ length: 256 }, (_, v) => v / 255);
+
 /** Network-ready inputs for examples `indices` of `set`: pixels scaled to [0,1], one-hot labels. */
 export function batchTensors(
   set: DigitSet,
@@ -161,7 +179,7 @@ export function batchTensors(
   for (let i = 0; i < n; i++) {
     const src = indices[i];
     const from = src * PIXEL_COUNT;
-    for (let j = 0; j < PIXEL_COUNT; j++) pixels[i * PIXEL_COUNT + j] = set.images[from + j] / 255;
+    for (let j = 0; j < PIXEL_COUNT; j++) pixels[i * PIXEL_COUNT + j] = PIXEL_SCALE[set.images[from + j]];
     labels[i] = set.labels[src];
     oneHot[i * NUM_CLASSES + labels[i]] = 1;
   }
