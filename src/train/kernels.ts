@@ -167,43 +167,85 @@ function releaseView(view: TensorInfo, backend: KernelArgs['backend']): void {
 }
 
 /**
- * dW[i,j,c,o] = Σ_{n,h,w} x[n, h+i-top, w+j-left, c] · dy[n,h,w,o] as XNNPACK matrix products, for a
- * chunk of images at a time. Positions (n,h,q) run over dy's rows extended to the padded input's
- * width Wp (dy is zero at q ≥ outWidth). For each filter row i, `shifted` holds x's padded rows
- * h+i channel-major: [c][n][h][q]. The im2col rows (i,j,c) over all positions are then row c of
- * `shifted[i]` read from element j on, so each [C × K] patch matrix is a view, not a copy, and the
- * product with the extended dy is one [C × K]·[K × O] matrix product per (i,j). The nine products
- * of a chunk share dy, which XNNPACK packs once (its matmul caches packed weights by tensor id).
- * Compared with a strided scalar im2col this halves the work outside XNNPACK; the zero columns
- * cost (Wp − outWidth)/outWidth more multiplications (8% at conv2).
+ * dW[i,j,c,o] = Σ_{n,h,w} x[n, h+i-top, w+j-left, c] · dy[n,h,w,o] for any padding: dy is first
+ * copied to the padded input's width (see filterGradient). The model's layers skip that copy: their
+ * relu gradient writes dy in that layout directly (reluGrad, convFilterBiasGrad).
  */
 const conv2DBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
   const { filterShape, ...conv } = attrs as unknown as Conv2DBackpropFilterAttrs;
   const { pad } = forwardGeometry('Conv2DBackpropFilter', x.shape, filterShape, conv);
+  const [batch, outHeight, outWidth, outChannels] = dy.shape;
+  const paddedWidth = outWidth + filterShape[1] - 1;
+  const wasm = wasmBackend(backend);
+  const wide = wasm.makeOutput([batch, outHeight, paddedWidth, outChannels], 'float32');
+  const to = wasm.typedArrayFromHeap(wide);
+  const from = wasm.typedArrayFromHeap(dy);
+  const row = outWidth * outChannels;
+  for (let r = 0; r < batch * outHeight; r++) {
+    to.set(from.subarray(r * row, (r + 1) * row), r * paddedWidth * outChannels);
+    to.fill(0, r * paddedWidth * outChannels + row, (r + 1) * paddedWidth * outChannels);
+  }
+  const [dW] = filterGradient(x, wide, filterShape, pad, false, backend);
+  dispose(backend, wide);
+  return dW;
+};
+
+/**
+ * The model's convolution layers' filter and bias gradients: inputs x and dy as reluGrad writes it,
+ * [n, outHeight, outWidth + filterWidth − 1, outChannels] with zeros in the extra columns (valid
+ * padding only); outputs [dW, dBias].
+ */
+const convFilterBiasGrad: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+  const { filterShape } = attrs as unknown as { filterShape: number[] };
+  if (x.shape[2] !== dy.shape[2] || x.shape[1] !== dy.shape[1] + filterShape[0] - 1) {
+    throw new Error(`${CONV_FILTER_BIAS_GRAD}: dy ${dy.shape} is not x ${x.shape}'s valid output at x's width`);
+  }
+  return filterGradient(x, dy, filterShape, { top: 0, bottom: 0, left: 0, right: 0 }, true, backend);
+};
+
+/**
+ * The filter gradient (and, with `withBias`, the bias gradient Σ dy) as XNNPACK matrix products,
+ * a chunk of images at a time. dy comes at the padded input's width Wp (zero at w ≥ outWidth), so
+ * positions (n,h,q) run over whole padded rows. For each filter row i, `shifted` holds x's padded
+ * rows h+i channel-major, [c][n][h][q]; the im2col rows (i,j,c) over all positions are then row c
+ * of copy i read from element j on. So each [C × K] patch matrix is a view, not a copy, and
+ * dW[i,j] is one [C × K]·[K × O] product; the nine products of a chunk share dy, which XNNPACK
+ * packs once (its matmul caches packed weights by tensor id). With `withBias`, copy 0 carries one
+ * more row, of ones, whose product with dy is the bias gradient. Compared with a strided scalar
+ * im2col this halves the work outside XNNPACK; the zero columns cost (Wp − outWidth)/outWidth more
+ * multiplications (8% at conv2).
+ */
+function filterGradient(
+  x: TensorInfo,
+  dy: TensorInfo,
+  filterShape: number[],
+  pad: Padding,
+  withBias: boolean,
+  backend: KernelArgs['backend'],
+): TensorInfo[] {
   const [filterHeight, filterWidth, channels, outChannels] = filterShape;
   const [batch, inHeight, inWidth] = x.shape;
-  const [, outHeight, outWidth] = dy.shape;
+  const [, outHeight, paddedWidth] = dy.shape;
   const wasm = wasmBackend(backend);
-  const paddedWidth = outWidth + filterWidth - 1;
   const perImage = outHeight * paddedWidth;
   const plane = inHeight * inWidth;
+  const planes = withBias ? channels + 1 : channels;
   // ~1 MB of packed dy per chunk: 6 images at conv2, 10 at conv1 (measured flat from 4 to 8 at conv2).
   const chunk = Math.max(1, Math.min(batch, Math.round(250_000 / (perImage * outChannels))));
-  const sum = new Float64Array(filterHeight * filterWidth * channels * outChannels);
+  // dW, then the bias gradient.
+  const sum = new Float64Array(size(filterShape) + (withBias ? outChannels : 0));
   const xT = new Float32Array(channels * plane);
   for (let n0 = 0; n0 < batch; n0 += chunk) {
     const count = Math.min(batch, n0 + chunk) - n0;
     const k = count * perImage;
-    // Each copy ends with filterWidth−1 zeros: the views at j > 0 read that far past the last row.
-    const copyLength = channels * k + filterWidth - 1;
+    // Each copy ends with filterWidth−1 zeros: the views at j > 0 read that far past their last row.
+    const copyLength = planes * k + filterWidth - 1;
     const shifted = wasm.makeOutput([filterHeight * copyLength], 'float32');
-    const grads = wasm.makeOutput([k, outChannels], 'float32');
-    // Views after the allocations: growing wasm memory detaches older ones.
+    // Views after the allocation: growing wasm memory detaches older ones.
     const s = wasm.typedArrayFromHeap(shifted);
-    const g = wasm.typedArrayFromHeap(grads);
     const xv = wasm.typedArrayFromHeap(x);
-    const dyv = wasm.typedArrayFromHeap(dy);
     for (let e = 0; e < count; e++) {
       transposeImage(xv, (n0 + e) * plane * channels, plane, channels, xT);
       for (let i = 0; i < filterHeight; i++) {
@@ -212,17 +254,17 @@ const conv2DBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
           shiftedRows(xT, c * plane, inHeight, inWidth, i - pad.top, pad.left, outHeight, paddedWidth, s, to);
         }
       }
-      for (let h = 0; h < outHeight; h++) {
-        const to = (e * perImage + h * paddedWidth) * outChannels;
-        const from = ((n0 + e) * outHeight + h) * outWidth * outChannels;
-        g.set(dyv.subarray(from, from + outWidth * outChannels), to);
-        g.fill(0, to + outWidth * outChannels, to + paddedWidth * outChannels);
-      }
     }
-    for (let i = 0; i < filterHeight; i++) s.fill(0, i * copyLength + channels * k, (i + 1) * copyLength);
+    for (let i = 0; i < filterHeight; i++) {
+      s.fill(1, i * copyLength + channels * k, i * copyLength + planes * k);
+      s.fill(0, i * copyLength + planes * k, (i + 1) * copyLength);
+    }
+    // A fresh tensor id per chunk: the matmul's cache of packed weights is keyed by it.
+    const grads = viewOf(dy, n0 * perImage * outChannels, [k, outChannels], backend);
     for (let i = 0; i < filterHeight; i++) {
       for (let j = 0; j < filterWidth; j++) {
-        const patches = viewOf(shifted, i * copyLength + j, [channels, k], backend);
+        const rows = i === 0 && j === 0 ? planes : channels;
+        const patches = viewOf(shifted, i * copyLength + j, [rows, k], backend);
         const product = runKernel('BatchMatMul', {
           inputs: { a: patches, b: grads },
           attrs: { transposeA: false, transposeB: false },
@@ -231,17 +273,24 @@ const conv2DBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
         releaseView(patches, backend);
         const values = wasm.typedArrayFromHeap(product);
         const at = (i * filterWidth + j) * channels * outChannels;
-        for (let v = 0; v < values.length; v++) sum[at + v] += values[v];
+        for (let v = 0; v < channels * outChannels; v++) sum[at + v] += values[v];
+        if (rows > channels) {
+          const bias = size(filterShape);
+          for (let o = 0; o < outChannels; o++) sum[bias + o] += values[channels * outChannels + o];
+        }
         dispose(backend, product);
       }
     }
-    // A fresh `grads` tensor each chunk, so the cached packing of the last one is never reused.
-    dispose(backend, shifted, grads);
+    releaseView(grads, backend);
+    dispose(backend, shifted);
   }
   const dW = wasm.makeOutput(filterShape, 'float32');
-  wasm.typedArrayFromHeap(dW).set(sum);
-  return dW;
-};
+  wasm.typedArrayFromHeap(dW).set(sum.subarray(0, size(filterShape)));
+  if (!withBias) return [dW];
+  const dBias = wasm.makeOutput([outChannels], 'float32');
+  wasm.typedArrayFromHeap(dBias).set(sum.subarray(size(filterShape)));
+  return [dW, dBias];
+}
 
 /** One image's [pixels × channels] block of `x` from `from` on, written channel-major into `out`. */
 function transposeImage(x: Float32Array, from: number, pixels: number, channels: number, out: Float32Array): void {
@@ -396,53 +445,38 @@ function sumRows(x: Float32Array, width: number, out: Float32Array): void {
 }
 
 /**
- * The backward pass of relu(conv + bias) up to the convolution: dyA = dy where y > 0, else 0, and
- * the bias gradient Σ dyA over all but the channel axis, in one pass instead of Step, Cast,
- * Multiply and a transposing Sum. Inputs dy and y (the layer's output); outputs [dyA, dBias].
+ * relu's gradient for a convolution layer: dyA = dy where y > 0, else 0, written at the width the
+ * filter gradient wants (attr `paddedWidth` ≥ y's width; zeros in the extra columns), so neither it
+ * nor the input gradient copies dy again. Inputs dy and y (the layer's output).
  */
-const reluBiasGrad: KernelFunc = ({ inputs, backend }) => {
+const reluGrad: KernelFunc = ({ inputs, backend, attrs }) => {
   const { dy, y } = inputs as { dy: TensorInfo; y: TensorInfo };
+  const { paddedWidth } = attrs as unknown as { paddedWidth: number };
+  const [batch, height, width, channels] = y.shape;
   const wasm = wasmBackend(backend);
-  const channels = y.shape.at(-1)!;
-  const dyA = wasm.makeOutput(y.shape, 'float32');
-  const dBias = wasm.makeOutput([channels], 'float32');
-  const out = wasm.typedArrayFromHeap(dyA);
-  const acc = new Float64Array(channels);
+  const dyA = wasm.makeOutput([batch, height, paddedWidth, channels], 'float32');
   // The mask on the bits: y > 0 exactly when its int32 bits are > 0 (+0 is 0, −0 and negatives are < 0).
   // A branch on y > 0 is mispredicted for about half of relu's outputs: 2.7× slower at conv2.
   const gBits = int32View(wasm.typedArrayFromHeap(dy));
   const yBits = int32View(wasm.typedArrayFromHeap(y));
-  const outBits = int32View(out);
-  const length = out.length;
-  if (channels % 4 === 0) {
-    // Four channels per pass, summed in the same order as the plain loop below.
-    for (let at = 0; at < length; at += channels) {
-      for (let c = 0; c < channels; c += 4) {
-        const k = at + c;
-        const b0 = yBits[k];
-        const b1 = yBits[k + 1];
-        const b2 = yBits[k + 2];
-        const b3 = yBits[k + 3];
-        outBits[k] = gBits[k] & positiveMask(b0);
-        outBits[k + 1] = gBits[k + 1] & positiveMask(b1);
-        outBits[k + 2] = gBits[k + 2] & positiveMask(b2);
-        outBits[k + 3] = gBits[k + 3] & positiveMask(b3);
-        acc[c] += out[k];
-        acc[c + 1] += out[k + 1];
-        acc[c + 2] += out[k + 2];
-        acc[c + 3] += out[k + 3];
-      }
+  const outBits = int32View(wasm.typedArrayFromHeap(dyA));
+  const row = width * channels;
+  const paddedRow = paddedWidth * channels;
+  const unrolled = row - (row % 4);
+  for (let r = 0; r < batch * height; r++) {
+    const from = r * row;
+    const to = r * paddedRow;
+    let k = 0;
+    for (; k < unrolled; k += 4) {
+      outBits[to + k] = gBits[from + k] & positiveMask(yBits[from + k]);
+      outBits[to + k + 1] = gBits[from + k + 1] & positiveMask(yBits[from + k + 1]);
+      outBits[to + k + 2] = gBits[from + k + 2] & positiveMask(yBits[from + k + 2]);
+      outBits[to + k + 3] = gBits[from + k + 3] & positiveMask(yBits[from + k + 3]);
     }
-  } else {
-    for (let at = 0; at < length; at += channels) {
-      for (let c = 0; c < channels; c++) {
-        outBits[at + c] = gBits[at + c] & positiveMask(yBits[at + c]);
-        acc[c] += out[at + c];
-      }
-    }
+    for (; k < row; k++) outBits[to + k] = gBits[from + k] & positiveMask(yBits[from + k]);
+    outBits.fill(0, to + row, to + paddedRow);
   }
-  wasm.typedArrayFromHeap(dBias).set(acc);
-  return [dyA, dBias];
+  return dyA;
 };
 
 function int32View(a: Float32Array): Int32Array {
@@ -454,8 +488,9 @@ function positiveMask(b: number): number {
   return ((0 - b) >> 31) & ~(b >> 31);
 }
 
-/** Kernel name of reluBiasGrad, for network.ts. */
-export const RELU_BIAS_GRAD = 'MnistEdgeReluBiasGrad';
+/** Kernel names of reluGrad and convFilterBiasGrad, for network.ts. */
+export const RELU_GRAD = 'MnistEdgeReluGrad';
+export const CONV_FILTER_BIAS_GRAD = 'MnistEdgeConvFilterBiasGrad';
 
 /** relu(conv2d(x, filter) + bias): the stock FusedConv2D under its own name, so network.ts can give it a gradient. */
 export const CONV_BIAS_RELU = 'MnistEdgeConvBiasRelu';
@@ -601,7 +636,8 @@ export function registerTrainingKernels(): void {
   registerKernel({ kernelName: 'Conv2DBackpropInput', backendName: BACKEND, kernelFunc: conv2DBackpropInput });
   wrapStock('BatchMatMul', withExplicitTransposes);
   wrapStock('Sum', withLeadingAxesSum);
-  registerKernel({ kernelName: RELU_BIAS_GRAD, backendName: BACKEND, kernelFunc: reluBiasGrad });
+  registerKernel({ kernelName: RELU_GRAD, backendName: BACKEND, kernelFunc: reluGrad });
+  registerKernel({ kernelName: CONV_FILTER_BIAS_GRAD, backendName: BACKEND, kernelFunc: convFilterBiasGrad });
   registerKernel({ kernelName: CONV_BIAS_RELU, backendName: BACKEND, kernelFunc: convBiasRelu });
   wrapStock('MaxPoolGrad', withTiledMaxPoolGrad);
   wrapStock('Identity', withSharedIdentity);

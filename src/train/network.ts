@@ -4,7 +4,7 @@
 // The whole bundle, not tfjs-core: core's Node build registers no gradients.
 import * as tf from '@tensorflow/tfjs';
 import { type DigitSet, IMAGE_SIZE, LAYERS, NUM_CLASSES, PIXEL_COUNT } from '../shared/model-spec.ts';
-import { CONV_BIAS_RELU, RELU_BIAS_GRAD } from './kernels.ts';
+import { CONV_BIAS_RELU, CONV_FILTER_BIAS_GRAD, RELU_GRAD } from './kernels.ts';
 
 export interface ParamSpec {
   /** The Keras weight name, `<layer>/kernel` or `<layer>/bias`. */
@@ -93,10 +93,10 @@ const VALID_CONV = { strides: 1, pad: 'valid', dataFormat: 'NHWC', dilations: 1 
 
 /**
  * relu(conv(x, w) + b) as ONE forward kernel (XNNPACK fuses bias and relu; tfjs's own fused conv2d
- * unfuses itself whenever gradients are recorded) and a registered gradient: our relu-and-bias
- * gradient, then the convolution gradients, each only if needed (the first layer's input is the
- * data, so its input gradient is never computed). A registered gradient, not tf.customGrad, which
- * copies its inputs and outputs at every call.
+ * unfuses itself whenever gradients are recorded) and a registered gradient: relu's gradient, then
+ * the filter and bias gradients in one kernel and the input gradient only if needed (the first
+ * layer's input is the data, so its input gradient is never computed). A registered gradient, not
+ * tf.customGrad, which copies its inputs and outputs at every call.
  */
 function convBiasRelu(x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D): tf.Tensor4D {
   return tf.engine().runKernel(CONV_BIAS_RELU, { x, filter: w, bias: b }, { ...VALID_CONV }) as tf.Tensor4D;
@@ -108,16 +108,30 @@ tf.registerGradient({
   outputsToSave: [true],
   gradFunc: (dy, saved) => {
     const [x, filter, y] = saved;
-    const [dyA, dBias] = tf.engine().runKernel(RELU_BIAS_GRAD, { dy: dy as tf.Tensor, y }, {}) as tf.Tensor[];
+    // relu's gradient at the input's width (zero columns to the right): the layout the filter
+    // gradient multiplies without copying, and a valid input gradient once padded on the right.
+    const extra = filter.shape[1]! - 1;
+    const paddedWidth = y.shape[2]! + extra;
+    const dyA = tf.engine().runKernel(RELU_GRAD, { dy: dy as tf.Tensor, y }, { paddedWidth }) as tf.Tensor;
+    const [dW, dBias] = tf
+      .engine()
+      .runKernel(CONV_FILTER_BIAS_GRAD, { x, dy: dyA }, { filterShape: filter.shape }) as tf.Tensor[];
+    const pad: tf.NamedAttrMap['pad'] = [
+      [0, 0],
+      [0, 0],
+      [0, extra],
+      [0, 0],
+    ];
     return {
       x: () =>
         tf
           .engine()
-          .runKernel('Conv2DBackpropInput', { dy: dyA, filter }, { ...VALID_CONV, inputShape: x.shape }) as tf.Tensor,
-      filter: () =>
-        tf
-          .engine()
-          .runKernel('Conv2DBackpropFilter', { x, dy: dyA }, { ...VALID_CONV, filterShape: filter.shape }) as tf.Tensor,
+          .runKernel(
+            'Conv2DBackpropInput',
+            { dy: dyA, filter },
+            { ...VALID_CONV, pad, inputShape: x.shape },
+          ) as tf.Tensor,
+      filter: () => dW,
       bias: () => dBias,
     };
   },

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/shared/random.ts';
 import { useWasmBackend } from '../../src/train/backend.ts';
 import { loadSplitSync } from '../../src/train/data.ts';
-import { RELU_BIAS_GRAD } from '../../src/train/kernels.ts';
+import { CONV_FILTER_BIAS_GRAD, RELU_GRAD } from '../../src/train/kernels.ts';
 
 function randomArray(size: number, random: () => number): Float32Array {
   return Float32Array.from({ length: size }, () => random() * 2 - 1);
@@ -205,25 +205,66 @@ describe('wasm Conv2DBackpropFilter / Conv2DBackpropInput', () => {
   }
 
   for (const channels of [64, 3]) {
-    it(`the relu and bias gradient matches dy·step(y) and its sum (${channels} channels)`, async () => {
+    it(`relu's gradient is dy·step(y), at the padded width with zero columns (${channels} channels)`, async () => {
       const random = seededRandom(channels);
       const shape = [3, 5, 4, channels];
       const y = reluLike(shape, random);
       y[1] = -0;
       const dy = randomArray(y.length, random);
       await tf.setBackend('wasm');
-      const [dyA, dBias] = tf
+      const dyA = tf
         .engine()
-        .runKernel(RELU_BIAS_GRAD, { dy: tf.tensor(dy, shape), y: tf.tensor(y, shape) }, {}) as tf.Tensor[];
-      const masked = dy.map((v, i) => (y[i] > 0 ? v : 0));
-      expect(Array.from(dyA.dataSync())).toEqual(Array.from(masked));
-      const sums = new Float64Array(channels);
-      masked.forEach((v, i) => {
-        sums[i % channels] += v;
-      });
-      expect(maxRelativeError(dBias.dataSync() as Float32Array, Float32Array.from(sums))).toBeLessThan(1e-6);
+        .runKernel(RELU_GRAD, { dy: tf.tensor(dy, shape), y: tf.tensor(y, shape) }, { paddedWidth: 6 }) as tf.Tensor;
+      expect(dyA.shape).toEqual([3, 5, 6, channels]);
+      const expected = tf.tidy(() =>
+        tf
+          .tensor(
+            dy.map((v, i) => (y[i] > 0 ? v : 0)),
+            shape,
+          )
+          .pad([
+            [0, 0],
+            [0, 0],
+            [0, 2],
+            [0, 0],
+          ])
+          .dataSync(),
+      );
+      expect(Array.from(dyA.dataSync())).toEqual(Array.from(expected));
     });
   }
+
+  it("the model's filter and bias gradient kernel matches a float64 reference on 13 digits", async () => {
+    await tf.setBackend('wasm');
+    const digits = loadSplitSync('t10k');
+    const random = seededRandom(12);
+    const filterShape = [3, 3, 32, 64];
+    tf.tidy(() => {
+      const images = tf
+        .tensor4d(digits.images.subarray(0, 13 * 784), [13, 28, 28, 1])
+        .toFloat()
+        .div(255);
+      const w1 = tf.tensor4d(randomArray(9 * 32, random), [3, 3, 1, 32]);
+      const x = tf.relu(tf.conv2d(images as tf.Tensor4D, w1, 1, 'valid'));
+      const w = tf.tensor4d(randomArray(9 * 32 * 64, random), filterShape as never);
+      const dy = tf.relu(tf.conv2d(x, w, 1, 'valid').sub(0.5)) as tf.Tensor4D;
+      const wide = dy.pad([
+        [0, 0],
+        [0, 0],
+        [0, 2],
+        [0, 0],
+      ]);
+      const [dw, dBias] = tf.engine().runKernel(CONV_FILTER_BIAS_GRAD, { x, dy: wide }, { filterShape }) as tf.Tensor[];
+      expect(
+        maxRelativeError(dw.dataSync() as Float32Array, referenceFilterGrad(x, dy, filterShape, 0, 0)),
+      ).toBeLessThan(1e-5);
+      const sums = new Float64Array(64);
+      dy.dataSync().forEach((v, i) => {
+        sums[i % 64] += v;
+      });
+      expect(maxRelativeError(dBias.dataSync() as Float32Array, Float32Array.from(sums))).toBeLessThan(1e-5);
+    });
+  });
 
   it('leave no intermediate tensors behind', async () => {
     await tf.setBackend('wasm');
