@@ -3,13 +3,14 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { getKernel, type KernelConfig, type TensorInfo } from '@tensorflow/tfjs-core';
-import { registerTrainingKernels } from '../src/train/kernels.ts';
+import { CONV_FILTER_BIAS_GRAD, RELU_GRAD, registerTrainingKernels } from '../src/train/kernels.ts';
 import { compare } from './stats.ts';
 
 const rounds = Number(process.argv[2] ?? 7);
 const stock = {
   backpropInput: getKernel('Conv2DBackpropInput', 'wasm'),
   batchMatMul: getKernel('BatchMatMul', 'wasm'),
+  maxPoolGrad: getKernel('MaxPoolGrad', 'wasm'),
 };
 registerTrainingKernels();
 await tf.setBackend('wasm');
@@ -23,15 +24,28 @@ function runStock(config: KernelConfig, inputs: Record<string, tf.Tensor>, attrs
   backend.disposeData(out.dataId);
 }
 function runAndRead(name: string, inputs: Record<string, tf.Tensor>, attrs: object): void {
-  const out = tf.engine().runKernel(name, inputs, attrs as tf.NamedAttrMap) as tf.Tensor;
-  out.dataSync();
-  out.dispose();
+  const out = tf.engine().runKernel(name, inputs, attrs as tf.NamedAttrMap) as tf.Tensor | tf.Tensor[];
+  for (const t of [out].flat()) {
+    t.dataSync();
+    t.dispose();
+  }
 }
 
 const x = tf.randomNormal([128, 26, 26, 32]);
 const w = tf.randomNormal([3, 3, 32, 64]);
 const dy = tf.randomNormal([128, 24, 24, 64]);
 const conv = { strides: 1, pad: 'valid', dataFormat: 'NHWC', dimRoundingMode: undefined };
+// dy as the model's relu gradient leaves it: at x's width, zero in the two extra columns.
+const dyWide = dy.pad([
+  [0, 0],
+  [0, 0],
+  [0, 2],
+  [0, 0],
+]);
+const y = tf.relu(tf.randomNormal([128, 24, 24, 64]));
+const pooled = tf.maxPool(y as tf.Tensor4D, 2, 2, 'valid');
+const poolDy = tf.randomNormal(pooled.shape);
+const pool = { filterSize: 2, strides: 2, pad: 'valid' };
 const flat = tf.randomNormal([128, 9216]);
 const g = tf.randomNormal([128, 128]);
 const denseW = tf.randomNormal([9216, 128]);
@@ -45,6 +59,11 @@ const t = await compare(
     'Conv2DBackpropInput ours': () =>
       runAndRead('Conv2DBackpropInput', { dy, filter: w }, { ...conv, inputShape: x.shape }),
     'Conv2DBackpropFilter ours': () => runAndRead('Conv2DBackpropFilter', { x, dy }, { ...conv, filterShape: w.shape }),
+    'filter+bias grad (model, dy wide)': () =>
+      runAndRead(CONV_FILTER_BIAS_GRAD, { x, dy: dyWide }, { filterShape: w.shape }),
+    'relu grad (model, to x width)': () => runAndRead(RELU_GRAD, { dy, y }, { paddedWidth: 26 }),
+    'MaxPoolGrad 2×2 stock': () => runStock(stock.maxPoolGrad, { dy: poolDy, input: y, output: pooled }, pool),
+    'MaxPoolGrad 2×2 ours': () => runAndRead('MaxPoolGrad', { dy: poolDy, input: y, output: pooled }, pool),
     'MatMul xᵀ·g stock (transposeA)': () =>
       runStock(stock.batchMatMul, { a: flat, b: g }, { transposeA: true, transposeB: false }),
     'MatMul xᵀ·g ours': () => runAndRead('BatchMatMul', { a: flat, b: g }, { transposeA: true, transposeB: false }),
@@ -60,5 +79,9 @@ console.log(`\nConv2DBackpropInput: stock / ours = ${ratio('Conv2DBackpropInput 
 console.log(
   `Conv2DBackpropFilter / forward conv = ${ratio('Conv2DBackpropFilter ours', 'forward Conv2D (reference)')}× (stock: no kernel)`,
 );
+console.log(
+  `model's filter+bias gradient / forward conv = ${ratio('filter+bias grad (model, dy wide)', 'forward Conv2D (reference)')}×`,
+);
+console.log(`MaxPoolGrad 2×2: stock / ours = ${ratio('MaxPoolGrad 2×2 stock', 'MaxPoolGrad 2×2 ours')}×`);
 console.log(`MatMul transposeA: stock / ours = ${ratio('MatMul xᵀ·g stock (transposeA)', 'MatMul xᵀ·g ours')}×`);
 console.log(`MatMul transposeB: stock / ours = ${ratio('MatMul g·Wᵀ stock (transposeB)', 'MatMul g·Wᵀ ours')}×`);

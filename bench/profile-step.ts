@@ -1,16 +1,48 @@
-// Per-kernel profile (tf.profile) of one training step at batch 128 on one thread, summed by kernel.
+// Per-kernel profile of one training step at batch 128 on one thread, summed by kernel.
 //   keras: model.trainOnBatch, the trainer before the custom loop (fitDataset did the same per batch)
 //   loop:  the custom loop's step: shard gradients (network.ts) + one Keras-Adadelta update
-// Run: npx tsx bench/profile-step.ts [keras|loop]
+// Kernel times are tf.profile's (wall clock), or with `cpu` each kernel's CPU time (process.cpuUsage
+// around every top-level wasm kernel, medians of 7 steps): steadier on a shared machine.
+// Run: npx tsx bench/profile-step.ts [keras|loop] [cpu]
 import * as tf from '@tensorflow/tfjs';
+import { getKernelsForBackend, registerKernel, unregisterKernel } from '@tensorflow/tfjs-core';
 import { useWasmBackend } from '../src/train/backend.ts';
 import { loadSplit, take } from '../src/train/data.ts';
 import { buildModel } from '../src/train/model.ts';
 import { shardGradients } from '../src/train/network.ts';
 import { toTensors, trainableVariables } from '../src/train/train.ts';
+import { median } from './stats.ts';
 
 const mode = process.argv[2] ?? 'loop';
+const cpuMode = process.argv[3] === 'cpu';
 await useWasmBackend();
+const cpuMs = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
+// Per step: kernel name → [calls, ms]. Kernels called by kernels count in their caller.
+let stepKernels = new Map<string, [number, number]>();
+if (cpuMode) {
+  let depth = 0;
+  for (const config of getKernelsForBackend('wasm')) {
+    const inner = config.kernelFunc;
+    unregisterKernel(config.kernelName, 'wasm');
+    registerKernel({
+      ...config,
+      kernelFunc: (args) => {
+        const start = depth++ === 0 ? cpuMs() : 0;
+        try {
+          return inner(args);
+        } finally {
+          if (--depth === 0) {
+            const [calls, ms] = stepKernels.get(config.kernelName) ?? [0, 0];
+            stepKernels.set(config.kernelName, [calls + 1, ms + cpuMs() - start]);
+          }
+        }
+      },
+    });
+  }
+}
 const train = take(await loadSplit('train'), 128);
 const model = buildModel({ seed: 1 });
 const { xs, ys } = toTensors(train);
@@ -31,6 +63,28 @@ const step =
       };
 await step();
 await step();
+if (cpuMode) {
+  const steps: Map<string, [number, number]>[] = [];
+  const totals: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    stepKernels = new Map();
+    const start = cpuMs();
+    await step();
+    totals.push(cpuMs() - start);
+    steps.push(stepKernels);
+  }
+  const names = [...new Set(steps.flatMap((s) => [...s.keys()]))];
+  const rows = names
+    .map((name) => [name, steps[0].get(name)?.[0] ?? 0, median(steps.map((s) => s.get(name)?.[1] ?? 0))] as const)
+    .sort((a, b) => b[2] - a[2]);
+  const inKernels = median(steps.map((s) => [...s.values()].reduce((sum, [, ms]) => sum + ms, 0)));
+  console.log(`${mode}: one step of 128 on one thread, ${median(totals).toFixed(0)} ms CPU (median of 7)\n`);
+  console.log('| kernel | calls | CPU ms |\n| --- | --- | --- |');
+  for (const [name, calls, ms] of rows) if (ms >= 0.5) console.log(`| ${name} | ${calls} | ${ms.toFixed(1)} |`);
+  console.log(`| all kernels | | ${inKernels.toFixed(1)} |`);
+  console.log(`| outside kernels (JS, tfjs engine, optimizer) | | ${(median(totals) - inKernels).toFixed(1)} |`);
+  process.exit(0);
+}
 // CPU time as well as wall time: on a shared machine the CPU time is the steadier figure.
 const t0 = performance.now();
 const cpu0 = process.cpuUsage();
