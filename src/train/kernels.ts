@@ -497,6 +497,74 @@ export const CONV_BIAS_RELU = 'MnistEdgeConvBiasRelu';
 const convBiasRelu: KernelFunc = (args) =>
   runKernel('FusedConv2D', { ...args, attrs: { ...args.attrs, activation: 'relu' } });
 
+/** maxPool₂ₓ₂(relu(conv2d(x, filter) + bias)) and the relu output, for network.ts's fused gradient. */
+export const CONV_BIAS_RELU_POOL = 'MnistEdgeConvBiasReluPool';
+const convBiasReluPool: KernelFunc = (args) => {
+  const y = convBiasRelu(args) as TensorInfo;
+  const pooled = runKernel('MaxPool', {
+    inputs: { x: y },
+    attrs: { filterSize: 2, strides: 2, pad: 'valid', dilations: 1 },
+    backend: args.backend,
+  });
+  return [pooled, y];
+};
+
+/**
+ * The gradient of maxPool₂ₓ₂(y) followed by relu's (y = relu(·)), written at `paddedWidth` ≥ y's
+ * width as reluGrad writes it: each window's pooled gradient goes to its first maximum if that
+ * maximum is > 0, zeros elsewhere. One pass over y instead of MaxPoolGrad's and then reluGrad's.
+ */
+export const MAX_POOL_RELU_GRAD = 'MnistEdgeMaxPoolReluGrad';
+const maxPoolReluGrad: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { dy, y } = inputs as { dy: TensorInfo; y: TensorInfo };
+  const { paddedWidth } = attrs as unknown as { paddedWidth: number };
+  const wasm = wasmBackend(backend);
+  const [batch, height, width, channels] = y.shape;
+  const [, outHeight, outWidth] = dy.shape;
+  const out = wasm.makeOutput([batch, height, paddedWidth, channels], 'float32');
+  const dx = wasm.typedArrayFromHeap(out);
+  const x = wasm.typedArrayFromHeap(y);
+  const gBits = int32View(wasm.typedArrayFromHeap(dy));
+  const dxBits = int32View(dx);
+  const rowStride = width * channels;
+  const outRow = paddedWidth * channels;
+  // Columns right of the last window, and rows below it, get no gradient.
+  for (let r = 0; r < batch * height; r++) {
+    const inWindows = r % height < outHeight * 2;
+    dx.fill(0, r * outRow + (inWindows ? outWidth * 2 * channels : 0), (r + 1) * outRow);
+  }
+  for (let n = 0; n < batch; n++) {
+    for (let oh = 0; oh < outHeight; oh++) {
+      const row = (n * height + oh * 2) * rowStride;
+      const outAt = (n * height + oh * 2) * outRow;
+      const gRow = (n * outHeight + oh) * outWidth * channels;
+      for (let ow = 0; ow < outWidth; ow++) {
+        const p0 = row + ow * 2 * channels;
+        const q0 = outAt + ow * 2 * channels;
+        const q = gRow + ow * channels;
+        for (let c = 0; c < channels; c++) {
+          const a = x[p0 + c];
+          const b = x[p0 + channels + c];
+          const d = x[p0 + rowStride + c];
+          const e = x[p0 + rowStride + channels + c];
+          // First maximum in the order a, b, d, e (as maxPoolGrad2x2), and relu's gradient: only if > 0.
+          const ta = +(a >= b) & +(a >= d) & +(a >= e);
+          const tb = +(b > a) & +(b >= d) & +(b >= e);
+          const td = +(d > a) & +(d > b) & +(d >= e);
+          const te = (ta | tb | td) ^ 1;
+          const positive = +(a > 0) | +(b > 0) | +(d > 0) | +(e > 0);
+          const bits = gBits[q + c] & -positive;
+          dxBits[q0 + c] = bits & -ta;
+          dxBits[q0 + channels + c] = bits & -tb;
+          dxBits[q0 + outRow + c] = bits & -td;
+          dxBits[q0 + outRow + channels + c] = bits & -te;
+        }
+      }
+    }
+  }
+  return out;
+};
+
 /**
  * MaxPoolGrad for non-overlapping windows (stride = window, valid padding, NHWC): each window's
  * gradient goes to its first maximum, as TensorFlow does, in one pass over wasm memory. The stock
@@ -639,6 +707,8 @@ export function registerTrainingKernels(): void {
   registerKernel({ kernelName: RELU_GRAD, backendName: BACKEND, kernelFunc: reluGrad });
   registerKernel({ kernelName: CONV_FILTER_BIAS_GRAD, backendName: BACKEND, kernelFunc: convFilterBiasGrad });
   registerKernel({ kernelName: CONV_BIAS_RELU, backendName: BACKEND, kernelFunc: convBiasRelu });
+  registerKernel({ kernelName: CONV_BIAS_RELU_POOL, backendName: BACKEND, kernelFunc: convBiasReluPool });
+  registerKernel({ kernelName: MAX_POOL_RELU_GRAD, backendName: BACKEND, kernelFunc: maxPoolReluGrad });
   wrapStock('MaxPoolGrad', withTiledMaxPoolGrad);
   wrapStock('Identity', withSharedIdentity);
 }

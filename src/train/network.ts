@@ -4,7 +4,13 @@
 // The whole bundle, not tfjs-core: core's Node build registers no gradients.
 import * as tf from '@tensorflow/tfjs';
 import { type DigitSet, IMAGE_SIZE, LAYERS, NUM_CLASSES, PIXEL_COUNT } from '../shared/model-spec.ts';
-import { CONV_BIAS_RELU, CONV_FILTER_BIAS_GRAD, RELU_GRAD } from './kernels.ts';
+import {
+  CONV_BIAS_RELU,
+  CONV_BIAS_RELU_POOL,
+  CONV_FILTER_BIAS_GRAD,
+  MAX_POOL_RELU_GRAD,
+  RELU_GRAD,
+} from './kernels.ts';
 
 export interface ParamSpec {
   /** The Keras weight name, `<layer>/kernel` or `<layer>/bias`. */
@@ -62,12 +68,21 @@ export function logits(params: readonly tf.Tensor[], x: tf.Tensor4D, dropout?: D
   let h: tf.Tensor = x;
   let p = 0;
   let dropoutIndex = 0;
-  for (const layer of LAYERS) {
+  for (let l = 0; l < LAYERS.length; l++) {
+    const layer = LAYERS[l];
     switch (layer.kind) {
-      case 'conv2d':
-        h = convBiasRelu(h as tf.Tensor4D, params[p] as tf.Tensor4D, params[p + 1] as tf.Tensor1D);
+      case 'conv2d': {
+        const [w, b] = [params[p] as tf.Tensor4D, params[p + 1] as tf.Tensor1D];
         p += 2;
+        const next = LAYERS[l + 1];
+        if (next?.kind === 'maxPooling2d' && next.poolSize === 2) {
+          h = convBiasReluPool(h as tf.Tensor4D, w, b);
+          l++;
+        } else {
+          h = convBiasRelu(h as tf.Tensor4D, w, b);
+        }
         break;
+      }
       case 'maxPooling2d':
         h = tf.maxPool(h as tf.Tensor4D, layer.poolSize, layer.poolSize, 'valid');
         break;
@@ -94,9 +109,8 @@ const VALID_CONV = { strides: 1, pad: 'valid', dataFormat: 'NHWC', dilations: 1 
 /**
  * relu(conv(x, w) + b) as ONE forward kernel (XNNPACK fuses bias and relu; tfjs's own fused conv2d
  * unfuses itself whenever gradients are recorded) and a registered gradient: relu's gradient, then
- * the filter and bias gradients in one kernel and the input gradient only if needed (the first
- * layer's input is the data, so its input gradient is never computed). A registered gradient, not
- * tf.customGrad, which copies its inputs and outputs at every call.
+ * convGradients. A registered gradient, not tf.customGrad, which copies its inputs and outputs at
+ * every call.
  */
 function convBiasRelu(x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D): tf.Tensor4D {
   return tf.engine().runKernel(CONV_BIAS_RELU, { x, filter: w, bias: b }, { ...VALID_CONV }) as tf.Tensor4D;
@@ -110,32 +124,66 @@ tf.registerGradient({
     const [x, filter, y] = saved;
     // relu's gradient at the input's width (zero columns to the right): the layout the filter
     // gradient multiplies without copying, and a valid input gradient once padded on the right.
-    const extra = filter.shape[1]! - 1;
-    const paddedWidth = y.shape[2]! + extra;
+    const paddedWidth = x.shape[2]!;
     const dyA = tf.engine().runKernel(RELU_GRAD, { dy: dy as tf.Tensor, y }, { paddedWidth }) as tf.Tensor;
-    const [dW, dBias] = tf
-      .engine()
-      .runKernel(CONV_FILTER_BIAS_GRAD, { x, dy: dyA }, { filterShape: filter.shape }) as tf.Tensor[];
-    const pad: tf.NamedAttrMap['pad'] = [
-      [0, 0],
-      [0, 0],
-      [0, extra],
-      [0, 0],
-    ];
-    return {
-      x: () =>
-        tf
-          .engine()
-          .runKernel(
-            'Conv2DBackpropInput',
-            { dy: dyA, filter },
-            { ...VALID_CONV, pad, inputShape: x.shape },
-          ) as tf.Tensor,
-      filter: () => dW,
-      bias: () => dBias,
-    };
+    return convGradients(x, filter, dyA);
   },
 });
+
+/**
+ * maxPool₂ₓ₂(relu(conv(x, w) + b)): the conv layer and the max-pool after it as one kernel, so that
+ * their backward passes are one pass too: the pooled gradient goes to each window's first maximum
+ * if that is > 0 (relu's gradient), written at the input's width, instead of MaxPoolGrad writing the
+ * full-size gradient and relu's gradient reading it again. Outputs [pooled, relu output]; the
+ * second is only for the gradient.
+ */
+function convBiasReluPool(x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D): tf.Tensor4D {
+  const [pooled] = tf
+    .engine()
+    .runKernel(CONV_BIAS_RELU_POOL, { x, filter: w, bias: b }, { ...VALID_CONV }) as tf.Tensor[];
+  return pooled as tf.Tensor4D;
+}
+
+tf.registerGradient({
+  kernelName: CONV_BIAS_RELU_POOL,
+  inputsToSave: ['x', 'filter'],
+  outputsToSave: [false, true],
+  gradFunc: (dys, saved) => {
+    const [x, filter, y] = saved;
+    const [dy] = dys as tf.Tensor[];
+    const paddedWidth = x.shape[2]!;
+    const dyA = tf.engine().runKernel(MAX_POOL_RELU_GRAD, { dy, y }, { paddedWidth }) as tf.Tensor;
+    return convGradients(x, filter, dyA);
+  },
+});
+
+/**
+ * The filter and bias gradients in one kernel and the input gradient (only computed if asked for: the
+ * first layer's input is the data) from dyA, the gradient before relu at x's width (zero columns).
+ */
+function convGradients(x: tf.Tensor, filter: tf.Tensor, dyA: tf.Tensor) {
+  const [dW, dBias] = tf
+    .engine()
+    .runKernel(CONV_FILTER_BIAS_GRAD, { x, dy: dyA }, { filterShape: filter.shape }) as tf.Tensor[];
+  const pad: tf.NamedAttrMap['pad'] = [
+    [0, 0],
+    [0, 0],
+    [0, dyA.shape[2]! - (x.shape[2]! - filter.shape[1]! + 1)],
+    [0, 0],
+  ];
+  return {
+    x: () =>
+      tf
+        .engine()
+        .runKernel(
+          'Conv2DBackpropInput',
+          { dy: dyA, filter },
+          { ...VALID_CONV, pad, inputShape: x.shape },
+        ) as tf.Tensor,
+    filter: () => dW,
+    bias: () => dBias,
+  };
+}
 
 /**
  * Keras's inverted dropout: kept units are scaled by 1/(1−rate) so nothing changes at inference.

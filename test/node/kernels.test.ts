@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/shared/random.ts';
 import { useWasmBackend } from '../../src/train/backend.ts';
 import { loadSplitSync } from '../../src/train/data.ts';
-import { CONV_FILTER_BIAS_GRAD, RELU_GRAD } from '../../src/train/kernels.ts';
+import { CONV_FILTER_BIAS_GRAD, MAX_POOL_RELU_GRAD, RELU_GRAD } from '../../src/train/kernels.ts';
 
 function randomArray(size: number, random: () => number): Float32Array {
   return Float32Array.from({ length: size }, () => random() * 2 - 1);
@@ -231,6 +231,52 @@ describe('wasm Conv2DBackpropFilter / Conv2DBackpropInput', () => {
           .dataSync(),
       );
       expect(Array.from(dyA.dataSync())).toEqual(Array.from(expected));
+    });
+  }
+
+  for (const shape of [
+    [3, 24, 24, 64],
+    [2, 9, 7, 3],
+  ]) {
+    it(`the fused max-pool and relu gradient matches the cpu backend's, at the padded width (${shape})`, async () => {
+      const random = seededRandom(shape[1]);
+      const y = reluLike(shape, random);
+      const pooledShape = [shape[0], shape[1] >> 1, shape[2] >> 1, shape[3]];
+      const dy = randomArray(
+        pooledShape.reduce((a, b) => a * b),
+        random,
+      );
+      await tf.setBackend('cpu');
+      // d/dv maxPool(relu(v)) at v = y, where relu(y) = y: MaxPoolGrad, then step(y).
+      const expected = tf.tidy(() =>
+        tf
+          .grad((v: tf.Tensor) =>
+            tf
+              .maxPool(tf.relu(v) as tf.Tensor4D, 2, 2, 'valid')
+              .mul(tf.tensor(dy, pooledShape))
+              .sum(),
+          )(tf.tensor(y, shape))
+          .pad([
+            [0, 0],
+            [0, 0],
+            [0, 2],
+            [0, 0],
+          ])
+          .dataSync(),
+      );
+      await tf.setBackend('wasm');
+      const paddedWidth = shape[2] + 2;
+      const actual = tf
+        .engine()
+        .runKernel(
+          MAX_POOL_RELU_GRAD,
+          { dy: tf.tensor(dy, pooledShape), y: tf.tensor(y, shape) },
+          { paddedWidth },
+        ) as tf.Tensor;
+      expect(actual.shape).toEqual([shape[0], shape[1], paddedWidth, shape[3]]);
+      // Exactly equal, +0 and −0 alike (the cpu backend multiplies negative gradients by 0).
+      const got = actual.dataSync();
+      expect(expected.filter((v, i) => v !== got[i]).length).toBe(0);
     });
   }
 
