@@ -399,6 +399,19 @@ function withExplicitTransposes(stock: KernelConfig): KernelConfig {
     const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
     const { transposeA, transposeB } = args.attrs as unknown as BatchMatMulAttrs;
     if (!transposeA && !transposeB) return stock.kernelFunc(args);
+    if (!transposeA && a.shape.length === 2 && b.shape.length === 2 && size(b.shape) > 8 * size(a.shape)) {
+      // a·bᵀ = (b·aᵀ)ᵀ: transposing the small a and the product instead of the large b, which XNNPACK
+      // would also pack (the dense layer's input gradient: g [128 × 128] against W [9216 × 128]).
+      const aT = transpose(a, [1, 0], args.backend);
+      const product = stock.kernelFunc({
+        ...args,
+        inputs: { a: b, b: aT },
+        attrs: { transposeA: false, transposeB: false },
+      }) as TensorInfo;
+      const out = transpose(product, [1, 0], args.backend);
+      dispose(args.backend, aT, product);
+      return out;
+    }
     const aT = transposeA ? transpose(a, swapLastTwo(a.shape.length), args.backend) : a;
     const bT = transposeB ? transpose(b, swapLastTwo(b.shape.length), args.backend) : b;
     const out = stock.kernelFunc({
