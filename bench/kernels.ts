@@ -1,10 +1,10 @@
 // Stock tfjs-backend-wasm kernels vs the training kernels of src/train/kernels.ts, side by side at
-// the Keras recipe model's sizes (batch 128). Run: npx tsx bench/kernels.ts [rounds]
+// the Keras recipe model's sizes (batch 128), in CPU ms (medians). Run: npx tsx bench/kernels.ts [rounds]
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { getKernel, type KernelConfig, type TensorInfo } from '@tensorflow/tfjs-core';
 import { CONV_FILTER_BIAS_GRAD, RELU_GRAD, registerTrainingKernels } from '../src/train/kernels.ts';
-import { compare } from './stats.ts';
+import { compare, cpuMs } from './stats.ts';
 
 const rounds = Number(process.argv[2] ?? 7);
 const stock = {
@@ -50,7 +50,7 @@ const flat = tf.randomNormal([128, 9216]);
 const g = tf.randomNormal([128, 128]);
 const denseW = tf.randomNormal([9216, 128]);
 
-console.log(`tfjs ${tf.version.tfjs}, backend ${tf.getBackend()}, ${rounds} rounds, medians in ms`);
+console.log(`tfjs ${tf.version.tfjs}, backend ${tf.getBackend()}, ${rounds} rounds, medians in CPU ms`);
 const t = await compare(
   {
     'forward Conv2D (reference)': () => runAndRead('Conv2D', { x, filter: w }, { ...conv, dilations: 1 }),
@@ -72,6 +72,7 @@ const t = await compare(
     'MatMul g·Wᵀ ours': () => runAndRead('BatchMatMul', { a: g, b: denseW }, { transposeA: false, transposeB: true }),
   },
   rounds,
+  cpuMs,
 );
 for (const [name, ms] of Object.entries(t)) console.log(`${name.padEnd(34)} ${ms.toFixed(1).padStart(8)}`);
 const ratio = (a: string, b: string) => (t[a] / t[b]).toFixed(1);

@@ -11,15 +11,11 @@ import { loadSplit, take } from '../src/train/data.ts';
 import { buildModel } from '../src/train/model.ts';
 import { shardGradients } from '../src/train/network.ts';
 import { toTensors, trainableVariables } from '../src/train/train.ts';
-import { median } from './stats.ts';
+import { cpuMs, median } from './stats.ts';
 
 const mode = process.argv[2] ?? 'loop';
 const cpuMode = process.argv[3] === 'cpu';
 await useWasmBackend();
-const cpuMs = () => {
-  const { user, system } = process.cpuUsage();
-  return (user + system) / 1000;
-};
 // Per step: kernel name → [calls, ms]. Kernels called by kernels count in their caller.
 let stepKernels = new Map<string, [number, number]>();
 if (cpuMode) {
