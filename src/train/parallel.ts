@@ -9,6 +9,7 @@ import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { type DigitSet, PIXEL_COUNT } from '../shared/model-spec.ts';
 import { type DropoutDraw, evaluateRange, PARAM_COUNT, PARAMS, type ShardResult, shardGradients } from './network.ts';
+import { addThreadMarks } from './timings.ts';
 
 /** Control words (Int32Array indices). */
 const GENERATION = 0; // bumped by the main thread for every command
@@ -222,7 +223,10 @@ export class ReplicaGroup {
       });
       ready.push(
         new Promise<void>((resolve, reject) => {
-          worker.once('message', () => resolve());
+          worker.once('message', (message: { marks?: [string, number][] }) => {
+            addThreadMarks(rank, message.marks ?? []);
+            resolve();
+          });
           worker.once('error', reject);
           worker.once('exit', (code) => reject(new Error(`worker ${rank} exited with code ${code} while starting`)));
         }),

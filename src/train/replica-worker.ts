@@ -5,10 +5,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import { useWasmBackend } from './backend.ts';
 import { PARAMS } from './network.ts';
 import { loadWeights, Replica, type SharedState, serveCommands } from './parallel.ts';
+import { absoluteNow } from './timings.ts';
 
+const marks = (globalThis as { __replicaMarks?: [string, number][] }).__replicaMarks ?? [];
+marks.push(['modules loaded (tfjs)', absoluteNow()]);
 const { state, rank } = workerData as { state: SharedState; rank: number };
 await useWasmBackend();
+marks.push(['wasm backend ready', absoluteNow()]);
 const variables = PARAMS.map((p) => tf.variable(tf.zeros(p.shape), true, p.name));
 loadWeights(variables, state.weights);
-parentPort!.postMessage('ready');
+marks.push(['weights loaded, ready', absoluteNow()]);
+parentPort!.postMessage({ marks });
 serveCommands(new Replica(state, rank, variables));
