@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
+import { h5Ready } from '../keras/h5.ts';
 import { METADATA_JSON, MODEL_DIR, MODEL_JSON, WEIGHTS_FILE } from '../shared/model-spec.ts';
 import { modelExtras } from '../tools/model-extras.ts';
 import { type BackendInfo, useWasmBackend } from './backend.ts';
@@ -23,6 +24,7 @@ import { KERAS_ADADELTA, KerasAdadelta } from './optimizer.ts';
 import { ReplicaGroup } from './parallel.ts';
 import { type EpochRecord, learningCurvesPng, sampleGridPng } from './pictures.ts';
 import { consoleProgress } from './progress.ts';
+import { adoptLaunched, launchReplicaThreads } from './replica-threads.ts';
 import { mark, printTimingsAtExit } from './timings.ts';
 import {
   DivergedError,
@@ -245,6 +247,8 @@ function stopOnInterrupt(): () => boolean {
 
 async function run(options: Options): Promise<void> {
   if (options.timings) printTimingsAtExit();
+  // Launched by cli.ts already, or now: the threads load tfjs and the wasm backend meanwhile.
+  const threads = adoptLaunched(options.workers) ?? launchReplicaThreads(options.workers);
   const shouldStop = stopOnInterrupt();
   const backend: BackendInfo = await useWasmBackend();
   mark('wasm backend ready');
@@ -264,13 +268,20 @@ async function run(options: Options): Promise<void> {
       `Adadelta lr ${recipe.optimizer.learningRate} ρ ${recipe.optimizer.rho} ε ${recipe.optimizer.epsilon}, seed ${recipe.seed}`,
   );
 
-  const group = await ReplicaGroup.start({
+  const starting = ReplicaGroup.start({
     workers: options.workers,
     maxBatch: recipe.batchSize,
     variables: trainableVariables(model),
     train,
     test,
+    threads,
   });
+  starting.catch(() => {}); // awaited below
+  // While the threads finish loading, work for the end of the run that this thread can do now.
+  const samplesPng = sampleGridPng(fullTrain);
+  await h5Ready();
+  mark('samples.png, h5wasm loaded');
+  const group = await starting;
   mark('replica group started');
   const progress = consoleProgress(recipe.epochs);
   try {
@@ -313,7 +324,7 @@ async function run(options: Options): Promise<void> {
       recipe,
       backend,
       summary,
-      fullTrain,
+      samplesPng,
       train,
       test,
       trainSeconds: trainSeconds(),
@@ -334,7 +345,7 @@ async function exportModel(
     recipe: Recipe;
     backend: BackendInfo;
     summary: TrainSummary;
-    fullTrain: DigitSet;
+    samplesPng: Uint8Array;
     train: DigitSet;
     test: DigitSet;
     trainSeconds: number;
@@ -345,12 +356,24 @@ async function exportModel(
   const files = encodeModel(await modelArtifacts(model), options.quantize);
   mark('weights quantized');
   // The quantization check, once, and the evaluation report and Keras files from the same pass: the
-  // stored weights as any client loads them (stock tfjs, dequantized on load).
+  // stored weights as any client loads them (dequantized by tf.io.decodeWeights), through the
+  // replicas' forward pass on their shares of the test set. `npm run evaluate` checks with stock tfjs.
   const { files: extras, evaluation } = await modelExtras(
     { ...files, metadata: { version: files.version, source: 'trained' } },
-    { set: test },
+    {
+      set: test,
+      predictor: {
+        engine:
+          `the trainer's forward pass (src/train/network.ts) on ${group.workers} replica thread${group.workers > 1 ? 's' : ''}, ` +
+          `tfjs ${tf.version.tfjs}, ${tf.getBackend()} backend, weights as stored (dequantized by tf.io.decodeWeights)`,
+        async probabilities(weights) {
+          const { probabilities } = await group.predict(weights);
+          mark('stored weights: test digits predicted by the replicas');
+          return probabilities;
+        },
+      },
+    },
   );
-  mark('report + Keras files');
   const quantized = { loss: roundMetric(evaluation.loss), accuracy: evaluation.accuracy };
   const metadata = {
     ...modelHeader(files.version, new Date()),
@@ -386,8 +409,8 @@ async function exportModel(
       machine: `${availableParallelism()} cores, Node ${process.version}`,
     },
   };
-  const pictures = { 'samples.png': sampleGridPng(run.fullTrain), 'curves.png': learningCurvesPng(summary.history) };
-  mark('samples.png, curves.png');
+  const pictures = { 'samples.png': run.samplesPng, 'curves.png': learningCurvesPng(summary.history) };
+  mark('curves.png');
   await writeDirAtomically(options.outDir, {
     ...modelDirFiles(files),
     [METADATA_JSON]: `${JSON.stringify(metadata, null, 2)}\n`,

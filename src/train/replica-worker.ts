@@ -1,5 +1,6 @@
-// A worker thread of the replica group (parallel.ts): its own wasm backend and weights, then it
-// serves commands from shared memory until told to exit.
+// A worker thread of the replica group (parallel.ts): its own wasm backend, loaded as soon as the
+// thread is launched; then the group's shared memory, once, and it serves commands from it until
+// told to exit.
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { useWasmBackend } from './backend.ts';
@@ -9,11 +10,12 @@ import { absoluteNow } from './timings.ts';
 
 const marks = (globalThis as { __replicaMarks?: [string, number][] }).__replicaMarks ?? [];
 marks.push(['modules loaded (tfjs)', absoluteNow()]);
-const { state, rank } = workerData as { state: SharedState; rank: number };
+const { rank } = workerData as { rank: number };
 await useWasmBackend();
 marks.push(['wasm backend ready', absoluteNow()]);
+const { state } = await new Promise<{ state: SharedState }>((resolve) => parentPort!.once('message', resolve));
 const variables = PARAMS.map((p) => tf.variable(tf.zeros(p.shape), true, p.name));
 loadWeights(variables, state.weights);
-marks.push(['weights loaded, ready', absoluteNow()]);
+marks.push(['group joined, weights loaded', absoluteNow()]);
 parentPort!.postMessage({ marks });
 serveCommands(new Replica(state, rank, variables));
