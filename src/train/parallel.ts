@@ -1,6 +1,7 @@
 // Data-parallel replicas: the main thread is rank 0, worker threads are ranks 1..N−1, each with its
-// own wasm backend and copy of the weights. Everything a step needs crosses threads through
-// SharedArrayBuffers (data sets, batch indices, weights, gradients) and Atomics, never postMessage.
+// own wasm backend and copy of the weights. Everything a command needs crosses threads through
+// SharedArrayBuffers (data sets, batch indices, weights, gradients, test-set probabilities) and
+// Atomics, never postMessage.
 //
 // One step: the main thread writes the batch's indices, wakes the workers, computes its own shard
 // and waits; it adds the shards' gradients and the trainer applies ONE Adadelta update to the
@@ -33,7 +34,7 @@ export enum Command {
   Predict = 4,
 }
 
-/** Shared memory of a group; handed to each worker once, as workerData. */
+/** Shared memory of a group; handed to each worker once, in one message when the group starts. */
 export interface SharedState {
   workers: number;
   maxBatch: number;
