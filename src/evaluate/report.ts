@@ -8,6 +8,7 @@ import { type DigitSet, IMAGE_SIZE, NUM_CLASSES, PIXEL_COUNT, scalePixels } from
 import { ensureWasmBackend } from '../tools/backend.ts';
 import { loadStoredModel, readModelDir, type StoredModel, writeFilesAtomically } from '../tools/model-dir.ts';
 import { loadSplit } from '../train/data.ts';
+import { mark } from '../train/timings.ts';
 import { computeMetrics, type Metrics } from './metrics.ts';
 import { confusionPng, mistakesPng } from './pictures.ts';
 
@@ -45,27 +46,45 @@ export interface EvaluateOptions {
   setName?: string;
 }
 
-/** Evaluates stored model files and returns the report with its three files. */
+/** The engine of `npm run evaluate`: what any client of the stored files runs. */
+export const stockEngine = () =>
+  `stock tf.loadLayersModel, tfjs ${tf.version.tfjs}, ${tf.getBackend()} backend, weights as stored`;
+
+/** Evaluates stored model files with stock tfjs and returns the report with its three files. */
 export async function evaluateStored(
   stored: Pick<StoredModel, 'modelJson' | 'weights' | 'metadata'>,
   options: EvaluateOptions = {},
 ): Promise<{ evaluation: Evaluation; files: Record<string, Uint8Array | string> }> {
   await ensureWasmBackend();
   const set = options.set ?? (await loadSplit('t10k'));
-  const setName =
-    options.setName ??
-    (set.count === 10_000
-      ? 'MNIST test set (10,000 digits)'
-      : `${set.count.toLocaleString('en-US')} MNIST test digits`);
   const model = await loadStoredModel(stored);
+  mark('report: stored model loaded (stock tfjs)');
   let probabilities: Float32Array;
   try {
     probabilities = await predictProbabilities(model, set);
   } finally {
     model.dispose();
   }
+  mark('report: test digits predicted');
+  return evaluationReport(probabilities, set, { ...options, metadata: stored.metadata, engine: stockEngine() });
+}
+
+/**
+ * The report from softmax outputs already computed for every digit of `set` (`engine` says by what):
+ * evaluation.json, confusion.png and mistakes.png.
+ */
+export function evaluationReport(
+  probabilities: Float32Array,
+  set: DigitSet,
+  options: { setName?: string; metadata: Record<string, unknown> | null; engine: string },
+): { evaluation: Evaluation; files: Record<string, Uint8Array | string> } {
+  const setName =
+    options.setName ??
+    (set.count === 10_000
+      ? 'MNIST test set (10,000 digits)'
+      : `${set.count.toLocaleString('en-US')} MNIST test digits`);
   const metrics = computeMetrics(probabilities, set.labels);
-  const metadata = stored.metadata ?? {};
+  const metadata = options.metadata ?? {};
   const source = metadata.source as { kind?: string } | string | undefined;
   const evaluation: Evaluation = {
     model: {
@@ -73,7 +92,7 @@ export async function evaluateStored(
       source: typeof source === 'string' ? source : (source?.kind ?? 'trained'),
     },
     testSet: setName,
-    engine: `stock tf.loadLayersModel, tfjs ${tf.version.tfjs}, ${tf.getBackend()} backend, weights as stored`,
+    engine: options.engine,
     evaluatedAt: new Date().toISOString(),
     ...metrics,
   };
@@ -92,11 +111,12 @@ export async function evaluateStored(
         ': true → predicted, confidence, test index',
     ),
   };
+  mark('report: metrics, confusion.png, mistakes.png');
   return { evaluation, files };
 }
 
 /**
- * `npm run evaluate` and the trainer's last step: evaluates the model in `dir` as stored and writes
+ * `npm run evaluate`: evaluates the model in `dir` as stored, with stock tfjs, and writes
  * evaluation.json, confusion.png and mistakes.png next to it (each file replaced atomically).
  */
 export async function evaluateModelDir(dir: string, options: EvaluateOptions = {}): Promise<Evaluation> {

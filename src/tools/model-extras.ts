@@ -8,16 +8,36 @@
  *   await writeDirAtomically(outDir, { ...modelDirFiles(files), [METADATA_JSON]: …, ...extras });
  */
 
-import { type Evaluation, evaluateStored } from '../evaluate/report.ts';
+import { type Evaluation, evaluateStored, evaluationReport } from '../evaluate/report.ts';
 import { kerasFiles, storedWeightMap } from '../keras/export.ts';
+import type { WeightMap } from '../keras/weights.ts';
 import type { DigitSet } from '../shared/model-spec.ts';
+import { mark } from '../train/timings.ts';
 import type { StoredModel } from './model-dir.ts';
+
+/** Something other than stock tfjs that gives the softmax outputs of the report's digits. */
+export interface Predictor {
+  /** What computed them, for evaluation.json. */
+  engine: string;
+  /** Softmax outputs, row-major [set.count, 10], of the weights given. */
+  probabilities(weights: WeightMap): Promise<Float32Array>;
+}
 
 export async function modelExtras(
   stored: Pick<StoredModel, 'modelJson' | 'weights' | 'metadata'>,
-  options: { set?: DigitSet; keras3?: boolean } = {},
+  options: { set?: DigitSet; keras3?: boolean; predictor?: Predictor } = {},
 ): Promise<{ files: Record<string, Uint8Array | string>; evaluation: Evaluation }> {
-  const { evaluation, files: report } = await evaluateStored(stored, { set: options.set });
-  const keras = await kerasFiles(storedWeightMap(stored), { keras3: options.keras3 });
+  // The weights as any client gets them: the manifest decoded (dequantized) by tf.io.decodeWeights.
+  const weights = storedWeightMap(stored);
+  const { predictor, set } = options;
+  const { evaluation, files: report } =
+    predictor && set
+      ? evaluationReport(await predictor.probabilities(weights), set, {
+          metadata: stored.metadata,
+          engine: predictor.engine,
+        })
+      : await evaluateStored(stored, { set });
+  const keras = await kerasFiles(weights, { keras3: options.keras3 });
+  mark('Keras files (model_digit.h5)');
   return { files: { ...report, ...keras }, evaluation };
 }

@@ -431,7 +431,3 @@ export async function fineTuneMain(argv: string[]): Promise<number> {
     return 1;
   }
 }
-
-/** Whether a `npm run train` command line asks for a fine-tune. */
-export const wantsFineTune = (argv: string[]) =>
-  argv.some((arg) => arg === '--fine-tune' || arg.startsWith('--fine-tune='));

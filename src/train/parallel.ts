@@ -1,14 +1,17 @@
 // Data-parallel replicas: the main thread is rank 0, worker threads are ranks 1..N−1, each with its
-// own wasm backend and copy of the weights. Everything a step needs crosses threads through
-// SharedArrayBuffers (data sets, batch indices, weights, gradients) and Atomics, never postMessage.
+// own wasm backend and copy of the weights. Everything a command needs crosses threads through
+// SharedArrayBuffers (data sets, batch indices, weights, gradients, test-set probabilities) and
+// Atomics, never postMessage.
 //
 // One step: the main thread writes the batch's indices, wakes the workers, computes its own shard
 // and waits; it adds the shards' gradients and the trainer applies ONE Adadelta update to the
 // shared weights; every replica loads them before its next command.
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
-import { type DigitSet, PIXEL_COUNT } from '../shared/model-spec.ts';
+import { type DigitSet, NUM_CLASSES, PIXEL_COUNT } from '../shared/model-spec.ts';
 import { type DropoutDraw, evaluateRange, PARAM_COUNT, PARAMS, type ShardResult, shardGradients } from './network.ts';
+import { launchReplicaThreads, type ReplicaThread } from './replica-threads.ts';
+import { addThreadMarks } from './timings.ts';
 
 /** Control words (Int32Array indices). */
 const GENERATION = 0; // bumped by the main thread for every command
@@ -27,9 +30,11 @@ export enum Command {
   Step = 1,
   Evaluate = 2,
   Exit = 3,
+  /** Softmax outputs of the test set under `SharedState.stored`. */
+  Predict = 4,
 }
 
-/** Shared memory of a group; handed to each worker once, as workerData. */
+/** Shared memory of a group; handed to each worker once, in one message when the group starts. */
 export interface SharedState {
   workers: number;
   maxBatch: number;
@@ -39,6 +44,10 @@ export interface SharedState {
   /** The batch's example indices into the training set. */
   batch: Int32Array;
   weights: Float32Array;
+  /** Other weights to predict with (the stored model's, dequantized), flat in PARAMS order. */
+  stored: Float32Array;
+  /** test.count × 10 softmax outputs of the last Predict command, row-major. */
+  probabilities: Float32Array;
   /** Ranks 1..N−1: a full gradient vector each. */
   grads: Float32Array;
   train: DigitSet;
@@ -117,6 +126,18 @@ export class Replica {
     return evaluateRange(params, this.state.test, from, to);
   }
 
+  /** This rank's share of the test set under `state.stored`: figures, and softmax rows into `state.probabilities`. */
+  predictShard(): ShardResult {
+    const { stored, test, workers, probabilities } = this.state;
+    const params = PARAMS.map((p) => tf.tensor(stored.slice(p.offset, p.offset + p.size), p.shape));
+    try {
+      const [from, to] = shardRange(test.count, workers, this.rank);
+      return evaluateRange(params, test, from, to, { probabilities });
+    } finally {
+      tf.dispose(params);
+    }
+  }
+
   /** Runs one command on a worker rank and publishes its results. */
   run(command: Command): void {
     this.syncWeights();
@@ -130,6 +151,8 @@ export class Replica {
       });
       tf.dispose(shard.grads);
       result = shard.result;
+    } else if (command === Command.Predict) {
+      result = this.predictShard();
     } else {
       result = this.evaluateShard();
     }
@@ -187,8 +210,9 @@ export class ReplicaGroup {
   private onThreadFailure: (e: Error) => void;
 
   /**
-   * Starts `workers − 1` threads, each with its own wasm backend and replica. `variables` are the
-   * main thread's weights (the Keras model's, in PARAMS order); the threads start from them.
+   * Starts the group: `workers − 1` threads (`threads` if already launched, see replica-threads.ts),
+   * each with its own wasm backend and replica. `variables` are the main thread's weights (the Keras
+   * model's, in PARAMS order); the threads start from them.
    */
   static async start(options: {
     workers: number;
@@ -196,16 +220,20 @@ export class ReplicaGroup {
     variables: readonly tf.Variable[];
     train: DigitSet;
     test: DigitSet;
+    threads?: ReplicaThread[];
   }): Promise<ReplicaGroup> {
     const { workers, maxBatch } = options;
     const single = workers === 1;
+    const floats = (length: number) => (single ? new Float32Array(length) : sharedCopy(Float32Array, length));
     const state: SharedState = {
       workers,
       maxBatch,
       control: sharedCopy(Int32Array, CONTROL_WORDS),
       results: sharedCopy(Float64Array, 2 * workers),
       batch: sharedCopy(Int32Array, maxBatch),
-      weights: single ? new Float32Array(PARAM_COUNT) : sharedCopy(Float32Array, PARAM_COUNT),
+      weights: floats(PARAM_COUNT),
+      stored: floats(PARAM_COUNT),
+      probabilities: floats(options.test.count * NUM_CLASSES),
       grads: sharedCopy(Float32Array, (workers - 1) * PARAM_COUNT),
       // One thread needs no shared copies of the data.
       train: single ? options.train : sharedDigits(options.train),
@@ -214,19 +242,26 @@ export class ReplicaGroup {
     };
     const group = new ReplicaGroup(state, options.variables);
     group.publishWeights();
-    const ready: Promise<void>[] = [];
-    for (let rank = 1; rank < workers; rank++) {
-      const worker = new Worker(new URL('./replica-worker.mjs', import.meta.url), {
-        workerData: { state, rank },
-        execArgv: [],
-      });
-      ready.push(
+    const threads = options.threads ?? launchReplicaThreads(workers);
+    if (threads.length !== workers - 1) throw new Error(`${threads.length} threads for a group of ${workers}`);
+    const ready = threads.map(
+      (thread) =>
         new Promise<void>((resolve, reject) => {
-          worker.once('message', () => resolve());
+          const { worker, rank } = thread;
+          if (thread.failure)
+            return reject(new Error(`worker ${rank} failed while loading: ${thread.failure.message}`));
+          worker.ref();
+          worker.once('message', (message: { marks?: [string, number][] }) => {
+            addThreadMarks(rank, message.marks ?? []);
+            resolve();
+          });
           worker.once('error', reject);
           worker.once('exit', (code) => reject(new Error(`worker ${rank} exited with code ${code} while starting`)));
+          // The shared memory, once: from here on everything goes through it.
+          worker.postMessage({ state });
         }),
-      );
+    );
+    for (const { worker, rank } of threads) {
       worker.on('error', (e) => group.onThreadFailure(new Error(`worker ${rank} failed: ${e.stack ?? e.message}`)));
       worker.on(
         'exit',
@@ -234,7 +269,12 @@ export class ReplicaGroup {
       );
       group.threads.push(worker);
     }
-    await Promise.all(ready);
+    try {
+      await Promise.all(ready);
+    } catch (error) {
+      await Promise.all(threads.map((t) => t.worker.terminate()));
+      throw error;
+    }
     return group;
   }
 
@@ -319,6 +359,27 @@ export class ReplicaGroup {
     const figures = this.sum();
     if (params) this.publishWeights();
     return figures;
+  }
+
+  /**
+   * Softmax outputs for every test digit under `weights` (by tfjs name, e.g. a stored model's,
+   * dequantized), split across the ranks; the trained weights stay as they are. The result is a
+   * view of shared memory, valid until the next call.
+   */
+  async predict(
+    weights: ReadonlyMap<string, { shape: number[]; values: Float32Array }>,
+  ): Promise<ShardResult & { probabilities: Float32Array }> {
+    for (const p of PARAMS) {
+      const w = weights.get(p.name);
+      if (!w || w.shape.join() !== p.shape.join())
+        throw new Error(`weight ${p.name} is [${w?.shape ?? 'missing'}], expected [${p.shape}]`);
+      this.state.stored.set(w.values, p.offset);
+    }
+    let own!: ShardResult;
+    await this.broadcast(Command.Predict, () => (own = this.replica.predictShard()));
+    this.state.results[0] = own.lossSum;
+    this.state.results[1] = own.correct;
+    return { ...this.sum(), probabilities: this.state.probabilities };
   }
 
   private sum(): ShardResult {

@@ -80,6 +80,8 @@ describe('npm run train', () => {
       expect(metadata.timing[key]).toBeGreaterThan(0);
     expect(metadata.version).toMatch(/^[0-9a-f]{16}$/);
     expect(evaluation).toMatchObject({ model: { version: metadata.version }, accuracy: metadata.testAccuracy });
+    // Computed by the replicas (the trainer's forward pass), and said so; `npm run evaluate` is the stock check.
+    expect(evaluation.engine).toMatch(/^the trainer's forward pass .* on \d+ replica threads?, .*weights as stored/);
     const png = await readFile(path.join(out, 'curves.png'));
     expect(png.subarray(1, 4).toString()).toBe('PNG');
     const model = await loadModelFiles({

@@ -1,6 +1,11 @@
 // Data-parallel training is the same arithmetic as one thread: N workers give the gradient and the
 // weights one worker gives on the same batch, and every replica ends the step with those weights.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { computeMetrics } from '../../src/evaluate/metrics.ts';
+import { predictProbabilities } from '../../src/evaluate/report.ts';
+import { storedWeightMap } from '../../src/keras/export.ts';
+import { MODEL_DIR } from '../../src/shared/model-spec.ts';
+import { loadStoredModel, readModelDir } from '../../src/tools/model-dir.ts';
 import { useWasmBackend } from '../../src/train/backend.ts';
 import { type DigitSet, loadSplit, take } from '../../src/train/data.ts';
 import { buildModel } from '../../src/train/model.ts';
@@ -92,5 +97,25 @@ describe('data-parallel replicas', () => {
   it('draws the same dropout masks whichever worker gets an example', async () => {
     const [one, ...many] = await Promise.all(groups.map(({ step }) => step({ seed: 3, step: 11 })));
     for (const other of many) expect(maxDifference(other.gradient, one.gradient)).toBeLessThan(1e-5);
+  });
+
+  it('predicts with the stored (uint8) weights exactly as stock tf.loadLayersModel does, trained weights untouched', async () => {
+    const stored = await readModelDir(MODEL_DIR);
+    const model = await loadStoredModel(stored);
+    const expected = await predictProbabilities(model, test);
+    model.dispose();
+    const metrics = computeMetrics(expected, test.labels);
+    expect(metrics.accuracy).toBeGreaterThan(0.97); // the committed model on real test digits
+    for (const { group } of groups) {
+      const trained = await group.evaluate();
+      const weights = group.weights.slice();
+      const { probabilities, correct, lossSum } = await group.predict(storedWeightMap(stored));
+      expect(probabilities.length).toBe(expected.length);
+      expect(maxDifference(probabilities, expected)).toBeLessThan(1e-5);
+      expect(correct).toBe(Math.round(metrics.accuracy * test.count));
+      expect(lossSum / test.count).toBeCloseTo(metrics.loss, 4);
+      expect(maxDifference(group.weights, weights)).toBe(0);
+      expect(await group.evaluate()).toEqual(trained);
+    }
   });
 });
