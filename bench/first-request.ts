@@ -21,7 +21,7 @@
 //   --page    the page's request (a 140×140 reduced RGBA PNG) instead of one MNIST digit as JSON
 //   --compat  wrangler dev --compatibility-flags nodejs_compat
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { encode as encodePng } from 'fast-png';
@@ -30,13 +30,14 @@ import { PIXEL_COUNT } from '../src/shared/model-spec.ts';
 import { renderCanvasRgba } from '../test/support/client-images.ts';
 import { loadMnistTest } from '../test/support/mnist-files.ts';
 import { median } from './stats.ts';
+import { threadCpuMs, workerdMainThreads } from './workerd-threads.ts';
 
 const args = process.argv.slice(2);
 const runs = Number(args.find((a) => /^\d+$/.test(a)) ?? 6);
 const page = args.includes('--page');
 const compat = args.includes('--compat');
 const trivial = args.includes('--trivial');
-const PORT = 8795;
+const PORT = Number(process.env.PORT ?? 8791);
 const BASE = `http://127.0.0.1:${PORT}`;
 const WARM = 30;
 const WRANGLER = resolve('node_modules/wrangler/bin/wrangler.js');
@@ -75,33 +76,7 @@ const stop = (child: ChildProcess) =>
     process.kill(-child.pid!, 'SIGTERM');
   });
 
-/** The main threads of the workerd processes under `child` (workerd names its main thread "workerd"). */
-function workerdThreads(child: ChildProcess): string[] {
-  const pids: number[] = [];
-  const walk = (pid: number) => {
-    let children: number[] = [];
-    try {
-      children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
-        .trim()
-        .split(/\s+/)
-        .filter(Boolean)
-        .map(Number);
-    } catch {}
-    for (const c of children) {
-      pids.push(c);
-      walk(c);
-    }
-  };
-  walk(child.pid!);
-  return pids
-    .filter((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'workerd')
-    .flatMap((pid) =>
-      readdirSync(`/proc/${pid}/task`)
-        .map((tid) => `/proc/${pid}/task/${tid}`)
-        .filter((task) => readFileSync(`${task}/comm`, 'utf8').trim() === 'workerd'),
-    );
-}
-const threadCpu = (task: string) => Number(readFileSync(`${task}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+const threadCpu = threadCpuMs;
 let threads: string[] = [];
 
 /** Round trip (ms), CPU of each workerd main thread (ms) and the Worker's own time from Server-Timing (ms, NaN when absent). */
@@ -136,7 +111,7 @@ interface Run {
 async function measure(dir: string, path: string, post: boolean, warmHarness: boolean): Promise<Run> {
   const child = await start(dir);
   try {
-    threads = workerdThreads(child);
+    threads = workerdMainThreads(child.pid!);
     if (warmHarness) await send('/style.css', false);
     const first = await send(path, post);
     const warm: Array<Awaited<ReturnType<typeof send>>> = [];
