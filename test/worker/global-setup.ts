@@ -55,7 +55,7 @@ export default async function setup(project: TestProject) {
       );
       const gray = await decodeToGray(png);
       const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
-      return { png: b64(png), width: gray.width, height: gray.height, gray: b64(gray.data) };
+      return { png: b64(png), width: gray.width, height: gray.height, gray: b64(Uint8Array.from(gray.data)) };
     }),
   );
   project.provide('filteredScans', scans);
