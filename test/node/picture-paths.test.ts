@@ -48,6 +48,8 @@ describe('streamed PNG decoding', () => {
       for (const [width, height, data] of [
         [w, h, c.data],
         [40, 30, c.data.subarray(0, 40 * 30 * (c.channels ?? 1))],
+        // Reduced by 3 with a last column of 1 px and a last row of 2 px.
+        [601, 299, c.data.subarray(0, 601 * 299 * (c.channels ?? 1))],
       ] as const) {
         const image = {
           width,

@@ -246,12 +246,14 @@ export class GrayReducer {
     const sums = background === 255 || !this.sumsBlack ? this.sumsWhite : this.sumsBlack;
     const { outWidth, outHeight, factor, width, height } = this;
     const data = new Uint8Array(outWidth * outHeight);
-    for (let cy = 0; cy < outHeight; cy++) {
+    // Every cell holds factor × factor pixels but those of the last column and row.
+    const lastColumn = width - (outWidth - 1) * factor;
+    for (let cy = 0, o = 0; cy < outHeight; cy++) {
       const rows = Math.min(factor, height - cy * factor);
-      for (let cx = 0; cx < outWidth; cx++) {
-        const count = rows * Math.min(factor, width - cx * factor);
-        data[cy * outWidth + cx] = Math.round(sums[cy * outWidth + cx] / count);
-      }
+      const count = rows * factor;
+      for (const end = o + outWidth - 1; o < end; o++) data[o] = Math.round(sums[o] / count);
+      data[o] = Math.round(sums[o] / (rows * lastColumn));
+      o++;
     }
     return { width: outWidth, height: outHeight, data };
   }
