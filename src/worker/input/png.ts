@@ -348,28 +348,39 @@ const INFLATE_READ_BYTES = 256 * 1024;
 
 /**
  * The IDAT stream inflated by the runtime's DecompressionStream, chunk by chunk. Each chunk is
- * valid until the next one is asked for (its buffer is reused): a consumer copies what it keeps.
+ * valid until the next one is asked for (its buffer may be reused): a consumer copies what it keeps.
  *
- * workerd's stream is a byte stream: a BYOB reader fills up to 256 KiB per read (no more than the
- * header says the rows take: a small picture does not pay for a big buffer), where the default
+ * workerd's stream is a byte stream: a BYOB reader fills up to 256 KiB per read, where the default
  * reader hands out 4 KiB chunks, each a round trip between JS and the runtime (a noisy 0.3 MP RGB
- * scan: 220 reads, 7.9 ms of CPU, vs 4 reads, 4.7 ms). Node's is not: it yields 16 KiB chunks.
- * The compressed data is written in at once (it is all in memory); a write fails only when the
- * stream does, which the reader reports.
+ * scan: 220 reads, 7.9 ms of CPU, vs 4 reads, 4.7 ms). But workerd's first BYOB reader in an
+ * isolate costs ~10 ms more than its first default reader, and the warm-up cannot take it on (no
+ * streams at global scope): small pictures (the page's, 78 KB of rows) keep the default reader, so
+ * an isolate's first request is not the one to pay for it. Node's stream is not a byte stream: it
+ * yields 16 KiB chunks to the default reader.
  */
 async function* inflate(idat: Uint8Array[], expectedBytes: number): AsyncGenerator<Uint8Array> {
-  const inflater = new DecompressionStream('deflate');
-  const writer = inflater.writable.getWriter();
-  for (const data of idat) writer.write(data as Uint8Array<ArrayBuffer>).catch(() => {});
-  writer.close().catch(() => {});
+  let stream: ReadableStream<Uint8Array>;
   let byob: ReadableStreamBYOBReader | undefined;
-  try {
-    byob = inflater.readable.getReader({ mode: 'byob' });
-  } catch {
-    // Not a byte stream (Node): the default reader.
+  if (expectedBytes > INFLATE_READ_BYTES) {
+    // The compressed data is all in memory: written in at once; a write fails only when the
+    // stream does, which the reader reports.
+    const inflater = new DecompressionStream('deflate');
+    const writer = inflater.writable.getWriter();
+    for (const data of idat) writer.write(data as Uint8Array<ArrayBuffer>).catch(() => {});
+    writer.close().catch(() => {});
+    stream = inflater.readable;
+    try {
+      byob = stream.getReader({ mode: 'byob' });
+    } catch {
+      // Not a byte stream (Node): the default reader.
+    }
+  } else {
+    stream = new Blob(idat as unknown as ConstructorParameters<typeof Blob>[0])
+      .stream()
+      .pipeThrough(new DecompressionStream('deflate'));
   }
-  const reader = byob ?? inflater.readable.getReader();
-  let buffer = new Uint8Array(Math.max(1, Math.min(INFLATE_READ_BYTES, expectedBytes)));
+  const reader = byob ?? stream.getReader();
+  let buffer = new Uint8Array(byob ? INFLATE_READ_BYTES : 0);
   try {
     for (;;) {
       let chunk: ReadableStreamReadResult<Uint8Array>;
