@@ -18,6 +18,7 @@ import { encode as encodePng } from 'fast-png';
 import { reduceCanvas } from '../public/reduce.js';
 import { MODEL_DIR, MODEL_JSON, PIXEL_COUNT, scalePixels, WEIGHTS_FILE } from '../src/shared/model-spec.ts';
 import { renderCanvasRgba, renderPaperDigit } from '../test/support/client-images.ts';
+import { withRowFilters } from '../test/support/filtered-png.ts';
 import { loadMnistTest } from '../test/support/mnist-files.ts';
 import { median } from './stats.ts';
 
@@ -80,6 +81,12 @@ for (const [label, w, h] of sizes) {
   if (quick && (label === '4 MP' || label === '12 MP')) continue;
   if (label !== '12 MP')
     add(`PNG ${label} (${w}×${h} RGB scan)`, { type: 'image/png', body: renderPaperDigit(digit(1), w, h, 'png') });
+  if (label === '0.3 MP' || label === '1 MP') {
+    add(`PNG ${label} (${w}×${h} RGB scan, rows filtered as libpng does)`, {
+      type: 'image/png',
+      body: withRowFilters(renderPaperDigit(digit(1), w, h, 'png')),
+    });
+  }
   if (label === '0.3 MP' || label === '1 MP')
     add(`PNG ${label} (${w}×${h} gray scan)`, {
       type: 'image/png',

@@ -1,18 +1,20 @@
-// Warm-up at global scope: the code on a request's path (JSON parsing and zod validation, the PNG
-// and JPEG decoders, normalisation, the forward pass, the answer's JSON) runs once while the Worker
-// starts, so it is compiled and its caches filled before the first real request arrives: V8
-// compiles functions lazily on their first call, and without this the first request pays for it.
-// workerd allows no Response at global scope (even `app.fetch()` of GET /healthz is refused: its
-// answer has a body), so the route's own steps are called directly, and Hono's router, which
-// builds its matcher on the first lookup, is asked for the routes. A failure is only logged.
+// Warm-up at global scope: the code on a request's path (Hono's routing and middleware, JSON
+// parsing and zod validation, the PNG and JPEG decoders, normalisation, the forward pass, the
+// answer's JSON) runs a few times while the Worker starts, so it is compiled and its caches filled
+// before the first real request arrives: V8 compiles functions lazily on their first call, and
+// without this the first request pays for it.
+//
+// workerd refuses, at global scope, any Request or Response with a body (and DecompressionStream):
+// `app.fetch()` of even GET /healthz fails there, as its answer has a body. So the requests below
+// go through the Worker's own fetch handler as `WarmUpRequest`s, real Requests without a body that
+// hand out their bytes from `text()`/`arrayBuffer()`, and for that call only the global `Response`
+// is a subclass that keeps no body (Hono builds its answers with `new Response(body, init)`). The
+// global is restored before the Worker serves anything, so no real request sees either class.
+// The PNG inflater (a stream) is warmed on already inflated rows. A failure is only logged.
 
 import { normalizeDigit } from '../shared/normalize';
-import { getRuntime } from './inference/runtime';
-import { imageToDigit, reduceFactor } from './input/decode-image';
-import { fromJsonBody } from './input/parsers';
-import { normalizeBatch } from './input/pictures';
+import { reduceFactor } from './input/decode-image';
 import { decodePngReduced, parsePng } from './input/png';
-import { ClassifyJsonBody } from './schemas';
 
 /** MNIST test digit 0 (a 7) drawn 2× on white paper, 56×56: as an 8-bit gray PNG and a JPEG. */
 const SEVEN_PNG =
@@ -24,8 +26,97 @@ const WARM_UP_ROUNDS = 3;
 
 const bytes = (base64: string) => Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
 
-export async function warmUp(app: { router: { match(method: string, path: string): unknown } }): Promise<void> {
+type FetchHandler = (request: Request, env: object) => Promise<Response>;
+
+/** A real Request (headers, URL, method) whose body is served from memory: workerd allows no body at global scope. */
+class WarmUpRequest extends Request {
+  readonly #bytes: Uint8Array | undefined;
+
+  constructor(path: string, init: { method?: string; headers?: Record<string, string>; body?: Uint8Array } = {}) {
+    const { body, ...rest } = init;
+    const headers = body ? { ...rest.headers, 'content-length': String(body.length) } : rest.headers;
+    super(`http://warm-up.invalid${path}`, { ...rest, headers });
+    this.#bytes = body;
+  }
+
+  override get body(): ReadableStream<Uint8Array<ArrayBuffer>> | null {
+    return this.#bytes ? new ReadableStream() : null;
+  }
+
+  override async arrayBuffer(): Promise<ArrayBuffer> {
+    return (this.#bytes ?? new Uint8Array()).slice().buffer as ArrayBuffer;
+  }
+
+  override async text(): Promise<string> {
+    return new TextDecoder().decode(this.#bytes);
+  }
+
+  override async json<T>(): Promise<T> {
+    return JSON.parse(await this.text());
+  }
+}
+
+/** Runs `fetch` with a global `Response` that drops bodies (allowed at global scope), then restores it. */
+async function withBodilessResponses<T>(run: () => Promise<T>): Promise<T> {
+  const RealResponse = globalThis.Response;
+  class BodilessResponse extends RealResponse {
+    constructor(_body?: BodyInit | null, init?: ResponseInit) {
+      super(null, init);
+    }
+  }
+  globalThis.Response = BodilessResponse;
+  try {
+    return await run();
+  } finally {
+    globalThis.Response = RealResponse;
+  }
+}
+
+export async function warmUp(
+  app: { router: { match(method: string, path: string): unknown } },
+  fetch: FetchHandler,
+): Promise<void> {
   const pixels = Array.from({ length: 784 }, (_, i) => (i % 28 > 12 && i % 28 < 16 && i > 112 && i < 672 ? 255 : 0));
+  const json = new TextEncoder().encode(JSON.stringify({ pixels }));
+  const post = (body: Uint8Array, type: string, headers: Record<string, string> = {}) => ({
+    method: 'POST',
+    headers: { 'content-type': type, ...headers },
+    body,
+  });
+  // Each request with the env it is sent with: no vars (the defaults), or an API key.
+  const keyed = { API_KEY: 'warm-up-key' };
+  // [what, request, env, the statuses it may answer]
+  const requests: Array<[string, () => WarmUpRequest, object, number[]]> = [
+    ['POST /classify JSON', () => new WarmUpRequest('/classify', post(json, 'application/json')), {}, [200]],
+    // Through the route up to the inflater, a stream that workerd refuses here (422; 200 in Node):
+    // the rows are warmed below.
+    ['POST /classify PNG', () => new WarmUpRequest('/classify', post(bytes(SEVEN_PNG), 'image/png')), {}, [200, 422]],
+    ['POST /classify JPEG', () => new WarmUpRequest('/classify', post(bytes(SEVEN_JPEG), 'image/jpeg')), {}, [200]],
+    [
+      'POST /classify with an API key',
+      () =>
+        new WarmUpRequest('/classify', post(json, 'application/json', { authorization: `Bearer ${keyed.API_KEY}` })),
+      keyed,
+      [200],
+    ],
+    ['GET /healthz', () => new WarmUpRequest('/healthz'), {}, [200]],
+    ['GET /model', () => new WarmUpRequest('/model'), {}, [200]],
+    [
+      'CORS preflight',
+      () =>
+        new WarmUpRequest('/classify', {
+          method: 'OPTIONS',
+          headers: {
+            origin: 'https://warm-up.invalid',
+            'access-control-request-method': 'POST',
+            'access-control-request-headers': 'content-type',
+          },
+        }),
+      {},
+      [204],
+    ],
+    ['not found', () => new WarmUpRequest('/nowhere'), {}, [404]],
+  ];
   const steps: Array<[string, () => unknown]> = [
     [
       'router',
@@ -35,16 +126,13 @@ export async function warmUp(app: { router: { match(method: string, path: string
         }
       },
     ],
-    [
-      'JSON digit',
+    ...requests.map(([what, request, env, statuses]): [string, () => unknown] => [
+      what,
       async () => {
-        const batch = await fromJsonBody(ClassifyJsonBody.parse(JSON.parse(JSON.stringify({ pixels }))));
-        const { classifier, metadata } = await getRuntime();
-        const [prediction] = await classifier.classify(normalizeBatch(batch).pixels, 1);
-        return JSON.stringify({ ...prediction, model: metadata.version });
+        const { status } = await withBodilessResponses(() => fetch(request(), env));
+        if (!statuses.includes(status)) throw new Error(`answered ${status}`);
       },
-    ],
-    ['JPEG', () => imageToDigit(bytes(SEVEN_JPEG), 'image/jpeg')],
+    ]),
     // PNG without its inflater (no streams at global scope): the chunk walk on a real file, then
     // the page's own form, a 140×140 opaque RGBA canvas export, as already inflated rows (every
     // row filter), reduced and normalised.

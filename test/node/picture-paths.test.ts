@@ -1,13 +1,16 @@
 // The fast picture paths give exactly what the whole-picture paths gave: PNG streamed through
 // DecompressionStream and reduced row by row vs fast-png's whole decode + gray + reduceForWork,
 // and the page's client-side reduction (public/reduce.js) vs the server reducing the canvas.
+import { inflateSync } from 'node:zlib';
 import { encode as encodePng } from 'fast-png';
 import { describe, expect, it } from 'vitest';
 import { reduceCanvas, WORK_SIDE } from '../../public/reduce.js';
 import { PIXEL_COUNT } from '../../src/shared/model-spec.ts';
 import { MAX_WORK_SIDE, normalizeDigit, reduceForWork } from '../../src/shared/normalize.ts';
-import { decodeToGray, imageToDigit } from '../../src/worker/input/decode-image.ts';
+import { decodeToGray, imageToDigit, reduceFactor } from '../../src/worker/input/decode-image.ts';
+import { decodePngReduced, parsePng } from '../../src/worker/input/png.ts';
 import { renderCanvasRgba, renderPaperDigit } from '../support/client-images.ts';
+import { filteredPng, unfilteredRgb } from '../support/filtered-png.ts';
 import { loadMnistTest } from '../support/mnist-files.ts';
 
 const mnist = loadMnistTest();
@@ -45,6 +48,8 @@ describe('streamed PNG decoding', () => {
       for (const [width, height, data] of [
         [w, h, c.data],
         [40, 30, c.data.subarray(0, 40 * 30 * (c.channels ?? 1))],
+        // Reduced by 3 with a last column of 1 px and a last row of 2 px.
+        [601, 299, c.data.subarray(0, 601 * 299 * (c.channels ?? 1))],
       ] as const) {
         const image = {
           width,
@@ -63,6 +68,57 @@ describe('streamed PNG decoding', () => {
           data: Array.from(whole.data),
         });
       }
+    }
+  });
+
+  const rowFilters = (png: Uint8Array) => {
+    const info = parsePng(png);
+    const rows = inflateSync(Buffer.concat(info.idat));
+    const rowBytes = rows.length / info.height;
+    return new Set(Array.from({ length: info.height }, (_, y) => rows[y * rowBytes]));
+  };
+
+  const scanPixels = (k: number, width: number, height: number) =>
+    unfilteredRgb(renderPaperDigit(digit(k), width, height, 'png')).rgb;
+
+  it('unfilters every row filter (0–4, and adaptive as libpng writes) to the same picture', async () => {
+    const [width, height] = [333, 250]; // reduced by 2
+    const rgb = scanPixels(3, width, height);
+    const gray = rgb.map((_, i) => rgb[i - (i % 3)]);
+    for (const [colorType, pixels, channels] of [
+      [2, rgb, 3],
+      [0, gray, 1],
+    ] as const) {
+      const unfiltered = await decodeToGray(
+        encodePng({ width, height, data: channels === 3 ? pixels : pixels.filter((_, i) => i % 3 === 0), channels }),
+      );
+      for (const filterType of [-1, 0, 1, 2, 3, 4]) {
+        const png = filteredPng(pixels, width, height, { colorType, filterType });
+        const filters = rowFilters(png);
+        expect(filterType === -1 ? filters.size > 2 : filters.has(filterType), `filter ${filterType}`).toBe(true);
+        const decoded = await decodeToGray(png);
+        expect(Array.from(decoded.data), `colour type ${colorType}, filter ${filterType}`).toEqual(
+          Array.from(unfiltered.data),
+        );
+      }
+    }
+  });
+
+  it('puts rows split between inflated chunks of any size together', async () => {
+    const [width, height] = [301, 227];
+    const png = filteredPng(scanPixels(4, width, height), width, height);
+    const info = parsePng(png);
+    const rows = Uint8Array.from(inflateSync(Buffer.concat(info.idat)));
+    const factor = reduceFactor(width, height, 100);
+    const whole = await decodePngReduced(info, factor, [rows.slice()]);
+    expect(whole).toEqual(await decodeToGray(png, 'image/png', 100));
+    for (const size of [1, 7, 3 * width, 3 * width + 1, 3 * width + 2, 4096, 65536]) {
+      const copy = rows.slice(); // rows are unfiltered in place
+      const chunks = Array.from({ length: Math.ceil(copy.length / size) }, (_, i) =>
+        copy.subarray(i * size, (i + 1) * size),
+      );
+      const decoded = await decodePngReduced(info, factor, chunks);
+      expect(Array.from(decoded.data), `chunks of ${size}`).toEqual(Array.from(whole.data));
     }
   });
 

@@ -5,6 +5,9 @@ import type { TestProject } from 'vitest/node';
 import { INPUT_SHAPE, METADATA_JSON, MODEL_DIR, PIXEL_COUNT } from '../../src/shared/model-spec.ts';
 import { readModelDir } from '../../src/tools/model-dir.ts';
 import { loadModelFiles } from '../../src/train/export.ts';
+import { decodeToGray } from '../../src/worker/input/decode-image.ts';
+import { renderPaperDigit } from '../support/client-images.ts';
+import { withRowFilters } from '../support/filtered-png.ts';
 import { loadMnistTest } from '../support/mnist-files.ts';
 
 /** MNIST test digits the workerd tests send (the whole set goes through wrangler in test/e2e). */
@@ -19,6 +22,8 @@ declare module 'vitest' {
     mnistLabels: number[];
     /** Stock tfjs-layers probabilities for the first REFERENCE_DIGITS digits. */
     referenceProbabilities: number[][];
+    /** 0.3 MP RGB scans with their rows filtered as libpng does (base64), and their gray as Node decodes them. */
+    filteredScans: Array<{ png: string; width: number; height: number; gray: string }>;
   }
 }
 
@@ -43,6 +48,17 @@ export default async function setup(project: TestProject) {
   const images = mnist.images.subarray(0, FIXTURE_DIGITS * PIXEL_COUNT);
   project.provide('mnistImages', Buffer.from(images).toString('base64'));
   project.provide('mnistLabels', Array.from(mnist.labels.subarray(0, FIXTURE_DIGITS)));
+  const scans = await Promise.all(
+    [3, 8].map(async (k) => {
+      const png = withRowFilters(
+        renderPaperDigit(images.subarray(k * PIXEL_COUNT, (k + 1) * PIXEL_COUNT), 632, 474, 'png'),
+      );
+      const gray = await decodeToGray(png);
+      const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
+      return { png: b64(png), width: gray.width, height: gray.height, gray: b64(Uint8Array.from(gray.data)) };
+    }),
+  );
+  project.provide('filteredScans', scans);
   project.provide(
     'referenceProbabilities',
     await stockTfjsProbabilities(images.subarray(0, REFERENCE_DIGITS * PIXEL_COUNT)),

@@ -16,6 +16,28 @@ describe('GET /healthz', () => {
   });
 });
 
+describe('Server-Timing', () => {
+  it("reports the Worker's own time on every answer", async () => {
+    const answers = [
+      await request('/healthz'),
+      await postJson({ pixels: new Array(784).fill(0) }),
+      await postJson({ pixels: [1] }),
+      await request('/nowhere'),
+    ];
+    for (const res of answers) {
+      const dur = /^app;dur=(\d+(\.\d+)?)$/.exec(res.headers.get('server-timing') ?? '')?.[1];
+      expect(Number(dur), res.url).toBeGreaterThanOrEqual(0);
+      await res.arrayBuffer();
+    }
+  });
+
+  it('leaves the runtime its own Response after the warm-up swapped it', async () => {
+    await import('../../src/worker/index');
+    expect(Response.name).toBe('Response');
+    expect(await new Response('kept').text()).toBe('kept');
+  });
+});
+
 describe('GET /model', () => {
   it('describes the committed model and the wasm SIMD backend', async () => {
     const res = await request('/model');
