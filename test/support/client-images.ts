@@ -147,6 +147,18 @@ function photograph(canvas: Canvas, rng: Rng, opts: { noise: number; lightInk?: 
   return rgb;
 }
 
+/** Opaque RGBA from packed RGB, as the encoders that take RGBA want it. */
+export function rgbToRgba(rgb: Uint8Array): Uint8Array {
+  const rgba = new Uint8Array((rgb.length / 3) * 4);
+  for (let i = 0; i < rgb.length / 3; i++) {
+    rgba[4 * i] = rgb[3 * i];
+    rgba[4 * i + 1] = rgb[3 * i + 1];
+    rgba[4 * i + 2] = rgb[3 * i + 2];
+    rgba[4 * i + 3] = 255;
+  }
+  return rgba;
+}
+
 function rgbToGray(rgb: Uint8Array): Uint8Array {
   const out = new Uint8Array(rgb.length / 3);
   for (let i = 0; i < out.length; i++)
@@ -308,14 +320,7 @@ export function renderPaperDigit(
   const rgb = photograph(canvas, rng, { noise: 3 });
   if (format === 'png') return encodePng({ width, height, data: rgb, channels: 3, depth: 8 });
   if (format === 'gray-png') return encodePng({ width, height, data: rgbToGray(rgb), channels: 1, depth: 8 });
-  const rgba = new Uint8Array(width * height * 4);
-  for (let i = 0; i < width * height; i++) {
-    rgba[4 * i] = rgb[3 * i];
-    rgba[4 * i + 1] = rgb[3 * i + 1];
-    rgba[4 * i + 2] = rgb[3 * i + 2];
-    rgba[4 * i + 3] = 255;
-  }
-  return new Uint8Array(jpeg.encode({ width, height, data: rgba }, 85).data);
+  return new Uint8Array(jpeg.encode({ width, height, data: rgbToRgba(rgb) }, 85).data);
 }
 
 /** The page's 280×280 canvas export of an MNIST digit: black strokes, alpha = coverage (what `canvas.toBlob` writes). */

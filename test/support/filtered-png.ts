@@ -3,6 +3,7 @@
 import { inflateSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 import { parsePng } from '../../src/worker/input/png.ts';
+import { rgbToRgba } from './client-images.ts';
 
 /** 8-bit opaque RGB pixels of an unfiltered 8-bit RGB PNG (as fast-png writes them). */
 export function unfilteredRgb(png: Uint8Array): { width: number; height: number; rgb: Uint8Array } {
@@ -29,14 +30,7 @@ export function filteredPng(
   height: number,
   { colorType = 2, filterType = -1 }: { colorType?: 0 | 2; filterType?: number } = {},
 ): Uint8Array {
-  const rgba = new Uint8Array(width * height * 4);
-  for (let i = 0; i < width * height; i++) {
-    rgba[4 * i] = rgb[3 * i];
-    rgba[4 * i + 1] = rgb[3 * i + 1];
-    rgba[4 * i + 2] = rgb[3 * i + 2];
-    rgba[4 * i + 3] = 255;
-  }
-  const png = Object.assign(new PNG({ width, height }), { data: Buffer.from(rgba) });
+  const png = Object.assign(new PNG({ width, height }), { data: Buffer.from(rgbToRgba(rgb)) });
   return new Uint8Array(PNG.sync.write(png, { colorType, filterType }));
 }
 
