@@ -28,14 +28,16 @@ export interface Accumulators {
  * in one pass over plain arrays, in place: the trainer keeps its weights in (shared) memory, and
  * twelve tfjs ops per weight cost 10× more than this loop.
  */
-export function adadeltaStep(config: AdadeltaConfig, w: Float32Array, g: ArrayLike<number>, acc: Accumulators): void {
+export function adadeltaStep(config: AdadeltaConfig, w: Float32Array, g: Float32Array, acc: Accumulators): void {
   const { learningRate, rho, epsilon } = config;
   const { squaredGrad, squaredUpdate } = acc;
+  const decay = 1 - rho;
   for (let i = 0; i < w.length; i++) {
-    const eg = rho * squaredGrad[i] + (1 - rho) * g[i] * g[i];
-    const update = (g[i] * Math.sqrt(squaredUpdate[i] + epsilon)) / Math.sqrt(eg + epsilon);
+    const gi = g[i];
+    const eg = rho * squaredGrad[i] + decay * gi * gi;
+    const update = (gi * Math.sqrt(squaredUpdate[i] + epsilon)) / Math.sqrt(eg + epsilon);
     squaredGrad[i] = eg;
-    squaredUpdate[i] = rho * squaredUpdate[i] + (1 - rho) * update * update;
+    squaredUpdate[i] = rho * squaredUpdate[i] + decay * update * update;
     w[i] -= learningRate * update;
   }
 }
@@ -65,11 +67,26 @@ export class KerasAdadelta extends tf.Optimizer {
     this.incrementIterations();
   }
 
-  /** The trainer's interface: one step of every weight, on flat arrays the caller owns. */
-  applyToArrays(weights: readonly { name: string; values: Float32Array; gradient: ArrayLike<number> }[]): void {
-    for (const { name, values, gradient } of weights) {
-      adadeltaStep(this.config, values, gradient, this.accumulatorsFor(name, values.length));
+  /**
+   * The trainer's interface: its replica group applies the steps (adadeltaStep over ranges of flat
+   * arrays, in several threads), so the accumulators move into `flat`, laid out as `layout`, and
+   * the ones kept by name become views of it; values already held (a resumed run's) are carried over.
+   */
+  shareAccumulators(flat: Accumulators, layout: readonly { name: string; offset: number; size: number }[]): void {
+    for (const { name, offset, size } of layout) {
+      const view: Accumulators = {
+        squaredGrad: flat.squaredGrad.subarray(offset, offset + size),
+        squaredUpdate: flat.squaredUpdate.subarray(offset, offset + size),
+      };
+      const held = this.accumulators.get(name);
+      view.squaredGrad.set(held?.squaredGrad ?? new Float32Array(size));
+      view.squaredUpdate.set(held?.squaredUpdate ?? new Float32Array(size));
+      this.accumulators.set(name, view);
     }
+  }
+
+  /** Counts a step applied through shared accumulators (see shareAccumulators). */
+  countStep(): void {
     this.incrementIterations();
   }
 

@@ -3,13 +3,16 @@
 // SharedArrayBuffers (data sets, batch indices, weights, gradients, test-set probabilities) and
 // Atomics, never postMessage.
 //
-// One step: the main thread writes the batch's indices, wakes the workers, computes its own shard
-// and waits; it adds the shards' gradients and the trainer applies ONE Adadelta update to the
-// shared weights; every replica loads them before its next command.
+// One step is two commands. Step: the main thread writes the batch's indices and wakes the workers;
+// every rank computes its shard's gradient into its slot. Update: every rank adds the slots over
+// its own range of the weights and applies ONE Adadelta step to that range of the shared weights
+// (the accumulators are shared too), so the update is split across the threads rather than run by
+// the main thread while the workers wait. Every replica loads the new weights at its next command.
 import type { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { type DigitSet, NUM_CLASSES, PIXEL_COUNT } from '../shared/model-spec.ts';
 import { type DropoutDraw, evaluateRange, PARAM_COUNT, PARAMS, type ShardResult, shardGradients } from './network.ts';
+import { type Accumulators, adadeltaStep, type KerasAdadelta } from './optimizer.ts';
 import { launchReplicaThreads, type ReplicaThread } from './replica-threads.ts';
 import { addThreadMarks } from './timings.ts';
 
@@ -32,6 +35,8 @@ export enum Command {
   Exit = 3,
   /** Softmax outputs of the test set under `SharedState.stored`. */
   Predict = 4,
+  /** Sum the last Step's gradients and apply one Adadelta step, each rank over its range of the weights. */
+  Update = 5,
 }
 
 /** Shared memory of a group; handed to each worker once, in one message when the group starts. */
@@ -48,8 +53,14 @@ export interface SharedState {
   stored: Float32Array;
   /** test.count × 10 softmax outputs of the last Predict command, row-major. */
   probabilities: Float32Array;
-  /** Ranks 1..N−1: a full gradient vector each. */
+  /** Per rank: its shard's gradient, a full vector each (rank r at r × PARAM_COUNT). */
   grads: Float32Array;
+  /** The last step's batch gradient, the sum of the ranks' (written by Update). */
+  gradient: Float32Array;
+  /** Adadelta's accumulators, flat in PARAMS order (the optimizer's are views of them). */
+  accumulators: Accumulators;
+  /** Adadelta's learning rate, ρ and ε. */
+  adadelta: Float64Array;
   train: DigitSet;
   test: DigitSet;
   error: Uint8Array;
@@ -100,24 +111,58 @@ export class Replica {
 
   private weightsVersion = 0;
 
-  /** Worker ranks reload the shared weights when the main thread has changed them. */
+  /** Reloads the shared weights if they changed since this replica last loaded them. */
   syncWeights(): void {
     const version = Atomics.load(this.state.control, WEIGHTS_VERSION);
-    if (this.rank !== 0 && version !== this.weightsVersion) {
+    if (version !== this.weightsVersion) {
       loadWeights(this.variables, this.state.weights);
       this.weightsVersion = version;
     }
   }
 
-  /** This rank's gradients for its shard of the batch in `state.batch`. */
-  stepShard(): { grads: tf.Tensor[]; result: ShardResult } {
-    const { control, batch, workers, train } = this.state;
+  /** The weights' version this replica holds; the main thread's replica is current after publishing. */
+  markCurrent(): void {
+    this.weightsVersion = Atomics.load(this.state.control, WEIGHTS_VERSION);
+  }
+
+  /** This rank's gradient for its shard of the batch in `state.batch`, written into its slot of `state.grads`. */
+  stepShard(): ShardResult {
+    const { control, batch, workers, train, grads } = this.state;
     const count = control[BATCH_COUNT];
     const [from, to] = shardRange(count, workers, this.rank);
     const dropout: DropoutDraw | undefined = control[DROPOUT]
       ? { seed: control[DROPOUT_SEED], step: control[STEP], firstPosition: from }
       : undefined;
-    return shardGradients(this.variables, train, batch.subarray(from, to), count, dropout);
+    const shard = shardGradients(this.variables, train, batch.subarray(from, to), count, dropout);
+    const slot = this.rank * PARAM_COUNT;
+    shard.grads.forEach((g, i) => {
+      grads.set(g.dataSync() as Float32Array, slot + PARAMS[i].offset);
+    });
+    tf.dispose(shard.grads);
+    return shard.result;
+  }
+
+  /**
+   * This rank's range of the weights: the ranks' gradients added (in rank order, as one thread
+   * would), then one Adadelta step of the shared weights and accumulators.
+   */
+  updateShard(): void {
+    const { workers, grads, gradient, weights, accumulators, adadelta } = this.state;
+    const [from, to] = shardRange(PARAM_COUNT, workers, this.rank);
+    gradient.set(grads.subarray(from, to), from);
+    for (let rank = 1; rank < workers; rank++) {
+      const slot = rank * PARAM_COUNT;
+      for (let i = from; i < to; i++) gradient[i] += grads[slot + i];
+    }
+    adadeltaStep(
+      { learningRate: adadelta[0], rho: adadelta[1], epsilon: adadelta[2] },
+      weights.subarray(from, to),
+      gradient.subarray(from, to),
+      {
+        squaredGrad: accumulators.squaredGrad.subarray(from, to),
+        squaredUpdate: accumulators.squaredUpdate.subarray(from, to),
+      },
+    );
   }
 
   /** Test-set figures of this rank's share of the test set. */
@@ -140,17 +185,15 @@ export class Replica {
 
   /** Runs one command on a worker rank and publishes its results. */
   run(command: Command): void {
+    if (command === Command.Update) {
+      this.updateShard();
+      return;
+    }
     this.syncWeights();
-    const { results, grads } = this.state;
+    const { results } = this.state;
     let result: ShardResult;
     if (command === Command.Step) {
-      const shard = this.stepShard();
-      const slot = (this.rank - 1) * PARAM_COUNT;
-      shard.grads.forEach((g, i) => {
-        grads.set(g.dataSync() as Float32Array, slot + PARAMS[i].offset);
-      });
-      tf.dispose(shard.grads);
-      result = shard.result;
+      result = this.stepShard();
     } else if (command === Command.Predict) {
       result = this.predictShard();
     } else {
@@ -186,8 +229,6 @@ export function serveCommands(replica: Replica): void {
 
 export interface StepOutcome extends ShardResult {
   count: number;
-  /** The batch's gradient (sum of the shards'), flat in PARAMS order; valid until the next step. */
-  gradient: Float32Array;
 }
 
 /** The main thread's handle on the group: rank 0 plus N−1 worker threads. */
@@ -195,7 +236,8 @@ export class ReplicaGroup {
   readonly state: SharedState;
   private readonly replica: Replica;
   private readonly threads: Worker[] = [];
-  private readonly gradient = new Float32Array(PARAM_COUNT);
+  /** The optimizer whose accumulators live in the shared memory. */
+  private optimizer: KerasAdadelta | undefined;
   private threadFailure: Promise<never>;
 
   private constructor(state: SharedState, variables: readonly tf.Variable[]) {
@@ -234,7 +276,10 @@ export class ReplicaGroup {
       weights: floats(PARAM_COUNT),
       stored: floats(PARAM_COUNT),
       probabilities: floats(options.test.count * NUM_CLASSES),
-      grads: sharedCopy(Float32Array, (workers - 1) * PARAM_COUNT),
+      grads: floats(workers * PARAM_COUNT),
+      gradient: floats(PARAM_COUNT),
+      accumulators: { squaredGrad: floats(PARAM_COUNT), squaredUpdate: floats(PARAM_COUNT) },
+      adadelta: sharedCopy(Float64Array, 3),
       // One thread needs no shared copies of the data.
       train: single ? options.train : sharedDigits(options.train),
       test: single ? options.test : sharedDigits(options.test),
@@ -287,17 +332,39 @@ export class ReplicaGroup {
     return this.state.weights;
   }
 
-  /** Copies `params` (default: the main thread's variables) into the shared weights. */
+  /** Copies `params` (default: the main thread's variables, which must be current) into the shared weights. */
   publishWeights(params: readonly tf.Tensor[] = this.replica.variables): void {
     params.forEach((t, i) => {
       this.state.weights.set(t.dataSync() as Float32Array, PARAMS[i].offset);
     });
     Atomics.add(this.state.control, WEIGHTS_VERSION, 1);
+    if (params === this.replica.variables) this.replica.markCurrent();
   }
 
-  /** After an update of `weights`: the main thread loads them now, the workers at their next command. */
-  weightsUpdated(): void {
-    loadWeights(this.replica.variables, this.state.weights);
+  /** The last update's batch gradient (the sum of the shards'), flat in PARAMS order; valid until the next update. */
+  get gradient(): Float32Array {
+    return this.state.gradient;
+  }
+
+  /**
+   * ONE Keras-Adadelta step of the shared weights with the last Step's gradients, split across the
+   * ranks by range of the weights. The optimizer's accumulators become views of shared memory on
+   * its first update (their values carried over: a resumed run's are restored before). Every replica
+   * loads the new weights at its next command.
+   */
+  async update(optimizer: KerasAdadelta): Promise<void> {
+    if (this.optimizer !== optimizer) {
+      const names = this.replica.variables.map((v) => v.name);
+      optimizer.shareAccumulators(
+        this.state.accumulators,
+        PARAMS.map((p, i) => ({ ...p, name: names[i] })),
+      );
+      const { learningRate, rho, epsilon } = optimizer.config;
+      this.state.adadelta.set([learningRate, rho, epsilon]);
+      this.optimizer = optimizer;
+    }
+    await this.broadcast(Command.Update, () => this.replica.updateShard());
+    optimizer.countStep();
     Atomics.add(this.state.control, WEIGHTS_VERSION, 1);
   }
 
@@ -323,37 +390,36 @@ export class ReplicaGroup {
     }
   }
 
-  /** Gradient of the batch `indices` (shards over all ranks, summed) and its loss and hits. */
+  /** The gradients of the batch `indices`, a shard per rank (summed by `update`), and its loss and hits. */
   async gradients(indices: ArrayLike<number>, dropout: { seed: number; step: number } | null): Promise<StepOutcome> {
-    const { control, batch, results, grads } = this.state;
+    const { control, batch, results } = this.state;
     batch.set(indices);
     control[BATCH_COUNT] = indices.length;
     control[DROPOUT] = dropout ? 1 : 0;
     control[DROPOUT_SEED] = dropout?.seed ?? 0;
     control[STEP] = dropout?.step ?? 0;
-    let own!: { grads: tf.Tensor[]; result: ShardResult };
-    await this.broadcast(Command.Step, () => (own = this.replica.stepShard()));
-    results[0] = own.result.lossSum;
-    results[1] = own.result.correct;
-    const total = this.gradient;
-    own.grads.forEach((g, i) => {
-      total.set(g.dataSync() as Float32Array, PARAMS[i].offset);
+    let own!: ShardResult;
+    await this.broadcast(Command.Step, () => {
+      this.replica.syncWeights();
+      own = this.replica.stepShard();
     });
-    tf.dispose(own.grads);
-    // Shards added in rank order, the same every step.
-    for (let rank = 1; rank < this.workers; rank++) {
-      const slot = grads.subarray((rank - 1) * PARAM_COUNT, rank * PARAM_COUNT);
-      for (let i = 0; i < PARAM_COUNT; i++) total[i] += slot[i];
-    }
-    return { ...this.sum(), count: indices.length, gradient: total };
+    results[0] = own.lossSum;
+    results[1] = own.correct;
+    return { ...this.sum(), count: indices.length };
   }
 
   /** Σ loss and correct count over the test set, split across ranks; `params` default to the current weights. */
   async evaluate(params?: readonly tf.Tensor[]): Promise<ShardResult> {
-    if (params) this.publishWeights(params);
+    if (params) {
+      this.replica.syncWeights(); // the trained weights, to publish again afterwards
+      this.publishWeights(params);
+    }
     let own!: ShardResult;
     // Rank 0 evaluates `params` directly; its variables keep the trained weights.
-    await this.broadcast(Command.Evaluate, () => (own = this.replica.evaluateShard(params)));
+    await this.broadcast(Command.Evaluate, () => {
+      if (!params) this.replica.syncWeights();
+      own = this.replica.evaluateShard(params);
+    });
     this.state.results[0] = own.lossSum;
     this.state.results[1] = own.correct;
     const figures = this.sum();

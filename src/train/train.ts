@@ -98,7 +98,6 @@ export async function trainModel(
 ): Promise<TrainSummary> {
   const { hooks = {}, shouldStop = () => false } = options;
   const history = [...(options.history ?? [])];
-  const variables = trainableVariables(model);
   const optimizer = model.optimizer as KerasAdadelta;
   const steps = Math.ceil(train.count / recipe.batchSize);
   let stepSeconds = 0;
@@ -136,7 +135,7 @@ export async function trainModel(
             `applying that step; the last checkpoint and model are untouched`,
         );
       }
-      applyUpdate(optimizer, variables, group, batch.gradient);
+      await group.update(optimizer);
 
       lossSum += batch.lossSum;
       correct += batch.correct;
@@ -177,23 +176,6 @@ export async function trainModel(
     }
   }
   return summary(null);
-}
-
-/** ONE Keras-Adadelta step of the shared weights with the batch's gradient; every replica then loads them. */
-function applyUpdate(
-  optimizer: KerasAdadelta,
-  variables: readonly tf.Variable[],
-  group: ReplicaGroup,
-  gradient: Float32Array,
-): void {
-  optimizer.applyToArrays(
-    PARAMS.map((p, i) => ({
-      name: variables[i].name,
-      values: group.weights.subarray(p.offset, p.offset + p.size),
-      gradient: gradient.subarray(p.offset, p.offset + p.size),
-    })),
-  );
-  group.weightsUpdated();
 }
 
 // Keras-model helpers for tools and tests, independent of the training loop.

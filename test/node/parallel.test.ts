@@ -9,7 +9,7 @@ import { loadStoredModel, readModelDir } from '../../src/tools/model-dir.ts';
 import { useWasmBackend } from '../../src/train/backend.ts';
 import { type DigitSet, loadSplit, take } from '../../src/train/data.ts';
 import { buildModel } from '../../src/train/model.ts';
-import { PARAM_COUNT, PARAMS } from '../../src/train/network.ts';
+import { PARAM_COUNT } from '../../src/train/network.ts';
 import type { KerasAdadelta } from '../../src/train/optimizer.ts';
 import { ReplicaGroup, shardRange } from '../../src/train/parallel.ts';
 import { trainableVariables } from '../../src/train/train.ts';
@@ -30,16 +30,8 @@ async function startGroup(workers: number, train: DigitSet, test: DigitSet) {
   /** One training step on BATCH: returns the gradient used. */
   const step = async (dropout: { seed: number; step: number } | null) => {
     const batch = await group.gradients(BATCH, dropout);
-    const gradient = batch.gradient.slice();
-    (model.optimizer as KerasAdadelta).applyToArrays(
-      PARAMS.map((p, i) => ({
-        name: variables[i].name,
-        values: group.weights.subarray(p.offset, p.offset + p.size),
-        gradient: batch.gradient.subarray(p.offset, p.offset + p.size),
-      })),
-    );
-    group.weightsUpdated();
-    return { gradient, lossSum: batch.lossSum, correct: batch.correct };
+    await group.update(model.optimizer as KerasAdadelta);
+    return { gradient: group.gradient.slice(), lossSum: batch.lossSum, correct: batch.correct };
   };
   return { group, step };
 }
