@@ -92,10 +92,24 @@ export function shardRange(n: number, parts: number, rank: number): [number, num
   return [from, from + base + (rank < extra ? 1 : 0)];
 }
 
-/** Copies shared weights into a replica's variables. */
+/**
+ * A float32 tensor's data where the wasm backend keeps it, to read without dataSync's copy (the
+ * ~5 MB of gradients every replica hands over at every step); `undefined` on another backend.
+ * Never written in place: the backend caches XNNPACK operators with their packed weights by
+ * tensor, so new weights must arrive as new tensors.
+ */
+function wasmData(t: tf.Tensor): Float32Array | undefined {
+  const backend = tf.backend() as tf.KernelBackend & { typedArrayFromHeap?(t: tf.TensorInfo): Float32Array };
+  return backend.typedArrayFromHeap && t.dtype === 'float32' ? backend.typedArrayFromHeap(t) : undefined;
+}
+
+/** Copies shared weights into a replica's variables, as new tensors (see wasmData). */
 export function loadWeights(variables: readonly tf.Variable[], weights: Float32Array): void {
+  // The wasm backend copies a tensor's values into its memory; the cpu backend would keep a view of shared memory.
+  const copy = tf.getBackend() !== 'wasm';
   PARAMS.forEach((p, i) => {
-    const t = tf.tensor(weights.slice(p.offset, p.offset + p.size), p.shape);
+    const values = weights.subarray(p.offset, p.offset + p.size);
+    const t = tf.tensor(copy ? values.slice() : values, p.shape);
     variables[i].assign(t);
     t.dispose();
   });
@@ -136,7 +150,7 @@ export class Replica {
     const shard = shardGradients(this.variables, train, batch.subarray(from, to), count, dropout);
     const slot = this.rank * PARAM_COUNT;
     shard.grads.forEach((g, i) => {
-      grads.set(g.dataSync() as Float32Array, slot + PARAMS[i].offset);
+      grads.set(wasmData(g) ?? (g.dataSync() as Float32Array), slot + PARAMS[i].offset);
     });
     tf.dispose(shard.grads);
     return shard.result;
