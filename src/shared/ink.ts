@@ -1,6 +1,8 @@
 // Finding the ink in a grayscale picture of one digit: which polarity it has, how far the ink
 // stands out from the paper, and which marks are the digit rather than noise or specks.
 
+import { roundHalfUp } from './round.ts';
+
 /** An 8-bit grayscale picture: 0 is black, 255 is white. */
 export interface GrayImage {
   readonly width: number;
@@ -53,13 +55,19 @@ function percentileOfHistogram(hist: Uint32Array, total: number, p: number): num
   return hist.length - 1;
 }
 
-/** Calls `visit(i)` for every pixel of the border ring (1/32 of the short side, at least 1 px). */
+/**
+ * Calls `visit(i)` for every pixel of the border ring (1/32 of the short side, at least 1 px), row
+ * by row: whole rows at the top and bottom, the ring's two ends of the rows between.
+ */
 function forBorder(width: number, height: number, visit: (i: number) => void): void {
   const ring = Math.max(1, Math.floor(Math.min(width, height) / 32));
   for (let y = 0; y < height; y++) {
-    const edgeRow = y < ring || y >= height - ring;
-    for (let x = 0; x < width; x++) {
-      if (edgeRow || x < ring || x >= width - ring) visit(y * width + x);
+    const row = y * width;
+    if (y < ring || y >= height - ring || 2 * ring >= width) {
+      for (let x = 0; x < width; x++) visit(row + x);
+    } else {
+      for (let x = 0; x < ring; x++) visit(row + x);
+      for (let x = width - ring; x < width; x++) visit(row + x);
     }
   }
 }
@@ -97,16 +105,26 @@ function paperMap(image: GrayImage, lightPaper: boolean, paper: number): Float32
   const cols = Math.ceil(width / cell);
   const rows = Math.ceil(height / cell);
   const hists = new Uint32Array(cols * rows * 256);
-  for (let y = 0; y < height; y++) {
+  for (let y = 0, i = 0; y < height; y++) {
     const rowBase = Math.floor(y / cell) * cols;
-    for (let x = 0; x < width; x++) hists[(rowBase + Math.floor(x / cell)) * 256 + data[y * width + x]]++;
+    // A run of `cell` pixels per cell, into that cell's histogram.
+    for (let c = 0, x = 0; c < cols; c++) {
+      const hist = (rowBase + c) * 256;
+      for (const end = Math.min(width, x + cell); x < end; x++, i++) hists[hist + data[i]]++;
+    }
   }
   const cellPaper = new Float32Array(cols * rows);
-  for (let c = 0; c < cols * rows; c++) {
-    const hist = hists.subarray(c * 256, (c + 1) * 256);
-    let total = 0;
-    for (let v = 0; v < 256; v++) total += hist[v];
-    cellPaper[c] = percentileOfHistogram(hist, total, lightPaper ? PAPER_PERCENTILE : 1 - PAPER_PERCENTILE);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      // Every cell holds cell × cell pixels but those of the last column and row.
+      const total = (Math.min(width, (c + 1) * cell) - c * cell) * (Math.min(height, (r + 1) * cell) - r * cell);
+      const hist = hists.subarray((r * cols + c) * 256, (r * cols + c + 1) * 256);
+      cellPaper[r * cols + c] = percentileOfHistogram(
+        hist,
+        total,
+        lightPaper ? PAPER_PERCENTILE : 1 - PAPER_PERCENTILE,
+      );
+    }
   }
   const spread = new Float32Array(cols * rows);
   for (let r = 0; r < rows; r++) {
@@ -136,20 +154,30 @@ function paperMap(image: GrayImage, lightPaper: boolean, paper: number): Float32
       smooth[r * cols + c] = sum / count;
     }
   }
-  // Bilinear between cell centres.
-  for (let y = 0; y < height; y++) {
+  // Bilinear between cell centres. The columns' cells and weights are the same on every row.
+  const c0s = new Int32Array(width);
+  const c1s = new Int32Array(width);
+  const wxs = new Float64Array(width);
+  for (let x = 0; x < width; x++) {
+    const fx = Math.min(cols - 1, Math.max(0, (x + 0.5) / cell - 0.5));
+    c0s[x] = Math.floor(fx);
+    c1s[x] = Math.min(cols - 1, c0s[x] + 1);
+    wxs[x] = fx - c0s[x];
+  }
+  for (let y = 0, i = 0; y < height; y++) {
     const fy = Math.min(rows - 1, Math.max(0, (y + 0.5) / cell - 0.5));
     const r0 = Math.floor(fy);
     const r1 = Math.min(rows - 1, r0 + 1);
     const wy = fy - r0;
-    for (let x = 0; x < width; x++) {
-      const fx = Math.min(cols - 1, Math.max(0, (x + 0.5) / cell - 0.5));
-      const c0 = Math.floor(fx);
-      const c1 = Math.min(cols - 1, c0 + 1);
-      const wx = fx - c0;
-      map[y * width + x] =
-        (1 - wy) * ((1 - wx) * smooth[r0 * cols + c0] + wx * smooth[r0 * cols + c1]) +
-        wy * ((1 - wx) * smooth[r1 * cols + c0] + wx * smooth[r1 * cols + c1]);
+    const top = r0 * cols;
+    const bottom = r1 * cols;
+    for (let x = 0; x < width; x++, i++) {
+      const c0 = c0s[x];
+      const c1 = c1s[x];
+      const wx = wxs[x];
+      map[i] =
+        (1 - wy) * ((1 - wx) * smooth[top + c0] + wx * smooth[top + c1]) +
+        wy * ((1 - wx) * smooth[bottom + c0] + wx * smooth[bottom + c1]);
     }
   }
   return map;
@@ -243,7 +271,8 @@ function contrastAgainstPaper(image: GrayImage): Contrast {
   // Signed contrast against the paper map; on the border it is paper and noise, which gives the
   // map's offset from the paper's middle and the noise level.
   const raw = new Float32Array(n);
-  for (let i = 0; i < n; i++) raw[i] = inverted ? paper[i] - data[i] : data[i] - paper[i];
+  if (inverted) for (let i = 0; i < n; i++) raw[i] = paper[i] - data[i];
+  else for (let i = 0; i < n; i++) raw[i] = data[i] - paper[i];
   const residuals = new Uint32Array(511);
   forBorder(width, height, (i) => {
     residuals[255 + Math.max(-255, Math.min(255, Math.round(raw[i])))]++;
@@ -255,9 +284,12 @@ function contrastAgainstPaper(image: GrayImage): Contrast {
   const contrast = new Uint8Array(n);
   const mask = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
-    const d = Math.round(raw[i] - offset);
-    if (d > 0) contrast[i] = Math.min(255, d);
-    if (d > floor) mask[i] = 1;
+    // Math.round(raw[i] - offset), exactly (see roundHalfUp), and clipped to 0–255 without
+    // branches: on paper d is noise around 0, and a branch on its sign is a coin toss.
+    const d = roundHalfUp(raw[i] - offset);
+    const positive = d & ~(d >> 31);
+    contrast[i] = positive | ((255 - positive) >> 31); // -1 (stored as 255) above 255
+    mask[i] = +(d > floor);
   }
   return { contrast, mask, threshold, floor, inverted };
 }

@@ -5,6 +5,7 @@
 import { extractInk, type GrayImage } from './ink.ts';
 import { IMAGE_SIZE, MAX_PIXEL_VALUE, PIXEL_COUNT } from './model-spec.ts';
 import { type FloatImage, resample } from './resample.ts';
+import { roundHalfUp } from './round.ts';
 import { strokeWidth, thinStrokes } from './stroke.ts';
 
 export { type GrayImage, NoInkError } from './ink.ts';
@@ -39,20 +40,28 @@ const MIN_THINNING_SIDE = 2 * DIGIT_BOX_SIZE;
 export function reduceForWork(image: GrayImage, maxSide = MAX_WORK_SIDE): GrayImage {
   const factor = Math.ceil(Math.max(image.width, image.height) / maxSide);
   if (factor <= 1) return image;
-  const width = Math.ceil(image.width / factor);
-  const height = Math.ceil(image.height / factor);
+  const { width: w, height: h, data: pixels } = image;
+  const width = Math.ceil(w / factor);
+  const height = Math.ceil(h / factor);
   const sums = new Uint32Array(width * height);
-  const counts = new Uint32Array(width * height);
-  for (let y = 0; y < image.height; y++) {
+  for (let y = 0, i = 0; y < h; y++) {
     const row = Math.floor(y / factor) * width;
-    for (let x = 0; x < image.width; x++) {
-      const o = row + Math.floor(x / factor);
-      sums[o] += image.data[y * image.width + x];
-      counts[o]++;
+    // A run of `factor` pixels per cell, summed into one local.
+    for (let cx = 0, x = 0; cx < width; cx++) {
+      let sum = 0;
+      for (const end = Math.min(w, x + factor); x < end; x++, i++) sum += pixels[i];
+      sums[row + cx] += sum;
     }
   }
   const data = new Uint8Array(width * height);
-  for (let i = 0; i < data.length; i++) data[i] = Math.round(sums[i] / counts[i]);
+  // Every cell holds factor × factor pixels but those of the last column and row.
+  const lastColumn = w - (width - 1) * factor;
+  for (let cy = 0, o = 0; cy < height; cy++) {
+    const rows = Math.min(factor, h - cy * factor);
+    for (const end = o + width - 1; o < end; o++) data[o] = roundHalfUp(sums[o] / (rows * factor));
+    data[o] = roundHalfUp(sums[o] / (rows * lastColumn));
+    o++;
+  }
   return { width, height, data };
 }
 

@@ -13,6 +13,7 @@
 // 12-bit, multi-scan) returns undefined and the caller falls back to jpeg-js.
 
 import type { GrayImage } from '../../shared/normalize.ts';
+import { roundHalfUp } from '../../shared/round.ts';
 import { ApiError } from '../errors.ts';
 
 const invalid = (message: string) => new ApiError(422, 'invalid_image', `The JPEG could not be decoded: ${message}.`);
@@ -352,7 +353,7 @@ function decodeScan(
     const cols = Math.min(n, outWidth - x0);
     for (let i = 0; i < rows; i++) {
       for (let j = 0; j < cols; j++) {
-        const v = Math.round(128 + cell[i * n + j]);
+        const v = roundHalfUp(128 + cell[i * n + j]);
         out[(y0 + i) * outWidth + x0 + j] = v < 0 ? 0 : Math.min(v, 255);
       }
     }

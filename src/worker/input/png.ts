@@ -12,6 +12,7 @@
 // implies is refused as soon as that is known. Interlaced (Adam7) files are left to fast-png.
 
 import type { GrayImage } from '../../shared/normalize.ts';
+import { roundHalfUp } from '../../shared/round.ts';
 import { ApiError } from '../errors.ts';
 
 const invalid = (message: string) => new ApiError(422, 'invalid_image', message);
@@ -251,8 +252,8 @@ export class GrayReducer {
     for (let cy = 0, o = 0; cy < outHeight; cy++) {
       const rows = Math.min(factor, height - cy * factor);
       const count = rows * factor;
-      for (const end = o + outWidth - 1; o < end; o++) data[o] = Math.round(sums[o] / count);
-      data[o] = Math.round(sums[o] / (rows * lastColumn));
+      for (const end = o + outWidth - 1; o < end; o++) data[o] = roundHalfUp(sums[o] / count);
+      data[o] = roundHalfUp(sums[o] / (rows * lastColumn));
       o++;
     }
     return { width: outWidth, height: outHeight, data };
