@@ -1,18 +1,16 @@
 import { defineConfig } from 'vitest/config';
 
-// End to end over real HTTP: the Worker runs in workerd under `wrangler` (started once by the
-// global setup), clients are Node fetch and headless Chromium.
+// End to end over real HTTP: the Worker runs in workerd under `wrangler` (started once by the root
+// config's global setup, test/e2e/global-setup.ts), clients are Node fetch and headless Chromium.
+// These files run alongside the node and workerd files: each uses its own API key, its own browser,
+// and feedback-loop its own D1. The sweep with timing ratios is vitest.e2e-sweep.config.ts.
 export default defineConfig({
   test: {
     name: 'e2e',
     include: ['test/e2e/**/*.test.ts'],
+    exclude: ['test/e2e/classify.test.ts'],
     environment: 'node',
-    globalSetup: ['test/e2e/global-setup.ts'],
-    // One browser and one Worker on a 2-core machine: run the files one after the other.
-    fileParallelism: false,
-    // After the node and workers projects: timing ratios measured here share the machine with nothing.
-    sequence: { groupOrder: 1 },
-    testTimeout: 180_000,
-    hookTimeout: 120_000,
+    testTimeout: 120_000, // client-images: ~30 s alone on a quiet 2-core machine, 90 s beside other files under load
+    hookTimeout: 60_000,
   },
 });

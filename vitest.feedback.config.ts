@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-pool-workers';
 import { defineConfig } from 'vitest/config';
+import { optimizeTfjs } from './test/worker/optimize-deps.ts';
 
 // The Worker as `wrangler dev --env feedback` runs it: a local D1 behind FEEDBACK_DB, its schema
 // from migrations/ (applied by the setup file inside workerd, before each test file).
@@ -16,6 +17,7 @@ export default defineConfig(async () => {
     test: {
       name: 'workers-feedback',
       include: ['test/worker-feedback/**/*.test.ts'],
+      deps: optimizeTfjs,
       setupFiles: ['test/worker-feedback/apply-migrations.ts'],
       globalSetup: ['test/worker-feedback/global-setup.ts'],
       testTimeout: 60_000,

@@ -5,7 +5,7 @@ export default defineConfig({
     name: 'node',
     include: ['test/node/**/*.test.ts'],
     environment: 'node',
-    testTimeout: 120_000,
-    hookTimeout: 120_000,
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
   },
 });

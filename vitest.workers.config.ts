@@ -1,5 +1,6 @@
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
 import { defineConfig } from 'vitest/config';
+import { optimizeTfjs } from './test/worker/optimize-deps.ts';
 
 // The Worker's tests run inside workerd with the real wasm backend and the committed model.
 export default defineConfig({
@@ -14,6 +15,7 @@ export default defineConfig({
   test: {
     name: 'workers',
     include: ['test/worker/**/*.test.ts'],
+    deps: optimizeTfjs,
     // Reads MNIST test digits (and stock tfjs reference outputs) on the Node side: workerd has no filesystem.
     globalSetup: ['test/worker/global-setup.ts'],
     testTimeout: 60_000,

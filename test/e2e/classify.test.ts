@@ -28,7 +28,7 @@ const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Ma
 /** How many test digits each configuration classifies in batches, and how many of those one by one. */
 const SWEEP: Record<ConfigName, { digits: number; singles: number }> = {
   default: { digits: mnist.count, singles: 1000 },
-  nodejs_compat: { digits: 10 * BATCH, singles: 300 },
+  nodejs_compat: { digits: 4 * BATCH, singles: 2 * BLOCK },
 };
 const REFERENCE: ConfigName = 'default';
 /** Each configuration's batched answers, for the others to compare with. */

@@ -1,16 +1,16 @@
 // The whole loop of issue 11 on this machine: the Worker in the `feedback` environment (wrangler, a
-// local D1 in a temporary directory) receives 40 corrections of a kind the model gets wrong (thick
+// local D1 of its own in a temporary directory) receives 40 corrections of a kind the model gets wrong (thick
 // 7s off in the top-right corner, read as 2s); `npm run feedback:pull -- --local` exports them; a
 // short `npm run train -- --fine-tune` learns them. The fine-tuned model reads that kind better on
 // digits it never saw, and MNIST test accuracy stays within 0.2 points.
 import { execFile } from 'node:child_process';
-import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { setBackend } from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import metadata from '../../models/mnist-cnn/metadata.json';
 import { type DigitSet, MODEL_DIR, PIXEL_COUNT } from '../../src/shared/model-spec.ts';
 import { loadSplitSync } from '../../src/train/data.ts';
@@ -19,7 +19,7 @@ import { parseArtifacts } from '../../src/worker/inference/artifacts.ts';
 import { DigitClassifier } from '../../src/worker/inference/classifier.ts';
 import { loadMnistTest } from '../support/mnist-files.ts';
 import { ODD_SEVEN, oddSevens } from '../support/odd-sevens.ts';
-import { wrangler } from './feedback-worker.ts';
+import { startFeedbackWorker } from './feedback-worker.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
@@ -46,27 +46,23 @@ async function servedAccuracy(dir: string, set: DigitSet): Promise<number> {
 
 describe('corrections from the edge, pulled, fine-tuned', () => {
   let work: string;
+  let worker: Awaited<ReturnType<typeof startFeedbackWorker>> | undefined;
+  beforeAll(async () => {
+    // Its own Worker and D1, empty (`npm run start:feedback` in a temporary directory): the page's
+    // feedback test stores corrections in the shared one, perhaps while this file runs.
+    work = await mkdtemp(path.join(tmpdir(), 'feedback-loop-'));
+    await mkdir(path.join(work, 'd1'));
+    worker = await startFeedbackWorker(path.join(work, 'd1'));
+  });
   afterAll(async () => {
+    await worker?.dispose();
     if (work) await rm(work, { recursive: true, force: true });
   });
 
   it('collects 40 corrections, pulls them, and a short fine-tune learns the kind', async () => {
     await setBackend('wasm'); // the Worker's engine on tfjs' own wasm kernels, as in bench/engine.ts
-    const { url, persistTo } = inject('feedbackWorker');
-    work = await mkdtemp(path.join(tmpdir(), 'feedback-loop-'));
-    // Other tests (the page's) may have stored corrections in this D1: start from an empty table.
-    await wrangler([
-      'd1',
-      'execute',
-      'FEEDBACK_DB',
-      '--local',
-      '--env',
-      'feedback',
-      '--persist-to',
-      persistTo,
-      '--command',
-      'DELETE FROM corrections',
-    ]);
+    const url = (await worker!.url).href;
+    const persistTo = path.join(work, 'd1');
 
     // 1. The edge: classify each odd 7 as a client would, then send the correction.
     const sent = oddSevens(loadSplitSync('train'), CORRECTIONS);

@@ -1,3 +1,4 @@
+// Global setup of the root vitest.config.ts, for the e2e projects (e2e and e2e-sweep).
 // Starts the real Worker (wrangler.toml: static assets + API, workerd) on free local ports, twice:
 // as configured, and with `nodejs_compat` on, as many Workers projects have it; once more as an
 // owner locks it down (an API_KEY secret with two keys plus one to exhaust, and a rate-limiting
@@ -52,6 +53,8 @@ async function start(compatibilityFlags: readonly string[], bindings?: Bindings)
 }
 
 export default async function setup(project: TestProject) {
+  // The root config's global setup: nothing to start when no e2e project is selected (--project workers, …).
+  if (!project.vitest.projects.some((p) => p.name.startsWith('e2e'))) return;
   const names = Object.keys(CONFIGS) as ConfigName[];
   const keyedBindings = {
     // As `wrangler secret put API_KEY` / `--var API_KEY:…` would set it.

@@ -36,7 +36,7 @@ describe('trainer faults', () => {
       '--batch-size',
       '64',
       '--test-limit',
-      '500',
+      '100',
       '--out',
       out,
     );
@@ -52,7 +52,7 @@ describe('trainer faults', () => {
     const out = path.join(await tmp(), 'model');
     const child = spawn(
       process.execPath,
-      args('--epochs', '1', '--train-limit', '768', '--batch-size', '32', '--test-limit', '500', '--out', out),
+      args('--epochs', '1', '--train-limit', '768', '--batch-size', '32', '--test-limit', '100', '--out', out),
       { cwd: root },
     );
     let stdout = '';
@@ -86,7 +86,7 @@ describe('trainer faults', () => {
     expect(state.position.step).toBeGreaterThan(0);
     expect(state.position.seen).toBe(state.position.step * 32);
 
-    const resumed = await train({}, '--resume', '--epochs', '1', '--test-limit', '500', '--out', out);
+    const resumed = await train({}, '--resume', '--epochs', '1', '--test-limit', '100', '--out', out);
     expect(resumed.code).toBe(0);
     expect(resumed.stdout).toMatch(new RegExp(`Resuming from .* in epoch 1 after step ${state.position.step}`));
     const metadata = JSON.parse(await readFile(path.join(out, 'metadata.json'), 'utf8'));

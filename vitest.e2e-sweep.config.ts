@@ -1,0 +1,15 @@
+import { defineConfig } from 'vitest/config';
+
+// The MNIST sweep under wrangler (test/e2e/classify.test.ts): its pace test compares the first and the
+// last requests' times, so it runs after every other project, with the machine to itself.
+export default defineConfig({
+  test: {
+    name: 'e2e-sweep',
+    include: ['test/e2e/classify.test.ts'],
+    environment: 'node',
+    fileParallelism: false,
+    sequence: { groupOrder: 1 },
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+  },
+});
