@@ -3,6 +3,7 @@
 // Nothing heavy is imported statically: a training run's worker threads start before tfjs loads here.
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
+import { loadTfjs } from './load-tfjs.mjs';
 import { launchEarly } from './replica-threads.ts';
 import { mark } from './timings.ts';
 
@@ -16,12 +17,14 @@ function workersAsked(argv: string[]): number | null {
 
 const argv = process.argv.slice(2);
 if (argv.some((arg) => arg === '--fine-tune' || arg.startsWith('--fine-tune='))) {
+  await loadTfjs();
   const { fineTuneMain } = await import('./fine-tune.ts');
   process.exitCode = await fineTuneMain(argv);
 } else {
   const workers = workersAsked(argv);
   if (workers !== null) launchEarly(workers);
   mark('worker threads launched');
+  await loadTfjs();
   await import('./main.ts');
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(

@@ -9,4 +9,6 @@ globalThis.__replicaMarks = [
   ['entry script running', started],
   ['tsx registered', performance.timeOrigin + performance.now()],
 ];
+const { loadTfjs } = await import('./load-tfjs.mjs');
+await loadTfjs();
 await import('./replica-worker.ts');

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { crc32, deflateSync } from 'node:zlib';
 import { encode as encodePng } from 'fast-png';
 import jpeg from 'jpeg-js';
@@ -33,6 +34,34 @@ async function expectApiError(fn: () => unknown, status: number, code: string) {
   }
   expect(caught, `expected ApiError ${status} ${code}`).toBeInstanceOf(ApiError);
   expect({ status: (caught as ApiError).status, code: (caught as ApiError).code }).toEqual({ status, code });
+}
+
+/** A JPEG made by libjpeg-turbo, from test/fixtures/jpeg. */
+const fixture = (name: string) =>
+  new Uint8Array(readFileSync(new URL(`../fixtures/jpeg/${name}.jpg`, import.meta.url)));
+
+/** Our luma-only decode at 1/1–1/8 scale matches jpeg-js's whole decode, converted to gray and box-averaged. */
+function expectLumaAsJpegJs(bytes: Uint8Array) {
+  const reference = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false });
+  const { width: w, height: h } = reference;
+  const gray = Uint8Array.from({ length: w * h }, (_, i) =>
+    Math.round(0.299 * reference.data[3 * i] + 0.587 * reference.data[3 * i + 1] + 0.114 * reference.data[3 * i + 2]),
+  );
+  for (const d of [1, 2, 4, 8] as const) {
+    const ours = decodeJpegLuma(bytes, d)!;
+    expect(ours.image).toMatchObject({ width: Math.ceil(w / d), height: Math.ceil(h / d) });
+    // Compare whole cells only (edge cells of the reference average fewer pixels).
+    const expected = reduceForWork({ width: w, height: h, data: gray }, Math.ceil(Math.max(w, h) / d));
+    let total = 0;
+    let cells = 0;
+    for (let y = 0; y < Math.floor(h / d); y++) {
+      for (let x = 0; x < Math.floor(w / d); x++) {
+        total += Math.abs(ours.image.data[y * ours.image.width + x] - expected.data[y * expected.width + x]);
+        cells++;
+      }
+    }
+    expect(total / cells, `1/${d}`).toBeLessThan(1.5);
+  }
 }
 
 /** Minimal PNG writer, for headers and colour types our encoders do not produce. */
@@ -200,26 +229,21 @@ describe('decodeToGray', () => {
       const [x, y] = [i % w, Math.floor(i / w)];
       rgba.set([(x * 3 + y) % 256, (y * 2 + 40) % 256, ((x * y) >> 5) % 256, 255], 4 * i);
     }
-    const bytes = new Uint8Array(jpeg.encode({ width: w, height: h, data: rgba }, 85).data);
-    const reference = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false });
-    const gray = Uint8Array.from({ length: w * h }, (_, i) =>
-      Math.round(0.299 * reference.data[3 * i] + 0.587 * reference.data[3 * i + 1] + 0.114 * reference.data[3 * i + 2]),
-    );
-    for (const d of [1, 2, 4, 8] as const) {
-      const ours = decodeJpegLuma(bytes, d)!;
-      expect(ours.image).toMatchObject({ width: Math.ceil(w / d), height: Math.ceil(h / d) });
-      // Compare whole cells only (edge cells of the reference average fewer pixels).
-      const expected = reduceForWork({ width: w, height: h, data: gray }, Math.ceil(Math.max(w, h) / d));
-      let total = 0;
-      let cells = 0;
-      for (let y = 0; y < Math.floor(h / d); y++) {
-        for (let x = 0; x < Math.floor(w / d); x++) {
-          total += Math.abs(ours.image.data[y * ours.image.width + x] - expected.data[y * expected.width + x]);
-          cells++;
-        }
-      }
-      expect(total / cells, `1/${d}`).toBeLessThan(1.5);
-    }
+    expectLumaAsJpegJs(new Uint8Array(jpeg.encode({ width: w, height: h, data: rgba }, 85).data));
+  });
+
+  // libjpeg-turbo's cjpeg (test/fixtures/jpeg/README.md): jpeg-js writes no restart markers.
+  for (const name of ['restart-rows-420', 'restart-blocks-422', 'restart-blocks-444', 'restart-gray']) {
+    it(`decodes JPEGs with restart markers (${name}) as jpeg-js does`, () => {
+      expectLumaAsJpegJs(fixture(name));
+    });
+  }
+
+  it('decodes a progressive JPEG (the jpeg-js path) to the same digit as a baseline one with restart markers', async () => {
+    const progressive = await imageToDigit(fixture('digit7-progressive'), 'image/jpeg');
+    const baseline = await imageToDigit(fixture('digit7-restart'), 'image/jpeg');
+    expect(meanAbsDiff(progressive, expected)).toBeLessThan(2);
+    expect(meanAbsDiff(baseline, expected)).toBeLessThan(2);
   });
 
   it('applies EXIF orientation from phone JPEGs', async () => {
@@ -281,6 +305,16 @@ describe('bad input', () => {
     for (const cut of [10, 200, jpg.length - 50, jpg.length - 2]) {
       await expectApiError(() => imageToDigit(jpg.subarray(0, cut), 'image/jpeg'), 422, 'invalid_image');
     }
+  });
+
+  it('refuses a JPEG whose restart marker is missing with 422 invalid_image', async () => {
+    const bytes = fixture('restart-rows-420');
+    const scanStart = bytes.findIndex((b, i) => b === 0xff && bytes[i + 1] === 0xda);
+    const marker = bytes.findIndex((b, i) => i > scanStart && b === 0xff && bytes[i + 1] === 0xd0);
+    expect(marker).toBeGreaterThan(scanStart);
+    const broken = bytes.slice();
+    broken.set([0, 0], marker);
+    await expectApiError(() => imageToDigit(broken, 'image/jpeg'), 422, 'invalid_image');
   });
 
   it('refuses corrupted image data (CRC) and garbage', async () => {
