@@ -19,9 +19,9 @@
 // one. A warm request sent after a 1 s pause is timed too: after idling, the CPU's caches have
 // cooled (on a busy machine, other processes have filled them), and such a request costs more than
 // one of a back-to-back series; the first request is in that state too. Medians over the runs.
-// Run: npx tsx bench/first-request.ts [runs=6] [--page] [--compat] [--trivial]
+// Run: npx tsx bench/first-request.ts [runs=6] [--page] [--no-compat] [--trivial]
 //   --page    the page's request (a 140×140 reduced RGBA PNG) instead of one MNIST digit as JSON
-//   --compat  wrangler dev --compatibility-flags nodejs_compat
+//   --no-compat  wrangler dev --compatibility-flags no_nodejs_compat (wrangler.toml turns nodejs_compat on)
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -37,7 +37,7 @@ import { threadCpuMs, workerdMainThreads } from './workerd-threads.ts';
 const args = process.argv.slice(2);
 const runs = Number(args.find((a) => /^\d+$/.test(a)) ?? 6);
 const page = args.includes('--page');
-const compat = args.includes('--compat');
+const noCompat = args.includes('--no-compat');
 const trivial = args.includes('--trivial');
 const PORT = Number(process.env.PORT ?? 8791);
 const BASE = `http://127.0.0.1:${PORT}`;
@@ -55,7 +55,7 @@ const request = page
   : { type: 'application/json', body: JSON.stringify({ pixels: Array.from(digit) }) };
 
 async function start(dir: string): Promise<ChildProcess> {
-  const flags = compat ? ['--compatibility-flags', 'nodejs_compat'] : [];
+  const flags = noCompat ? ['--compatibility-flags', 'no_nodejs_compat'] : [];
   const child = spawn('node', [WRANGLER, 'dev', '--port', String(PORT), '--ip', '127.0.0.1', ...flags], {
     cwd: dir,
     detached: true,
@@ -160,7 +160,7 @@ if (trivial) {
   writeFileSync(join(dir, 'worker.js'), "export default { fetch: () => new Response('ok') };\n");
   writeFileSync(
     join(dir, 'wrangler.toml'),
-    'name = "trivial"\nmain = "worker.js"\ncompatibility_date = "2025-09-01"\n[assets]\ndirectory = "./public"\n',
+    'name = "trivial"\nmain = "worker.js"\ncompatibility_date = "2025-09-01"\ncompatibility_flags = ["nodejs_compat"]\n[assets]\ndirectory = "./public"\n',
   );
   mkdirSync(join(dir, 'public'));
   writeFileSync(join(dir, 'public', 'style.css'), 'body { margin: 0 }\n');
@@ -173,7 +173,7 @@ if (trivial) {
 
 const what = page ? `the page's ${small.width}×${small.height} PNG` : 'one MNIST digit as JSON';
 console.log(
-  `POST /classify with ${what}, ${runs} fresh \`wrangler dev\`${compat ? ' --compatibility-flags nodejs_compat' : ''} starts, load ${loadavg()
+  `POST /classify with ${what}, ${runs} fresh \`wrangler dev\`${noCompat ? ' --compatibility-flags no_nodejs_compat' : ''} starts, load ${loadavg()
     .map((l) => l.toFixed(2))
     .join(' ')}\n`,
 );

@@ -5,7 +5,9 @@
 // subtract; for bodies, the same body sent to POST /healthz (answered 405 without reading it, then
 // drained by wrangler dev) is a second floor that also counts carrying the body to the Worker. A cross-check for bench/request-cost.ts (Node): workerd's DecompressionStream
 // is native code, Node's runs through JS streams.
-// Run: npx tsx bench/workerd-cost.ts [requests=60]   (PORT=… to choose wrangler dev's port)
+// Run: npx tsx bench/workerd-cost.ts [requests=60] [--no-nodejs-compat]   (PORT=… to choose wrangler dev's port)
+//   --no-nodejs-compat: the Worker without wrangler.toml's `nodejs_compat` (PNG rows then inflate
+//   through a DecompressionStream instead of the runtime's zlib)
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -18,7 +20,8 @@ import { loadMnistTest } from '../test/support/mnist-files.ts';
 import { median } from './stats.ts';
 import { threadCpuMs, workerdMainThreads } from './workerd-threads.ts';
 
-const n = Number(process.argv[2] ?? 60);
+const n = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 60);
+const noNodejsCompat = process.argv.includes('--no-nodejs-compat');
 const PORT = Number(process.env.PORT ?? 8792);
 const BASE = `http://127.0.0.1:${PORT}`;
 const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
@@ -71,7 +74,15 @@ const cpuTicks = (pids: number[]) =>
 
 const child: ChildProcess = spawn(
   'node',
-  ['node_modules/wrangler/bin/wrangler.js', 'dev', '--port', String(PORT), '--ip', '127.0.0.1'],
+  [
+    'node_modules/wrangler/bin/wrangler.js',
+    'dev',
+    '--port',
+    String(PORT),
+    '--ip',
+    '127.0.0.1',
+    ...(noNodejsCompat ? ['--compatibility-flags', 'no_nodejs_compat'] : []),
+  ],
   {
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -107,7 +118,7 @@ try {
     return threads.map((task, i) => threadCpuMs(task) - before[i]);
   };
   console.log(
-    `workerd CPU per request (${n} requests each; load ${loadavg()
+    `workerd CPU per request${noNodejsCompat ? ', nodejs_compat off' : ''} (${n} requests each; load ${loadavg()
       .map((l) => l.toFixed(2))
       .join(
         ' ',

@@ -1,6 +1,6 @@
 // MNIST test digits through POST /classify on the real Worker under wrangler (workerd), in every
 // configuration of global-setup.ts: in the first, the whole 10k set in batches and 1,000 digits sent
-// one by one; in the others (nodejs_compat), a share of both, answered exactly as the first did.
+// one by one; in the others (no_nodejs_compat), a share of both, answered exactly as the first did.
 // These sweeps live here rather than in the vitest pool, where each request is slower than the
 // one before it (cloudflare/workers-sdk#15446); workerd itself stays flat, and one test says so.
 import { readFileSync } from 'node:fs';
@@ -28,7 +28,7 @@ const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Ma
 /** How many test digits each configuration classifies in batches, and how many of those one by one. */
 const SWEEP: Record<ConfigName, { digits: number; singles: number }> = {
   default: { digits: mnist.count, singles: 1000 },
-  nodejs_compat: { digits: 4 * BATCH, singles: 2 * BLOCK },
+  no_nodejs_compat: { digits: 4 * BATCH, singles: 2 * BLOCK },
 };
 const REFERENCE: ConfigName = 'default';
 /** Each configuration's batched answers, for the others to compare with. */

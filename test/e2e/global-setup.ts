@@ -1,6 +1,6 @@
 // Global setup of the root vitest.config.ts, for the e2e projects (e2e and e2e-sweep).
 // Starts the real Worker (wrangler.toml: static assets + API, workerd) on free local ports, twice:
-// as configured, and with `nodejs_compat` on, as many Workers projects have it; once more as an
+// as configured (with `nodejs_compat`), and with it off, as older Workers projects have it; once more as an
 // owner locks it down (an API_KEY secret with two keys plus one to exhaust, and a rate-limiting
 // binding); and the `feedback` environment with a local D1 in a temporary directory.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,11 +10,11 @@ import type { TestProject } from 'vitest/node';
 import { unstable_startWorker } from 'wrangler';
 import { startFeedbackWorker } from './feedback-worker.ts';
 
-/** The configurations every HTTP-level test runs against. */
+/** The configurations every HTTP-level test runs against: compatibility flags, or wrangler.toml's. */
 export const CONFIGS = {
-  default: [],
-  nodejs_compat: ['nodejs_compat'],
-} as const satisfies Record<string, readonly string[]>;
+  default: undefined,
+  no_nodejs_compat: ['no_nodejs_compat'],
+} as const satisfies Record<string, readonly string[] | undefined>;
 export type ConfigName = keyof typeof CONFIGS;
 
 /** API_KEY of the locked-down Worker: the page test, the API tests, the rate-limit test each use their own (own budget). */
@@ -37,10 +37,10 @@ declare module 'vitest' {
 
 type Bindings = NonNullable<Parameters<typeof unstable_startWorker>[0]['bindings']>;
 
-async function start(compatibilityFlags: readonly string[], bindings?: Bindings) {
+async function start(compatibilityFlags: readonly string[] | undefined, bindings?: Bindings) {
   return unstable_startWorker({
     config: 'wrangler.toml',
-    compatibilityFlags: [...compatibilityFlags],
+    compatibilityFlags: compatibilityFlags && [...compatibilityFlags],
     bindings,
     dev: {
       server: { hostname: '127.0.0.1', port: 0 },
@@ -65,7 +65,7 @@ export default async function setup(project: TestProject) {
   const persistTo = mkdtempSync(join(tmpdir(), 'mnist-edge-feedback-'));
   const [feedback, keyed, ...workers] = await Promise.all([
     startFeedbackWorker(persistTo),
-    start([], keyedBindings),
+    start(undefined, keyedBindings),
     ...names.map((name) => start(CONFIGS[name])),
   ]);
   const urls = await Promise.all(workers.map((worker) => worker.url));
