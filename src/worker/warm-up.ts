@@ -10,7 +10,8 @@
 // hand out their bytes from `text()`/`arrayBuffer()`, and for that call only the global `Response`
 // is a subclass that keeps no body (Hono builds its answers with `new Response(body, init)`). The
 // global is restored before the Worker serves anything, so no real request sees either class.
-// The PNG inflater (a stream) is warmed on already inflated rows. A failure is only logged.
+// Without nodejs_compat the PNG inflater is a stream, so it is warmed on already inflated rows. A
+// failure is only logged.
 
 import { normalizeDigit } from '../shared/normalize';
 import { reduceFactor } from './input/decode-image';
@@ -88,8 +89,8 @@ export async function warmUp(
   // [what, request, env, the statuses it may answer]
   const requests: Array<[string, () => WarmUpRequest, object, number[]]> = [
     ['POST /classify JSON', () => new WarmUpRequest('/classify', post(json, 'application/json')), {}, [200]],
-    // Through the route up to the inflater, a stream that workerd refuses here (422; 200 in Node):
-    // the rows are warmed below.
+    // The whole path with nodejs_compat (the runtime's zlib inflates here too: 200, as in Node);
+    // without it, up to the inflater, a stream that workerd refuses here (422): rows warmed below.
     ['POST /classify PNG', () => new WarmUpRequest('/classify', post(bytes(SEVEN_PNG), 'image/png')), {}, [200, 422]],
     ['POST /classify JPEG', () => new WarmUpRequest('/classify', post(bytes(SEVEN_JPEG), 'image/jpeg')), {}, [200]],
     [
