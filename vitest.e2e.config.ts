@@ -10,7 +10,7 @@ export default defineConfig({
     include: ['test/e2e/**/*.test.ts'],
     exclude: ['test/e2e/classify.test.ts'],
     environment: 'node',
-    testTimeout: 120_000, // client-images: ~30 s alone on a quiet 2-core machine, 90 s beside other files under load
+    testTimeout: 60_000, // client-images: ~13 s beside other files and a training run (its 500 pictures are made before the tests)
     hookTimeout: 60_000,
   },
 });
