@@ -126,33 +126,35 @@ function unfilter(filter: number, row: Uint8Array, prev: Uint8Array, bpp: number
       return;
     case 4:
       for (let i = 0; i < bpp; i++) row[i] += prev[i];
-      for (let i = bpp; i < n; i++) {
-        const a = row[i - bpp];
-        const b = prev[i];
-        const c = prev[i - bpp];
-        // p = a + b - c; pa = |p - a| = |b - c|, pb = |p - b| = |a - c|, pc = |p - c| = |a + b - 2c|
-        let pa = b - c;
-        let pb = a - c;
-        let pc = pa + pb;
-        pa = (pa ^ (pa >> 31)) - (pa >> 31);
-        pb = (pb ^ (pb >> 31)) - (pb >> 31);
-        pc = (pc ^ (pc >> 31)) - (pc >> 31);
-        // All ones where the predictor is a (pa <= pb and pa <= pc), else b where pb <= pc, else c.
-        const useA = -(+(pa <= pb) & +(pa <= pc));
-        const useB = ~useA & -(pb <= pc);
-        row[i] += c ^ ((a ^ c) & useA) ^ ((b ^ c) & useB);
-      }
+      if (bpp === 3) paethRgb(row, prev);
+      else for (let i = bpp; i < n; i++) row[i] += paeth(row[i - bpp], prev[i], prev[i - bpp]);
       return;
     default:
       throw invalid(`The PNG is corrupt (unknown row filter ${filter}).`);
   }
 }
 
-/**
- * The Average filter of an 8-bit RGB row (libpng's adaptive filtering picks it for most rows of a
- * scan), its first pixel done: the left neighbour of each channel is carried in a variable rather
- * than read back from the byte just stored, which breaks the store-to-load chain (0.45 ms less on a
- * 0.3 MP scan). The same bytes as the generic loop.
+/** Paeth's predictor of a byte from its left (a), upper (b) and upper-left (c) neighbours. */
+function paeth(a: number, b: number, c: number): number {
+  // p = a + b - c; pa = |p - a| = |b - c|, pb = |p - b| = |a - c|, pc = |p - c| = |a + b - 2c|
+  let pa = b - c;
+  let pb = a - c;
+  let pc = pa + pb;
+  pa = (pa ^ (pa >> 31)) - (pa >> 31);
+  pb = (pb ^ (pb >> 31)) - (pb >> 31);
+  pc = (pc ^ (pc >> 31)) - (pc >> 31);
+  // All ones where the predictor is a (pa <= pb and pa <= pc), else b where pb <= pc, else c.
+  const useA = -(+(pa <= pb) & +(pa <= pc));
+  const useB = ~useA & -(pb <= pc);
+  return c ^ ((a ^ c) & useA) ^ ((b ^ c) & useB);
+}
+
+/*
+ * The Average and Paeth filters of 8-bit RGB rows (libpng's adaptive filtering picks them for most
+ * rows of a scan), first pixel done: each channel's left neighbour is carried in a variable rather
+ * than read back from the byte just stored, which breaks the store-to-load chain. Decoding a
+ * 0.3 MP scan's rows, old and new interleaved: libpng-filtered (mostly Average) 4.16 → 3.72 ms,
+ * all Paeth 6.5 → 6.3 ms. The same bytes as the generic loops.
  */
 function averageRgb(row: Uint8Array, prev: Uint8Array): void {
   let [r, g, b] = [row[0], row[1], row[2]];
@@ -160,6 +162,18 @@ function averageRgb(row: Uint8Array, prev: Uint8Array): void {
     r = (row[i] + ((r + prev[i]) >> 1)) & 0xff;
     g = (row[i + 1] + ((g + prev[i + 1]) >> 1)) & 0xff;
     b = (row[i + 2] + ((b + prev[i + 2]) >> 1)) & 0xff;
+    row[i] = r;
+    row[i + 1] = g;
+    row[i + 2] = b;
+  }
+}
+
+function paethRgb(row: Uint8Array, prev: Uint8Array): void {
+  let [r, g, b] = [row[0], row[1], row[2]];
+  for (let i = 3; i + 2 < row.length; i += 3) {
+    r = (row[i] + paeth(r, prev[i], prev[i - 3])) & 0xff;
+    g = (row[i + 1] + paeth(g, prev[i + 1], prev[i - 2])) & 0xff;
+    b = (row[i + 2] + paeth(b, prev[i + 2], prev[i - 1])) & 0xff;
     row[i] = r;
     row[i + 1] = g;
     row[i + 2] = b;
