@@ -1,9 +1,9 @@
 // PNG → 8-bit gray, reduced to the working size while it inflates. The zlib stream is inflated by
-// the runtime's native `DecompressionStream('deflate')` (workerd and Node ≥ 18), several times
-// faster than a JS inflater, and consumed one scanline at a time: rows are unfiltered, turned
-// into gray (transparency composited onto a contrasting background) and summed into the cells of
-// the reduced picture straight away, so memory stays at two rows plus the small result whatever
-// the picture's size, and the arithmetic is exactly that of decoding the whole picture to gray and
+// the runtime's native code, several times faster than a JS inflater: its own zlib in one call
+// where it has one (Node; workerd with nodejs_compat) and the rows fit 16 MiB, else its
+// `DecompressionStream('deflate')` (memory: two rows). Rows are consumed one scanline at a time:
+// unfiltered, turned into gray (transparency composited onto a contrasting background) and summed
+// into the cells of the reduced picture straight away, and the arithmetic is exactly that of decoding the whole picture to gray and
 // then box-averaging it (`reduceForWork`): the answer does not depend on which path ran.
 //
 // Integrity: every chunk must lie inside the file and IEND must be reached; the CRC of every
@@ -488,10 +488,10 @@ function concat(parts: Uint8Array[]): Uint8Array {
 
 /**
  * Decodes a non-interlaced PNG to gray reduced by `factor` (1 = full size), inflating natively
- * and streaming scanlines. Throws 422 `invalid_image` for corrupt or inconsistent data.
+ * and walking the scanlines. Throws 422 `invalid_image` for corrupt or inconsistent data.
  *
- * `inflated` defaults to the file's IDAT data through DecompressionStream; the Worker's warm-up at
- * global scope (where workerd allows no streams) hands in already inflated rows instead. Rows are
+ * `inflated` defaults to the file's IDAT data through `inflate`; the Worker's warm-up at global
+ * scope (where workerd allows no streams) hands in already inflated rows when it has no zlib. Rows are
  * unfiltered in place, in the inflated chunks themselves (only a row split between two chunks is
  * copied), and the previous row is read where it lies; it is copied aside only when its chunk ends.
  */
