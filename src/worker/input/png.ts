@@ -3,8 +3,9 @@
 // where it has one (Node; workerd with nodejs_compat) and the rows fit 16 MiB, else its
 // `DecompressionStream('deflate')` (memory: two rows). Rows are consumed one scanline at a time:
 // unfiltered, turned into gray (transparency composited onto a contrasting background) and summed
-// into the cells of the reduced picture straight away, and the arithmetic is exactly that of decoding the whole picture to gray and
-// then box-averaging it (`reduceForWork`): the answer does not depend on which path ran.
+// into the cells of the reduced picture straight away, and the arithmetic is exactly that of
+// decoding the whole picture to gray and then box-averaging it (`reduceForWork`): the answer does
+// not depend on which path ran.
 //
 // Integrity: every chunk must lie inside the file and IEND must be reached; the CRC of every
 // chunk but IDAT is checked, and IDAT's content is covered by zlib's own Adler-32 check, which
