@@ -492,7 +492,7 @@ function concat(parts: Uint8Array[]): Uint8Array {
  * and walking the scanlines. Throws 422 `invalid_image` for corrupt or inconsistent data.
  *
  * `inflated` defaults to the file's IDAT data through `inflate`; the Worker's warm-up at global
- * scope (where workerd allows no streams) hands in already inflated rows when it has no zlib. Rows are
+ * scope also hands in already inflated rows (workerd allows no streams there). Rows are
  * unfiltered in place, in the inflated chunks themselves (only a row split between two chunks is
  * copied), and the previous row is read where it lies; it is copied aside only when its chunk ends.
  */
