@@ -41,6 +41,14 @@ async function convGradients(
   });
 }
 
+/** tf.pad's paddings for NHWC tensors written at a width two columns wider (a 3-wide filter's padded width). */
+const TWO_PADDED_COLUMNS: Array<[number, number]> = [
+  [0, 0],
+  [0, 0],
+  [0, 2],
+  [0, 0],
+];
+
 function maxRelativeError(actual: Float32Array, expected: Float32Array): number {
   let scale = 0;
   for (const v of expected) scale = Math.max(scale, Math.abs(v));
@@ -222,12 +230,7 @@ describe('wasm Conv2DBackpropFilter / Conv2DBackpropInput', () => {
             dy.map((v, i) => (y[i] > 0 ? v : 0)),
             shape,
           )
-          .pad([
-            [0, 0],
-            [0, 0],
-            [0, 2],
-            [0, 0],
-          ])
+          .pad(TWO_PADDED_COLUMNS)
           .dataSync(),
       );
       expect(Array.from(dyA.dataSync())).toEqual(Array.from(expected));
@@ -256,12 +259,7 @@ describe('wasm Conv2DBackpropFilter / Conv2DBackpropInput', () => {
               .mul(tf.tensor(dy, pooledShape))
               .sum(),
           )(tf.tensor(y, shape))
-          .pad([
-            [0, 0],
-            [0, 0],
-            [0, 2],
-            [0, 0],
-          ])
+          .pad(TWO_PADDED_COLUMNS)
           .dataSync(),
       );
       await tf.setBackend('wasm');
