@@ -2,6 +2,7 @@
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { concatBytes } from '../shared/bytes.ts';
 import { INPUT_SHAPE, MAX_PIXEL_VALUE, MODEL_JSON, parameterCount, WEIGHTS_FILE } from '../shared/model-spec.ts';
 import { modelVersion } from './model-version.ts';
 
@@ -49,7 +50,7 @@ export function quantizeWeights(
       outSpecs.push({ ...spec, quantization: { dtype: 'float16' } });
     }
   }
-  return { specs: outSpecs, data: concat(chunks) };
+  return { specs: outSpecs, data: concatBytes(chunks) };
 }
 
 const f32 = new Float32Array(1);
@@ -69,16 +70,6 @@ function toFloat16(value: number): number {
   let half = sign | (exponent << 10) | mantissa;
   if (round > 0x1000 || (round === 0x1000 && mantissa & 1)) half++;
   return half;
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.byteLength;
-  }
-  return out;
 }
 
 /** Captures a model's artifacts in memory (float32 weights, tfjs LayersModel topology). */

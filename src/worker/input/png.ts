@@ -12,6 +12,7 @@
 // the inflater verifies. A stream that inflates to more (a bomb) or fewer bytes than the header
 // implies is refused as soon as that is known. Interlaced (Adam7) files are left to fast-png.
 
+import { concatBytes } from '../../shared/bytes.ts';
 import type { GrayImage } from '../../shared/normalize.ts';
 import { roundHalfUp } from '../../shared/round.ts';
 import { ApiError } from '../errors.ts';
@@ -424,7 +425,7 @@ async function* inflate(idat: Uint8Array[], expectedBytes: number): AsyncGenerat
   if (zlibInflateSync && expectedBytes <= ONE_PIECE_MAX_BYTES) {
     let rows: Uint8Array | undefined;
     try {
-      rows = zlibInflateSync(idat.length === 1 ? idat[0] : concat(idat), {
+      rows = zlibInflateSync(idat.length === 1 ? idat[0] : concatBytes(idat), {
         maxOutputLength: expectedBytes + ONE_PIECE_SLACK_BYTES,
       });
     } catch (error) {
@@ -475,16 +476,6 @@ async function* inflate(idat: Uint8Array[], expectedBytes: number): AsyncGenerat
   } finally {
     reader.cancel().catch(() => {});
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }
 
 /**
