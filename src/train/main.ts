@@ -245,20 +245,31 @@ function stopOnInterrupt(): () => boolean {
   return () => requested;
 }
 
-async function run(options: Options): Promise<void> {
-  if (options.timings) printTimingsAtExit();
-  // Launched by cli.ts already, or now: the threads load tfjs and the wasm backend meanwhile.
-  const threads = adoptLaunched(options.workers) ?? launchReplicaThreads(options.workers);
-  const shouldStop = stopOnInterrupt();
+/** What the run needs before the replica group starts: backend, starting point, data. */
+async function prepare(options: Options) {
   const backend: BackendInfo = await useWasmBackend();
   mark('wasm backend ready');
   await checkWritable(options.outDir);
   const checkpointDir = `${options.outDir}.checkpoint`;
   const start = await startingPoint(options, checkpointDir);
-  const { model, recipe } = start;
   mark('model built (tfjs-layers)');
-  const { fullTrain, train, test } = await loadData(recipe, options);
+  const data = await loadData(start.recipe, options);
   mark('MNIST loaded');
+  return { backend, checkpointDir, start, ...data };
+}
+
+async function run(options: Options): Promise<void> {
+  if (options.timings) printTimingsAtExit();
+  // Launched by cli.ts already, or now: the threads load tfjs and the wasm backend meanwhile.
+  const threads = adoptLaunched(options.workers) ?? launchReplicaThreads(options.workers);
+  const shouldStop = stopOnInterrupt();
+  const { backend, checkpointDir, start, fullTrain, train, test } = await prepare(options).catch(async (error) => {
+    // A refusal here (no checkpoint, an unwritable --out…) must not exit while the threads are
+    // still loading: Node can then die of a signal instead of exiting with our code. Stop them first.
+    await Promise.all(threads.map((thread) => thread.worker.terminate()));
+    throw error;
+  });
+  const { model, recipe } = start;
   console.log(
     `tfjs ${tf.version.tfjs} on the ${backend.name} backend (SIMD ${backend.simd ? 'on' : 'off'}), ` +
       `${options.workers} worker${options.workers > 1 ? 's' : ''} (one thread each)`,
