@@ -388,7 +388,10 @@ const ONE_PIECE_MAX_BYTES = 16 * 1024 * 1024;
 /** Room over the expected size that one-piece inflation may use before it stops (see inflate). */
 const ONE_PIECE_SLACK_BYTES = 64 * 1024;
 
-type InflateSync = (data: Uint8Array, options: { maxOutputLength: number }) => Uint8Array;
+/** zlib's smallest allowed `chunkSize`. */
+const MIN_ZLIB_CHUNK_BYTES = 64;
+
+type InflateSync = (data: Uint8Array, options: { maxOutputLength: number; chunkSize: number }) => Uint8Array;
 
 /**
  * The runtime's own synchronous zlib, where it has one: Node, and workerd with `nodejs_compat`
@@ -427,6 +430,10 @@ async function* inflate(idat: Uint8Array[], expectedBytes: number): AsyncGenerat
     try {
       rows = zlibInflateSync(idat.length === 1 ? idat[0] : concatBytes(idat), {
         maxOutputLength: expectedBytes + ONE_PIECE_SLACK_BYTES,
+        // One output buffer of the expected size (one byte more, so the stream's end fits in it): zlib
+        // then inflates in a single native call. Node's default, 16 KiB pieces joined at the end,
+        // cost a noisy 0.3 MP scan 4.8 ms of CPU against 3.1.
+        chunkSize: Math.max(MIN_ZLIB_CHUNK_BYTES, expectedBytes + 1),
       });
     } catch (error) {
       // A RangeError is output past the limit: a bomb, or workerd's zlib growing its buffer past
