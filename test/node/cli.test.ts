@@ -1,21 +1,18 @@
 // The trainer's command line, run as a user runs it.
-import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parameterCount } from '../../src/shared/model-spec.ts';
 import { loadModelFiles } from '../../src/train/export.ts';
+import { runTrainer, SMOKE_RUN } from '../support/trainer.ts';
 
-const run = promisify(execFile);
-// As `npm run train` runs it (node --import tsx), without npx's own start-up.
-const train = (...args: string[]) =>
-  run(process.execPath, ['--import', 'tsx', 'src/train/main.ts', ...args], { cwd: path.resolve(__dirname, '../..') });
+const train = (...args: string[]) => runTrainer(args);
 
 describe('npm run train', () => {
   it('documents every flag in --help', async () => {
-    const { stdout } = await train('--help');
+    const { code, stdout } = await train('--help');
+    expect(code).toBe(0);
     for (const flag of [
       '--epochs',
       '--batch-size',
@@ -33,25 +30,15 @@ describe('npm run train', () => {
   });
 
   it('refuses a bad flag value with a usage message and exit code 2', async () => {
-    const failure = await train('--epochs', 'many').catch((e: { code: number; stderr: string }) => e);
-    expect(failure).toMatchObject({ code: 2 });
-    expect((failure as { stderr: string }).stderr).toMatch(/--epochs must be a positive integer/);
+    const failure = await train('--epochs', 'many');
+    expect(failure.code).toBe(2);
+    expect(failure.stderr).toMatch(/--epochs must be a positive integer/);
   });
 
   it('trains a smoke model and writes a loadable model directory with metadata and pictures', async () => {
     const out = path.join(await mkdtemp(path.join(tmpdir(), 'train-')), 'model');
-    const { stdout } = await train(
-      '--epochs',
-      '1',
-      '--train-limit',
-      '256',
-      '--batch-size',
-      '64',
-      '--test-limit',
-      '100',
-      '--out',
-      out,
-    );
+    const { code, stdout } = await train('--epochs', '1', ...SMOKE_RUN, '--out', out);
+    expect(code).toBe(0);
     expect(stdout).toMatch(/on the wasm backend \(SIMD on/);
     expect(stdout).toMatch(/epoch 1\/1: train loss [\d.]+ acc [\d.]+% \| test loss [\d.]+ acc [\d.]+%/);
     expect((await readdir(out)).sort()).toEqual([
@@ -101,17 +88,15 @@ describe('npm run train', () => {
     expect(after.recipe).toMatchObject({ epochs: 2, trainImages: 256, batchSize: 64 });
     expect(after.version).not.toBe(metadata.version);
 
-    const done = await train('--resume', '--epochs', '2', '--out', out).catch(
-      (e: { code: number; stderr: string }) => e,
-    );
-    expect(done).toMatchObject({ code: 2 });
-    expect((done as { stderr: string }).stderr).toMatch(/already holds 2 epochs/);
+    const done = await train('--resume', '--epochs', '2', '--out', out);
+    expect(done.code).toBe(2);
+    expect(done.stderr).toMatch(/already holds 2 epochs/);
   });
 
   it('says what to do when there is no checkpoint to resume from', async () => {
     const out = path.join(await mkdtemp(path.join(tmpdir(), 'train-')), 'none');
-    const failure = await train('--resume', '--out', out).catch((e: { code: number; stderr: string }) => e);
-    expect(failure).toMatchObject({ code: 2 });
-    expect((failure as { stderr: string }).stderr).toMatch(/no checkpoint in .*none\.checkpoint/);
+    const failure = await train('--resume', '--out', out);
+    expect(failure).toMatchObject({ code: 2, signal: null });
+    expect(failure.stderr).toMatch(/no checkpoint in .*none\.checkpoint/);
   });
 });

@@ -1,23 +1,15 @@
 // The trainer's failures, as a user meets them: a diverging loss, Ctrl-C, an unwritable output,
 // missing or truncated MNIST files. Each ends with a clear message and the right exit code, never
 // a stack trace, and leaves models and checkpoints consistent.
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { mnistDataDir } from '../../src/train/data.ts';
+import { ROOT, runTrainer, SMOKE_RUN, trainerArgs } from '../support/trainer.ts';
 
-const root = path.resolve(__dirname, '../..');
-const exec = promisify(execFile);
-// node --import tsx directly (not npx): signals reach the trainer itself.
-const args = (...rest: string[]) => ['--import', 'tsx', 'src/train/main.ts', ...rest];
-const train = (env: Record<string, string>, ...rest: string[]) =>
-  exec(process.execPath, args(...rest), { cwd: root, env: { ...process.env, ...env } }).then(
-    (r) => ({ code: 0, ...r }),
-    (e: { code: number; stdout: string; stderr: string }) => e,
-  );
+const train = (env: Record<string, string>, ...args: string[]) => runTrainer(args, env);
 const tmp = () => mkdtemp(path.join(tmpdir(), 'train-faults-'));
 const noStack = (stderr: string) => expect(stderr).not.toMatch(/^\s+at /m);
 
@@ -27,19 +19,7 @@ describe('trainer faults', () => {
     await mkdir(out);
     await writeFile(path.join(out, 'model.json'), 'the previous model');
     // 4 steps per epoch: global step 5 is epoch 2, step 2.
-    const run = await train(
-      { MNIST_EDGE_TEST_NAN_AT_STEP: '5' },
-      '--epochs',
-      '2',
-      '--train-limit',
-      '256',
-      '--batch-size',
-      '64',
-      '--test-limit',
-      '100',
-      '--out',
-      out,
-    );
+    const run = await train({ MNIST_EDGE_TEST_NAN_AT_STEP: '5' }, '--epochs', '2', ...SMOKE_RUN, '--out', out);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/loss became NaN at epoch 2, step 2/);
     noStack(run.stderr);
@@ -52,8 +32,8 @@ describe('trainer faults', () => {
     const out = path.join(await tmp(), 'model');
     const child = spawn(
       process.execPath,
-      args('--epochs', '1', '--train-limit', '768', '--batch-size', '32', '--test-limit', '100', '--out', out),
-      { cwd: root },
+      trainerArgs('--epochs', '1', '--train-limit', '768', '--batch-size', '32', '--test-limit', '100', '--out', out),
+      { cwd: ROOT },
     );
     let stdout = '';
     let stderr = '';
