@@ -154,31 +154,26 @@ function paperMap(image: GrayImage, lightPaper: boolean, paper: number): Float32
       smooth[r * cols + c] = sum / count;
     }
   }
-  // Bilinear between cell centres. The columns' cells and weights are the same on every row.
-  const c0s = new Int32Array(width);
-  const c1s = new Int32Array(width);
-  const wxs = new Float64Array(width);
+  // Bilinear between cell centres: each row of cells interpolated across the width once (in
+  // doubles, so every pixel gets the same sums as interpolating it whole), then each pixel row
+  // mixes the two cell rows around it.
+  const across = new Float64Array(rows * width);
   for (let x = 0; x < width; x++) {
     const fx = Math.min(cols - 1, Math.max(0, (x + 0.5) / cell - 0.5));
-    c0s[x] = Math.floor(fx);
-    c1s[x] = Math.min(cols - 1, c0s[x] + 1);
-    wxs[x] = fx - c0s[x];
+    const c0 = Math.floor(fx);
+    const c1 = Math.min(cols - 1, c0 + 1);
+    const wx = fx - c0;
+    for (let r = 0; r < rows; r++) {
+      across[r * width + x] = (1 - wx) * smooth[r * cols + c0] + wx * smooth[r * cols + c1];
+    }
   }
   for (let y = 0, i = 0; y < height; y++) {
     const fy = Math.min(rows - 1, Math.max(0, (y + 0.5) / cell - 0.5));
     const r0 = Math.floor(fy);
-    const r1 = Math.min(rows - 1, r0 + 1);
     const wy = fy - r0;
-    const top = r0 * cols;
-    const bottom = r1 * cols;
-    for (let x = 0; x < width; x++, i++) {
-      const c0 = c0s[x];
-      const c1 = c1s[x];
-      const wx = wxs[x];
-      map[i] =
-        (1 - wy) * ((1 - wx) * smooth[top + c0] + wx * smooth[top + c1]) +
-        wy * ((1 - wx) * smooth[bottom + c0] + wx * smooth[bottom + c1]);
-    }
+    const top = r0 * width;
+    const bottom = Math.min(rows - 1, r0 + 1) * width;
+    for (let x = 0; x < width; x++, i++) map[i] = (1 - wy) * across[top + x] + wy * across[bottom + x];
   }
   return map;
 }
