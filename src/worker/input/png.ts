@@ -414,8 +414,9 @@ const zlibInflateSync: InflateSync | undefined = (() => {
  * Where the runtime has a synchronous zlib and the rows fit ONE_PIECE_MAX_BYTES, they are inflated
  * in one call: a stream's round trips cost more than the inflation itself (Node's
  * DecompressionStream hands out 16 KiB per trip to its zlib thread: a noisy 0.3 MP RGB scan took
- * 13 ms of CPU that way against 3 ms in one call into one buffer). Inflation stops a little past what the header
- * implies, so a bomb is not inflated whole; more rows than the header's are refused as they come.
+ * 13 ms of CPU that way against 3 ms in one call into one buffer). Inflation stops a little past
+ * what the header implies, so a bomb is not inflated whole; more rows than the header's are
+ * refused as they come.
  *
  * Otherwise, `DecompressionStream`. workerd's is a byte stream: a BYOB reader fills up to 256 KiB
  * per read, where the default reader hands out 4 KiB chunks, each a round trip between JS and the
