@@ -3,6 +3,7 @@
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 import { registerTrainingKernels } from './kernels.ts';
+import { loadWinogradCompiler } from './winograd.ts';
 
 export interface BackendInfo {
   name: string;
@@ -13,6 +14,7 @@ export interface BackendInfo {
 
 export async function useWasmBackend(): Promise<BackendInfo> {
   registerTrainingKernels();
+  await loadWinogradCompiler();
   if (!(await tf.setBackend('wasm'))) throw new Error('The tfjs wasm backend failed to initialize');
   await tf.ready();
   return {

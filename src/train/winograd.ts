@@ -1,0 +1,363 @@
+// Winograd F(4×4, 3×3) for the model's second convolution (80% of a forward pass) and for its input
+// gradient (a 3×3 convolution too). Each 4×4 block of outputs comes from a 6×6 tile of the input:
+// per tile and channel pair 36 multiplications instead of 144. They are 36 matrix products
+// [tiles × C]·[C × O], which XNNPACK runs at full speed; the tile transforms around them are
+// straight-line wasm SIMD over four channels at a time, generated here for the layer's sizes and
+// compiled with wabt when first needed (kernels.ts calls them on the wasm backend's heap).
+//
+// Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A (Lavin & Gray 2015), d a 6×6 input tile, g a 3×3 filter.
+import wabtInit from 'wabt';
+
+/** The sizes one compiled module is specialised for. */
+export interface WinogradGeometry {
+  /** Input planes; (height − 2) and (width − 2) are multiples of 4 (pad the input to make them so). */
+  height: number;
+  width: number;
+  channels: number;
+  outChannels: number;
+  /** Output positions written per image, ≤ (height − 2) × (width − 2); the rest is cropped. */
+  outHeight: number;
+  outWidth: number;
+  /** Images whose tiles go through the 36 products together. */
+  chunk: number;
+}
+
+/** A 6×6 input tile makes a 4×4 output block; 36 products per tile. */
+export const TILE = 6;
+export const BLOCK = 4;
+export const PLANES = TILE * TILE;
+
+/** Whether a valid 3×3 convolution of this size needs no padding here. */
+export function winogradFits(height: number, width: number, channels: number, outChannels: number): boolean {
+  return (
+    height > 2 &&
+    width > 2 &&
+    (height - 2) % BLOCK === 0 &&
+    (width - 2) % BLOCK === 0 &&
+    channels % 4 === 0 &&
+    outChannels % 4 === 0
+  );
+}
+
+export function tilesPerImage(g: Pick<WinogradGeometry, 'height' | 'width'>): number {
+  return ((g.height - 2) / BLOCK) * ((g.width - 2) / BLOCK);
+}
+
+const G = [
+  [1 / 4, 0, 0],
+  [-1 / 6, -1 / 6, -1 / 6],
+  [-1 / 6, 1 / 6, -1 / 6],
+  [1 / 24, 1 / 12, 1 / 6],
+  [1 / 24, -1 / 12, 1 / 6],
+  [0, 0, 1],
+];
+
+/**
+ * U = G g Gᵀ for every (input, output) channel pair of a [3, 3, C, O] filter, as 36 planes of
+ * [C × O] (plane k·6 + l holds element (k, l)): the right operands of the 36 products. With
+ * `rotated`, the filter of the input gradient instead: g turned 180° and its channel axes swapped,
+ * so the planes are [O × C].
+ */
+export function transformFilter(
+  filter: Float32Array,
+  channels: number,
+  outChannels: number,
+  out: Float32Array,
+  rotated = false,
+): void {
+  const pairs = channels * outChannels;
+  const g = new Float64Array(9);
+  const gg = new Float64Array(TILE * 3);
+  for (let c = 0; c < channels; c++) {
+    for (let o = 0; o < outChannels; o++) {
+      const from = c * outChannels + o;
+      for (let a = 0; a < 9; a++) g[a] = filter[(rotated ? 8 - a : a) * pairs + from];
+      for (let k = 0; k < TILE; k++) {
+        for (let b = 0; b < 3; b++) gg[k * 3 + b] = G[k][0] * g[b] + G[k][1] * g[3 + b] + G[k][2] * g[6 + b];
+      }
+      const to = rotated ? o * channels + c : from;
+      for (let k = 0; k < TILE; k++) {
+        for (let l = 0; l < TILE; l++) {
+          out[(k * TILE + l) * pairs + to] = gg[k * 3] * G[l][0] + gg[k * 3 + 1] * G[l][1] + gg[k * 3 + 2] * G[l][2];
+        }
+      }
+    }
+  }
+}
+
+// ---- wasm text ---------------------------------------------------------------------------------
+
+const get = (name: string) => `(local.get $${name})`;
+const set = (name: string, value: string) => `(local.set $${name} ${value})`;
+const add = (a: string, b: string) => `(f32x4.add ${a} ${b})`;
+const sub = (a: string, b: string) => `(f32x4.sub ${a} ${b})`;
+const times = (k: number, a: string) => `(f32x4.mul ${a} (v128.const f32x4 ${k} ${k} ${k} ${k}))`;
+const int = (n: number) => `(i32.const ${n})`;
+const plus = (a: string, b: string) => `(i32.add ${a} ${b})`;
+const mul = (a: string, b: string) => `(i32.mul ${a} ${b})`;
+const range = (n: number) => [...Array(n).keys()];
+const v128Locals = (names: string[]) => names.map((n) => `(local $${n} v128)`).join(' ');
+
+/** for (name = 0; name < limit; name++) body */
+function loop(name: string, limit: string, body: string[]): string[] {
+  return [
+    set(name, int(0)),
+    `(block $${name}_end (loop $${name}_next`,
+    `(br_if $${name}_end (i32.ge_u ${get(name)} ${limit}))`,
+    ...body,
+    set(name, plus(get(name), int(1))),
+    `(br $${name}_next)))`,
+  ];
+}
+
+/** Bᵀ applied to six vectors (locals `d`), results through `out`; temporaries a…h. */
+function inputTransform1D(d: string[], out: (k: number, value: string) => string): string[] {
+  const [d0, d1, d2, d3, d4, d5] = d.map(get);
+  return [
+    set('a', sub(d4, d2)),
+    set('b', sub(d3, d1)),
+    set('c', add(d1, d2)),
+    set('e', add(d3, d4)),
+    set('f', sub(d1, d2)),
+    set('h', sub(d4, d3)),
+    out(0, add(sub(times(4, d0), times(5, d2)), d4)),
+    out(1, sub(get('e'), times(4, get('c')))),
+    out(2, add(get('h'), times(4, get('f')))),
+    out(3, add(get('a'), times(2, get('b')))),
+    out(4, sub(get('a'), times(2, get('b')))),
+    out(5, add(sub(times(4, d1), times(5, d3)), d5)),
+  ];
+}
+
+/** Aᵀ applied to six vectors (locals `m`), results through `out`; temporaries a…e. */
+function outputTransform1D(m: string[], out: (i: number, value: string) => string): string[] {
+  const [m0, m1, m2, m3, m4, m5] = m.map(get);
+  return [
+    set('a', add(m1, m2)),
+    set('b', sub(m1, m2)),
+    set('c', add(m3, m4)),
+    set('e', sub(m3, m4)),
+    out(0, add(add(m0, get('a')), get('c'))),
+    out(1, add(get('b'), times(2, get('e')))),
+    out(2, add(get('a'), times(4, get('c')))),
+    out(3, add(add(get('b'), times(8, get('e'))), m5)),
+  ];
+}
+
+const SCRATCH = ['a', 'b', 'c', 'e', 'f', 'h', 'd0', 'd1', 'd2', 'd3', 'd4', 'd5'];
+const t = (k: number, j: number) => `t${k}${j}`;
+const y = (i: number, j: number) => `y${i}${j}`;
+
+/**
+ * Loops over images, tile rows and tile columns, then `groups` groups of four channels: `tile` runs
+ * once per tile, `group` once per group, after which the pointers in `advance` move 16 bytes on.
+ */
+function overTiles(g: WinogradGeometry, groups: number, tile: string[], group: string[], advance: string[]): string {
+  return loop('img', get('n'), [
+    ...loop('ty', int((g.height - 2) / BLOCK), [
+      ...loop('tx', int((g.width - 2) / BLOCK), [
+        ...tile,
+        ...loop('cg', int(groups), [...group, ...advance.map((p) => set(p, plus(get(p), int(16))))]),
+      ]),
+    ]),
+  ]).join('\n');
+}
+
+/** Bytes from one plane of the products' left operands (or results) to the next. */
+function planeBytes(g: WinogradGeometry, channels: number): number {
+  return g.chunk * tilesPerImage(g) * channels * 4;
+}
+
+/** `inputTiles(x, v, n)`: the transformed tiles of images [0, n) at x, into the 36 planes at v. */
+function inputTilesWat(g: WinogradGeometry): string {
+  const plane = planeBytes(g, g.channels);
+  const body: string[] = [];
+  // Columns first (into t), then rows, each row's six results to their planes.
+  for (let j = 0; j < TILE; j++) {
+    for (let i = 0; i < TILE; i++) {
+      body.push(set(`d${i}`, `(v128.load offset=${(i * g.width + j) * g.channels * 4} ${get('s')})`));
+    }
+    body.push(
+      ...inputTransform1D(
+        range(TILE).map((i) => `d${i}`),
+        (k, value) => set(t(k, j), value),
+      ),
+    );
+  }
+  for (let k = 0; k < TILE; k++) {
+    body.push(
+      ...inputTransform1D(
+        range(TILE).map((j) => t(k, j)),
+        (l, value) => `(v128.store offset=${(k * TILE + l) * plane} ${get('o')} ${value})`,
+      ),
+    );
+  }
+  const tileCorner = set(
+    's',
+    plus(
+      get('x'),
+      mul(
+        plus(
+          mul(plus(mul(get('img'), int(g.height)), mul(get('ty'), int(BLOCK))), int(g.width)),
+          mul(get('tx'), int(BLOCK)),
+        ),
+        int(g.channels * 4),
+      ),
+    ),
+  );
+  return `
+  (func (export "inputTiles") (param $x i32) (param $v i32) (param $n i32)
+    (local $img i32) (local $ty i32) (local $tx i32) (local $cg i32) (local $s i32) (local $o i32)
+    ${v128Locals([...SCRATCH, ...range(PLANES).map((p) => t(Math.floor(p / TILE), p % TILE))])}
+    ${set('o', get('v'))}
+    ${overTiles(g, g.channels / 4, [tileCorner], body, ['s', 'o'])}
+  )`;
+}
+
+/** Aᵀ M A for one tile and four output channels, into locals y00…y33 (after `finish`). */
+function outputBlock(g: WinogradGeometry, finish: (value: string) => string): string[] {
+  const plane = planeBytes(g, g.outChannels);
+  const body: string[] = [];
+  for (let l = 0; l < TILE; l++) {
+    for (let k = 0; k < TILE; k++) {
+      body.push(set(`d${k}`, `(v128.load offset=${(k * TILE + l) * plane} ${get('s')})`));
+    }
+    body.push(
+      ...outputTransform1D(
+        range(TILE).map((k) => `d${k}`),
+        (i, value) => set(t(i, l), value),
+      ),
+    );
+  }
+  for (let i = 0; i < BLOCK; i++) {
+    body.push(
+      ...outputTransform1D(
+        range(TILE).map((l) => t(i, l)),
+        (j, value) => set(y(i, j), finish(value)),
+      ),
+    );
+  }
+  return body;
+}
+
+const outputLocals = v128Locals([
+  ...SCRATCH,
+  ...range(BLOCK * TILE).map((p) => t(Math.floor(p / TILE), p % TILE)),
+  ...range(16).map((p) => y(p >> 2, p & 3)),
+]);
+
+/** Byte offset of output position (row, column) of image `img` in an [n, rows, columns, O] tensor. */
+function position(g: WinogradGeometry, base: string, rows: number, columns: number, row: string, column: string) {
+  return plus(
+    get(base),
+    mul(plus(mul(plus(mul(get('img'), int(rows)), row), int(columns)), column), int(g.outChannels * 4)),
+  );
+}
+
+/**
+ * `outputPooled(m, bias, pooled, n)`: maxPool₂ₓ₂(relu(block + bias)) from the 36 product planes at
+ * m, for images [0, n): the forward layer. Max-pooling commutes with nothing here: bias and relu first.
+ */
+function outputPooledWat(g: WinogradGeometry): string {
+  const [pooledHeight, pooledWidth] = [g.outHeight / 2, g.outWidth / 2];
+  const body = [
+    set('bv', `(v128.load ${get('bp')})`),
+    ...outputBlock(g, (value) => `(f32x4.max (f32x4.add ${value} ${get('bv')}) ${get('zero')})`),
+  ];
+  for (let pi = 0; pi < 2; pi++) {
+    for (let pj = 0; pj < 2; pj++) {
+      const [i, j] = [2 * pi, 2 * pj];
+      const max = `(f32x4.max (f32x4.max ${get(y(i, j))} ${get(y(i, j + 1))}) (f32x4.max ${get(y(i + 1, j))} ${get(y(i + 1, j + 1))}))`;
+      body.push(`(v128.store offset=${(pi * pooledWidth + pj) * g.outChannels * 4} ${get('p')} ${max})`);
+    }
+  }
+  const tile = [
+    set('bp', get('bias')),
+    set('p', position(g, 'pooled', pooledHeight, pooledWidth, mul(get('ty'), int(2)), mul(get('tx'), int(2)))),
+  ];
+  return `
+  (func (export "outputPooled") (param $m i32) (param $bias i32) (param $pooled i32) (param $n i32)
+    (local $img i32) (local $ty i32) (local $tx i32) (local $cg i32) (local $s i32) (local $bp i32)
+    (local $p i32) (local $bv v128) (local $zero v128) ${outputLocals}
+    ${set('s', get('m'))}
+    ${overTiles(g, g.outChannels / 4, tile, body, ['s', 'bp', 'p'])}
+  )`;
+}
+
+/**
+ * `outputCropped(m, out, n)`: the blocks as they are, into [n, outHeight, outWidth, O] at out,
+ * leaving out the positions past outHeight or outWidth (the input gradient's last blocks).
+ */
+function outputCroppedWat(g: WinogradGeometry): string {
+  const body = outputBlock(g, (value) => value);
+  for (let i = 0; i < BLOCK; i++) {
+    for (let j = 0; j < BLOCK; j++) {
+      const store = `(v128.store offset=${(i * g.outWidth + j) * g.outChannels * 4} ${get('p')} ${get(y(i, j))})`;
+      body.push(`(if (i32.and ${get(`row${i}`)} ${get(`column${j}`)}) (then ${store}))`);
+    }
+  }
+  const tile = [
+    set('p', position(g, 'out', g.outHeight, g.outWidth, mul(get('ty'), int(BLOCK)), mul(get('tx'), int(BLOCK)))),
+    ...range(BLOCK).flatMap((i) => [
+      set(`row${i}`, `(i32.lt_u ${plus(mul(get('ty'), int(BLOCK)), int(i))} ${int(g.outHeight)})`),
+      set(`column${i}`, `(i32.lt_u ${plus(mul(get('tx'), int(BLOCK)), int(i))} ${int(g.outWidth)})`),
+    ]),
+  ];
+  return `
+  (func (export "outputCropped") (param $m i32) (param $out i32) (param $n i32)
+    (local $img i32) (local $ty i32) (local $tx i32) (local $cg i32) (local $s i32) (local $p i32)
+    ${range(BLOCK)
+      .map((i) => `(local $row${i} i32) (local $column${i} i32)`)
+      .join(' ')}
+    ${outputLocals}
+    ${set('s', get('m'))}
+    ${overTiles(g, g.outChannels / 4, tile, body, ['s', 'p'])}
+  )`;
+}
+
+/** The module's text for geometry `g`. */
+export function winogradWat(g: WinogradGeometry): string {
+  return `(module
+  (memory (import "env" "memory") 1)
+  ${inputTilesWat(g)}
+  ${g.outHeight % 2 === 0 && g.outWidth % 2 === 0 ? outputPooledWat(g) : ''}
+  ${outputCroppedWat(g)}
+)`;
+}
+
+export interface WinogradKernels {
+  inputTiles(x: number, v: number, n: number): void;
+  outputPooled(m: number, bias: number, pooled: number, n: number): void;
+  outputCropped(m: number, out: number, n: number): void;
+}
+
+type Wabt = Awaited<ReturnType<typeof wabtInit>>;
+let wabt: Wabt | undefined;
+
+/** Loads the wat compiler (~40 ms); once, before the first kernel needs a module. */
+export async function loadWinogradCompiler(): Promise<void> {
+  wabt ??= await wabtInit();
+}
+
+/** Compiled modules by the heap they work in (one per wasm backend), then by geometry. */
+const compiled = new WeakMap<WebAssembly.Memory, Map<string, WinogradKernels>>();
+
+/** The kernels for geometry `g`, working in `memory` (the wasm backend's heap). */
+export function winogradKernels(g: WinogradGeometry, memory: WebAssembly.Memory): WinogradKernels {
+  const key = JSON.stringify(g);
+  const byGeometry = compiled.get(memory) ?? new Map<string, WinogradKernels>();
+  compiled.set(memory, byGeometry);
+  let kernels = byGeometry.get(key);
+  if (kernels) return kernels;
+  if (!wabt) throw new Error('loadWinogradCompiler() must finish before the first Winograd convolution');
+  const text = wabt.parseWat('winograd.wat', winogradWat(g), { simd: true });
+  try {
+    const { buffer } = text.toBinary({});
+    kernels = new WebAssembly.Instance(new WebAssembly.Module(new Uint8Array(buffer)), { env: { memory } })
+      .exports as unknown as WinogradKernels;
+  } finally {
+    text.destroy();
+  }
+  byGeometry.set(key, kernels);
+  return kernels;
+}
