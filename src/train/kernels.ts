@@ -20,6 +20,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import {
   BLOCK,
+  filterFromProducts,
   PLANES,
   tilesPerImage,
   transformFilter,
@@ -215,6 +216,16 @@ const convFilterBiasGrad: KernelFunc = ({ inputs, backend, attrs }) => {
   const { filterShape } = attrs as unknown as { filterShape: number[] };
   if (x.shape[2] !== dy.shape[2] || x.shape[1] !== dy.shape[1] + filterShape[0] - 1) {
     throw new Error(`${CONV_FILTER_BIAS_GRAD}: dy ${dy.shape} is not x ${x.shape}'s valid output at x's width`);
+  }
+  const [filterHeight, filterWidth, channels, outChannels] = filterShape;
+  const [, height, width] = x.shape;
+  if (
+    filterHeight === 3 &&
+    filterWidth === 3 &&
+    winogradFits(height, width, channels, outChannels) &&
+    tilesPerImage({ height, width }) % 4 === 0
+  ) {
+    return winogradFilterBiasGrad(x, dy, filterShape, backend);
   }
   return filterGradient(x, dy, filterShape, { top: 0, bottom: 0, left: 0, right: 0 }, true, backend);
 };
@@ -570,17 +581,7 @@ function winogradProducts(
   blocks: (n0: number, count: number, m: number) => void,
 ): void {
   const wasm = wasmBackend(backend);
-  batchMatMul ??= wasm.wasm.cwrap('BatchMatMul', null, [
-    'number',
-    'array',
-    'number',
-    'number',
-    'array',
-    'number',
-    'number',
-    'number',
-    'number',
-  ]);
+  batchMatMul ??= cwrapBatchMatMul(wasm);
   const perImage = tilesPerImage(g);
   const rows = g.chunk * perImage;
   const v = wasm.makeOutput([PLANES * rows * g.channels], 'float32');
@@ -601,6 +602,12 @@ function winogradProducts(
   }
   for (const plane of views) for (const view of plane) releaseView(view, backend);
   dispose(backend, v, m);
+}
+
+/** The backend's BatchMatMul entry point: (aId, aShape, aRank, bId, bShape, bRank, transposeA, transposeB, outId). */
+function cwrapBatchMatMul(wasm: KernelBackendLike): (...args: unknown[]) => void {
+  const [id, shape, rank, flag] = ['number', 'array', 'number', 'number'];
+  return wasm.wasm.cwrap('BatchMatMul', null, [id, shape, rank, id, shape, rank, flag, flag, id]);
 }
 
 function int32Bytes(values: number[]): Uint8Array {
@@ -641,6 +648,72 @@ function winogradConvBiasReluPool({ inputs, backend }: KernelArgs): TensorInfo {
   );
   dispose(backend, u);
   return pooled;
+}
+
+/** Images per chunk of the filter gradient: longer products, fresh packing per chunk. */
+const FILTER_GRADIENT_CHUNK = 8;
+
+/**
+ * The Winograd path of convFilterBiasGrad (3×3 filters). With the forward pass written
+ * Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A, the gradient of its filter is dW = Gᵀ[(A dY Aᵀ) ⊙ (Bᵀ d B)]G summed
+ * over tiles: the same input tiles as the forward pass, and each 4×4 block of dy turned into 6×6.
+ * So the sum over tiles is 36 products [O × tiles]·[tiles × C], a chunk of images at a time, summed
+ * in float64; then Gᵀ P G per channel pair. The bias gradient Σ dy comes from the same pass over dy.
+ */
+function winogradFilterBiasGrad(
+  x: TensorInfo,
+  dy: TensorInfo,
+  filterShape: number[],
+  backend: KernelArgs['backend'],
+): TensorInfo[] {
+  const wasm = wasmBackend(backend);
+  const [batch, height, width, channels] = x.shape;
+  const outChannels = filterShape[3];
+  const chunk = Math.min(batch, FILTER_GRADIENT_CHUNK);
+  const g = { height, width, channels, outChannels, outHeight: height - 2, outWidth: width - 2, chunk };
+  const kernels = winogradKernels(g, wasm.wasm.asm.memory);
+  batchMatMul ??= cwrapBatchMatMul(wasm);
+  const perImage = tilesPerImage(g);
+  const rows = chunk * perImage;
+  const pairs = channels * outChannels;
+  const v = wasm.makeOutput([PLANES * rows * channels], 'float32');
+  const dyt = wasm.makeOutput([PLANES * outChannels * rows], 'float32');
+  const products = wasm.makeOutput([PLANES * pairs], 'float32');
+  const sums = wasm.makeOutput([PLANES * pairs], 'float32');
+  const dBias = wasm.makeOutput([outChannels], 'float32');
+  wasm.typedArrayFromHeap(sums).fill(0);
+  wasm.typedArrayFromHeap(dBias).fill(0);
+  const productViews = Array.from({ length: PLANES }, (_, p) =>
+    viewOf(products, p * pairs, [outChannels, channels], backend),
+  );
+  const id = (t: TensorInfo) => wasm.dataIdMap.get(t.dataId).id;
+  for (let n0 = 0; n0 < batch; n0 += chunk) {
+    const count = Math.min(chunk, batch - n0);
+    const k = count * perImage;
+    kernels.inputTiles(heapOffset(wasm, x) + n0 * height * width * channels * 4, heapOffset(wasm, v), count);
+    kernels.gradientBlocks(
+      heapOffset(wasm, dy) + n0 * (height - 2) * width * outChannels * 4,
+      heapOffset(wasm, dyt),
+      heapOffset(wasm, dBias),
+      count,
+    );
+    const aShape = int32Bytes([1, outChannels, k]);
+    const bShape = int32Bytes([1, k, channels]);
+    for (let p = 0; p < PLANES; p++) {
+      const a = viewOf(dyt, p * outChannels * k, [outChannels, k], backend);
+      // A fresh id per chunk: the matmul caches its packed right operand by tensor id.
+      const b = viewOf(v, p * rows * channels, [k, channels], backend);
+      batchMatMul(id(a), aShape, 3, id(b), bShape, 3, 0, 0, id(productViews[p]));
+      releaseView(a, backend);
+      releaseView(b, backend);
+    }
+    kernels.accumulate(heapOffset(wasm, products), heapOffset(wasm, sums), PLANES * pairs);
+  }
+  for (const view of productViews) releaseView(view, backend);
+  const dW = wasm.makeOutput(filterShape, 'float32');
+  filterFromProducts(wasm.typedArrayFromHeap(sums), channels, outChannels, wasm.typedArrayFromHeap(dW));
+  dispose(backend, v, dyt, products, sums);
+  return [dW, dBias];
 }
 
 /**

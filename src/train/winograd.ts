@@ -85,6 +85,41 @@ export function transformFilter(
   }
 }
 
+/**
+ * The filter gradient's last step, dW = Gᵀ P G for every channel pair, into `dW` ([3, 3, C, O]):
+ * P holds the 36 planes of products [O × C] (plane k·6 + l is element (k, l)) summed over tiles.
+ */
+export function filterFromProducts(
+  products: Float32Array,
+  channels: number,
+  outChannels: number,
+  dW: Float32Array,
+): void {
+  const pairs = channels * outChannels;
+  const gp = new Float64Array(3 * TILE);
+  for (let o = 0; o < outChannels; o++) {
+    for (let c = 0; c < channels; c++) {
+      const from = o * channels + c;
+      // Gᵀ P: 3 × 6
+      for (let i = 0; i < 3; i++) {
+        for (let l = 0; l < TILE; l++) {
+          let v = 0;
+          for (let k = 0; k < TILE; k++) v += G[k][i] * products[(k * TILE + l) * pairs + from];
+          gp[i * TILE + l] = v;
+        }
+      }
+      // (Gᵀ P) G: 3 × 3
+      for (let i = 0; i < 3; i++) {
+        for (let j = 0; j < 3; j++) {
+          let v = 0;
+          for (let l = 0; l < TILE; l++) v += gp[i * TILE + l] * G[l][j];
+          dW[(i * 3 + j) * pairs + c * outChannels + o] = v;
+        }
+      }
+    }
+  }
+}
+
 // ---- wasm text ---------------------------------------------------------------------------------
 
 const get = (name: string) => `(local.get $${name})`;
@@ -315,6 +350,149 @@ function outputCroppedWat(g: WinogradGeometry): string {
   )`;
 }
 
+/** A applied to four vectors (locals `y`): e = A y, six results through `out`; temporaries a…e. */
+function gradientTransform1D(d: string[], out: (k: number, value: string) => string): string[] {
+  const [y0, y1, y2, y3] = d.map(get);
+  return [
+    set('a', add(y0, y2)),
+    set('b', add(y1, y3)),
+    set('c', add(y0, times(4, y2))),
+    set('e', add(times(2, y1), times(8, y3))),
+    out(0, y0),
+    out(1, add(get('a'), get('b'))),
+    out(2, sub(get('a'), get('b'))),
+    out(3, add(get('c'), get('e'))),
+    out(4, sub(get('c'), get('e'))),
+    out(5, y3),
+  ];
+}
+
+/** Lanes (l0…l3) of the 8 lanes of a and b: `i8x16.shuffle` on their bytes. */
+function shuffle32(a: string, b: string, lanes: number[]): string {
+  const bytes = lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]);
+  return `(i8x16.shuffle ${bytes.join(' ')} ${a} ${b})`;
+}
+
+/** Rows a0…a3 of a 4×4 block of floats into its columns b0…b3 (temporaries a, b, c, e). */
+function transpose4(a: string[], b: string[]): string[] {
+  const [a0, a1, a2, a3] = a.map(get);
+  return [
+    set('a', shuffle32(a0, a1, [0, 4, 1, 5])),
+    set('b', shuffle32(a0, a1, [2, 6, 3, 7])),
+    set('c', shuffle32(a2, a3, [0, 4, 1, 5])),
+    set('e', shuffle32(a2, a3, [2, 6, 3, 7])),
+    set(b[0], shuffle32(get('a'), get('c'), [0, 1, 4, 5])),
+    set(b[1], shuffle32(get('a'), get('c'), [2, 3, 6, 7])),
+    set(b[2], shuffle32(get('b'), get('e'), [0, 1, 4, 5])),
+    set(b[3], shuffle32(get('b'), get('e'), [2, 3, 6, 7])),
+  ];
+}
+
+/**
+ * `gradientBlocks(dy, dyt, bias, n)`: for the filter gradient, A dY Aᵀ of every 4×4 block of dy
+ * (n images, [outHeight, width, O] each: at the input's width, as relu's gradient writes it) into
+ * 36 planes of [O × n·tiles] at dyt, the left operands of the products: transposed, so four
+ * consecutive tiles are transformed together, a lane each, after a 4×4 transpose of each loaded
+ * position's four channels. Adds each channel's Σ dy to the O floats at `bias`.
+ */
+function gradientBlocksWat(g: WinogradGeometry): string {
+  const tiles = tilesPerImage(g);
+  const tilesAcross = (g.width - 2) / BLOCK;
+  const w = (k: number, p: number, q: number) => `w${k}${p}${q}`;
+  const body: string[] = [];
+  // Load each position of the four tiles (four channels each), sum them, transpose to channels.
+  for (let p = 0; p < BLOCK; p++) {
+    for (let q = 0; q < BLOCK; q++) {
+      const offset = (p * g.width + q) * g.outChannels * 4;
+      for (let tile = 0; tile < 4; tile++) {
+        body.push(set(`d${tile}`, `(v128.load offset=${offset} ${get(`s${tile}`)})`));
+        body.push(set('sum', add(get('sum'), get(`d${tile}`))));
+      }
+      body.push(
+        ...transpose4(
+          ['d0', 'd1', 'd2', 'd3'],
+          range(4).map((k) => w(k, p, q)),
+        ),
+      );
+    }
+  }
+  body.push(`(v128.store ${get('bp')} (f32x4.add (v128.load ${get('bp')}) ${get('sum')}))`, set('sum', get('zero')));
+  // Each channel: columns, then rows, its 36 values (four tiles each) to row k of every plane.
+  for (let k = 0; k < 4; k++) {
+    body.push(set('p', plus(get('o'), mul(get('row'), int(k)))));
+    for (let q = 0; q < BLOCK; q++) {
+      body.push(
+        ...gradientTransform1D(
+          range(BLOCK).map((p) => w(k, p, q)),
+          (x, value) => set(t(x, q), value),
+        ),
+      );
+    }
+    for (let x = 0; x < TILE; x++) {
+      body.push(
+        ...gradientTransform1D(
+          range(BLOCK).map((q) => t(x, q)),
+          (_l, value) => `(v128.store ${get('p')} ${value}) ${set('p', plus(get('p'), get('plane')))}`,
+        ),
+      );
+    }
+  }
+  // Tile r (0 ≤ r < tiles) of image img starts at dy + ((img·outHeight + 4·ty)·width + 4·tx)·O·4.
+  const corner = (r: string) =>
+    plus(
+      get('dy'),
+      mul(
+        plus(
+          mul(
+            plus(mul(get('img'), int(g.height - 2)), mul(`(i32.div_u ${r} ${int(tilesAcross)})`, int(BLOCK))),
+            int(g.width),
+          ),
+          mul(`(i32.rem_u ${r} ${int(tilesAcross)})`, int(BLOCK)),
+        ),
+        int(g.outChannels * 4),
+      ),
+    );
+  const group = [
+    ...range(4).map((tile) => set(`s${tile}`, corner(plus(mul(get('quad'), int(4)), int(tile))))),
+    set('bp', get('bias')),
+    set('o', plus(get('dyt'), mul(plus(mul(get('img'), int(tiles)), mul(get('quad'), int(4))), int(4)))),
+    ...loop('cg', int(g.outChannels / 4), [
+      ...body,
+      ...['s0', 's1', 's2', 's3', 'bp'].map((ptr) => set(ptr, plus(get(ptr), int(16)))),
+      // The next four channels' rows.
+      set('o', plus(get('o'), mul(get('row'), int(4)))),
+    ]),
+  ];
+  return `
+  (func (export "gradientBlocks") (param $dy i32) (param $dyt i32) (param $bias i32) (param $n i32)
+    (local $img i32) (local $quad i32) (local $cg i32) (local $s0 i32) (local $s1 i32) (local $s2 i32)
+    (local $s3 i32) (local $o i32) (local $p i32) (local $bp i32) (local $row i32) (local $plane i32)
+    (local $sum v128) (local $zero v128)
+    ${v128Locals([
+      ...SCRATCH,
+      ...range(TILE * BLOCK).map((i) => t(Math.floor(i / BLOCK), i % BLOCK)),
+      ...range(64).map((i) => w(i >> 4, (i >> 2) & 3, i & 3)),
+    ])}
+    ;; Bytes between rows (channels) of a plane, and between planes.
+    ${set('row', mul(get('n'), int(tiles * 4)))}
+    ${set('plane', mul(get('row'), int(g.outChannels)))}
+    ${loop('img', get('n'), loop('quad', int(tiles / 4), group)).join('\n')}
+  )`;
+}
+
+/** `accumulate(from, to, count)`: to[i] += from[i] for count floats, count a multiple of 4. */
+const accumulateWat = `
+  (func (export "accumulate") (param $from i32) (param $to i32) (param $count i32)
+    (local $end i32)
+    ${set('end', plus(get('from'), mul(get('count'), int(4))))}
+    (block $done (loop $next
+      (br_if $done (i32.ge_u ${get('from')} ${get('end')}))
+      (v128.store ${get('to')} ${add(`(v128.load ${get('to')})`, `(v128.load ${get('from')})`)})
+      ${set('from', plus(get('from'), int(16)))}
+      ${set('to', plus(get('to'), int(16)))}
+      (br $next)))
+  )`;
+
 /** The module's text for geometry `g`. */
 export function winogradWat(g: WinogradGeometry): string {
   return `(module
@@ -322,6 +500,8 @@ export function winogradWat(g: WinogradGeometry): string {
   ${inputTilesWat(g)}
   ${g.outHeight % 2 === 0 && g.outWidth % 2 === 0 ? outputPooledWat(g) : ''}
   ${outputCroppedWat(g)}
+  ${tilesPerImage(g) % 4 === 0 ? gradientBlocksWat(g) : ''}
+  ${accumulateWat}
 )`;
 }
 
@@ -329,6 +509,8 @@ export interface WinogradKernels {
   inputTiles(x: number, v: number, n: number): void;
   outputPooled(m: number, bias: number, pooled: number, n: number): void;
   outputCropped(m: number, out: number, n: number): void;
+  gradientBlocks(dy: number, dyt: number, bias: number, n: number): void;
+  accumulate(from: number, to: number, count: number): void;
 }
 
 type Wabt = Awaited<ReturnType<typeof wabtInit>>;

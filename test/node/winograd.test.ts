@@ -1,12 +1,13 @@
-// Winograd F(4×4, 3×3) (winograd.ts, run by kernels.ts) against float64 direct convolutions, on
-// activations of real digits, and the evaluation's exact recomputation of near ties.
+// Winograd F(4×4, 3×3) (winograd.ts, run by kernels.ts): the forward pass, the input gradient and the
+// filter gradient against float64 direct convolutions on activations of real digits, and the
+// evaluation's exact recomputation of near ties.
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { NUM_CLASSES } from '../../src/shared/model-spec.ts';
 import { seededRandom } from '../../src/shared/random.ts';
 import { useWasmBackend } from '../../src/train/backend.ts';
 import { loadSplitSync, take } from '../../src/train/data.ts';
-import { CONV_BIAS_RELU_POOL, CONV_INPUT_GRAD } from '../../src/train/kernels.ts';
+import { CONV_BIAS_RELU_POOL, CONV_FILTER_BIAS_GRAD, CONV_INPUT_GRAD } from '../../src/train/kernels.ts';
 import { buildModel } from '../../src/train/model.ts';
 import { batchTensors, evaluateRange, logits } from '../../src/train/network.ts';
 import { trainableVariables } from '../../src/train/train.ts';
@@ -93,7 +94,7 @@ describe('Winograd F(4×4, 3×3)', () => {
         const conv = referenceConv(x, w);
         const b = bias.dataSync();
         const relu = conv.values.map((v, i) => Math.max(0, v + b[i % c.outChannels]));
-        const expected = tf.maxPool(tf.tensor(Float32Array.from(relu), conv.shape) as tf.Tensor4D, 2, 2, 'valid');
+        const expected = tf.maxPool(tf.tensor4d(Float32Array.from(relu), conv.shape as never), 2, 2, 'valid');
         expect(pooled.shape).toEqual(expected.shape);
         expect(maxRelativeError(pooled.dataSync(), expected.dataSync())).toBeLessThan(1e-5);
       });
@@ -143,6 +144,45 @@ describe('Winograd F(4×4, 3×3)', () => {
     });
   }
 
+  // The model's conv2 is in kernels.test.ts; here a 10×18 input (2×4 tiles), 5 digits (chunk remainder).
+  it('the filter and bias gradients match a float64 reference: 8→12 channels, a 10×18 input, 5 digits', () => {
+    const random = seededRandom(41);
+    const [count, height, width, channels, outChannels] = [5, 10, 18, 8, 12];
+    tf.tidy(() => {
+      const x = digitActivations(count, height, width, channels, random);
+      const w = randomTensor([3, 3, channels, outChannels], random, 0.2) as tf.Tensor4D;
+      const dy = tf.relu(tf.sub(tf.conv2d(x, w, 1, 'valid'), 0.3)) as tf.Tensor4D;
+      const dyA = tf.pad(dy, [
+        [0, 0],
+        [0, 0],
+        [0, 2],
+        [0, 0],
+      ]);
+      const filterShape = [3, 3, channels, outChannels];
+      const [dW, dBias] = tf.engine().runKernel(CONV_FILTER_BIAS_GRAD, { x, dy: dyA }, { filterShape }) as tf.Tensor[];
+      // dW[i,j,c,o] = Σ x[n,h+i,w+j,c]·dy[n,h,w,o] and Σ dy, in float64.
+      const [xv, dyv] = [x.dataSync(), dy.dataSync()];
+      const [outHeight, outWidth] = [height - 2, width - 2];
+      const expected = new Float64Array(9 * channels * outChannels);
+      const bias = new Float64Array(outChannels);
+      for (let n = 0; n < count; n++)
+        for (let h = 0; h < outHeight; h++)
+          for (let q = 0; q < outWidth; q++)
+            for (let o = 0; o < outChannels; o++) {
+              const g = dyv[((n * outHeight + h) * outWidth + q) * outChannels + o];
+              bias[o] += g;
+              for (let i = 0; i < 3; i++)
+                for (let j = 0; j < 3; j++)
+                  for (let c = 0; c < channels; c++) {
+                    expected[((i * 3 + j) * channels + c) * outChannels + o] +=
+                      g * xv[((n * height + h + i) * width + q + j) * channels + c];
+                  }
+            }
+      expect(maxRelativeError(dW.dataSync(), expected)).toBeLessThan(1e-5);
+      expect(maxRelativeError(dBias.dataSync(), bias)).toBeLessThan(1e-5);
+    });
+  });
+
   it('leave no tensors behind', () => {
     const random = seededRandom(3);
     const x = randomTensor([3, 10, 10, 4], random) as tf.Tensor4D;
@@ -161,7 +201,7 @@ describe('Winograd F(4×4, 3×3)', () => {
 
   it('evaluation recomputes near ties exactly: two identical output units tie on every digit', () => {
     const set = take(loadSplitSync('t10k'), 40);
-    const params = trainableVariables(buildModel({ seed: 5 })).map((v) => v.clone());
+    const params: tf.Tensor[] = trainableVariables(buildModel({ seed: 5 })).map((v) => v.clone());
     // Unit 3 becomes a copy of unit 7 and both lead: every row's top two logits tie, and the other
     // classes keep enough probability (~1%) for a change in the logits to show.
     const [kernel, bias] = [params[6].arraySync() as number[][], params[7].arraySync() as number[]];
