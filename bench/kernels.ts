@@ -3,7 +3,14 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { getKernel, type KernelConfig, type TensorInfo } from '@tensorflow/tfjs-core';
-import { CONV_FILTER_BIAS_GRAD, RELU_GRAD, registerTrainingKernels } from '../src/train/kernels.ts';
+import {
+  CONV_BIAS_RELU_POOL,
+  CONV_FILTER_BIAS_GRAD,
+  CONV_INPUT_GRAD,
+  RELU_GRAD,
+  registerTrainingKernels,
+} from '../src/train/kernels.ts';
+import { loadWinogradCompiler } from '../src/train/winograd.ts';
 import { compare, cpuMs } from './stats.ts';
 
 const rounds = Number(process.argv[2] ?? 7);
@@ -13,6 +20,7 @@ const stock = {
   maxPoolGrad: getKernel('MaxPoolGrad', 'wasm'),
 };
 registerTrainingKernels();
+await loadWinogradCompiler();
 await tf.setBackend('wasm');
 const backend = tf.backend();
 stock.backpropInput.setupFunc?.(backend);
@@ -42,6 +50,7 @@ const dyWide = dy.pad([
   [0, 2],
   [0, 0],
 ]);
+const bias = tf.randomNormal([64]);
 const y = tf.relu(tf.randomNormal([128, 24, 24, 64]));
 const pooled = tf.maxPool(y as tf.Tensor4D, 2, 2, 'valid');
 const poolDy = tf.randomNormal(pooled.shape);
@@ -58,9 +67,15 @@ const t = await compare(
       runStock(stock.backpropInput, { dy, filter: w }, { ...conv, inputShape: x.shape }),
     'Conv2DBackpropInput ours': () =>
       runAndRead('Conv2DBackpropInput', { dy, filter: w }, { ...conv, inputShape: x.shape }),
+    'input grad Winograd (model, dy wide)': () =>
+      runAndRead(CONV_INPUT_GRAD, { dy: dyWide, filter: w }, { inputShape: x.shape }),
     'Conv2DBackpropFilter ours': () => runAndRead('Conv2DBackpropFilter', { x, dy }, { ...conv, filterShape: w.shape }),
-    'filter+bias grad (model, dy wide)': () =>
+    'filter+bias grad Winograd (model)': () =>
       runAndRead(CONV_FILTER_BIAS_GRAD, { x, dy: dyWide }, { filterShape: w.shape }),
+    'conv+bias+relu+pool XNNPACK': () =>
+      runAndRead(CONV_BIAS_RELU_POOL, { x, filter: w, bias }, { ...conv, dilations: 1, winograd: false }),
+    'conv+bias+relu+pool Winograd': () =>
+      runAndRead(CONV_BIAS_RELU_POOL, { x, filter: w, bias }, { ...conv, dilations: 1, winograd: true }),
     'relu grad (model, to x width)': () => runAndRead(RELU_GRAD, { dy, y }, { paddedWidth: 26 }),
     'MaxPoolGrad 2×2 stock': () => runStock(stock.maxPoolGrad, { dy: poolDy, input: y, output: pooled }, pool),
     'MaxPoolGrad 2×2 ours': () => runAndRead('MaxPoolGrad', { dy: poolDy, input: y, output: pooled }, pool),
@@ -78,10 +93,16 @@ for (const [name, ms] of Object.entries(t)) console.log(`${name.padEnd(34)} ${ms
 const ratio = (a: string, b: string) => (t[a] / t[b]).toFixed(1);
 console.log(`\nConv2DBackpropInput: stock / ours = ${ratio('Conv2DBackpropInput stock', 'Conv2DBackpropInput ours')}×`);
 console.log(
+  `input gradient: ours by XNNPACK / Winograd = ${ratio('Conv2DBackpropInput ours', 'input grad Winograd (model, dy wide)')}×`,
+);
+console.log(
   `Conv2DBackpropFilter / forward conv = ${ratio('Conv2DBackpropFilter ours', 'forward Conv2D (reference)')}× (stock: no kernel)`,
 );
 console.log(
-  `model's filter+bias gradient / forward conv = ${ratio('filter+bias grad (model, dy wide)', 'forward Conv2D (reference)')}×`,
+  `filter gradient: by XNNPACK (Conv2DBackpropFilter) / Winograd = ${ratio('Conv2DBackpropFilter ours', 'filter+bias grad Winograd (model)')}×`,
+);
+console.log(
+  `conv2+bias+relu+pool: XNNPACK / Winograd = ${ratio('conv+bias+relu+pool XNNPACK', 'conv+bias+relu+pool Winograd')}×`,
 );
 console.log(`MaxPoolGrad 2×2: stock / ours = ${ratio('MaxPoolGrad 2×2 stock', 'MaxPoolGrad 2×2 ours')}×`);
 console.log(`MatMul transposeA: stock / ours = ${ratio('MatMul xᵀ·g stock (transposeA)', 'MatMul xᵀ·g ours')}×`);

@@ -1,7 +1,8 @@
 // Training kernels the wasm backend lacks or runs slowly (tfjs-backend-wasm 4.22).
 //
-// Both convolution gradients are rewritten as forward convolutions, which the backend hands to
-// XNNPACK. They call the backend's own registered kernels, so nothing leaves wasm memory.
+// Both convolution gradients are rewritten as forward convolutions or matrix products, which the
+// backend hands to XNNPACK; 3×3 ones of the model's kind as Winograd F(4×4, 3×3) (winograd.ts).
+// They call the backend's own kernels on wasm memory, so nothing leaves it.
 import {
   type BatchMatMulAttrs,
   backend_util,
@@ -650,15 +651,16 @@ function winogradConvBiasReluPool({ inputs, backend }: KernelArgs): TensorInfo {
   return pooled;
 }
 
-/** Images per chunk of the filter gradient: longer products, fresh packing per chunk. */
+/** Images per chunk of the filter gradient (4–16 measured alike); each chunk's operands are packed afresh. */
 const FILTER_GRADIENT_CHUNK = 8;
 
 /**
  * The Winograd path of convFilterBiasGrad (3×3 filters). With the forward pass written
  * Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A, the gradient of its filter is dW = Gᵀ[(A dY Aᵀ) ⊙ (Bᵀ d B)]G summed
  * over tiles: the same input tiles as the forward pass, and each 4×4 block of dy turned into 6×6.
- * So the sum over tiles is 36 products [O × tiles]·[tiles × C], a chunk of images at a time, summed
- * in float64; then Gᵀ P G per channel pair. The bias gradient Σ dy comes from the same pass over dy.
+ * So the sum over tiles is 36 products [O × tiles]·[tiles × C], a chunk of images at a time, added
+ * up across chunks (float32, in wasm); then Gᵀ P G per channel pair. The bias gradient Σ dy comes
+ * from the same pass over dy.
  */
 function winogradFilterBiasGrad(
   x: TensorInfo,

@@ -368,14 +368,16 @@ async function exportModel(
   mark('weights quantized');
   // The quantization check, once, and the evaluation report and Keras files from the same pass: the
   // stored weights as any client loads them (dequantized by tf.io.decodeWeights), through the
-  // replicas' forward pass on their shares of the test set. `npm run evaluate` checks with stock tfjs.
+  // replicas' forward pass on their shares of the test set (predictions as stock tfjs makes them:
+  // see NEAR_TIE in network.ts). `npm run evaluate` checks with stock tfjs.
   const { files: extras, evaluation } = await modelExtras(
     { ...files, metadata: { version: files.version, source: 'trained' } },
     {
       set: test,
       predictor: {
         engine:
-          `the trainer's forward pass (src/train/network.ts) on ${group.workers} replica thread${group.workers > 1 ? 's' : ''}, ` +
+          `the trainer's forward pass (src/train/network.ts: conv2 as Winograd F(4×4, 3×3), near ties recomputed ` +
+          `with XNNPACK's convolution) on ${group.workers} replica thread${group.workers > 1 ? 's' : ''}, ` +
           `tfjs ${tf.version.tfjs}, ${tf.getBackend()} backend, weights as stored (dequantized by tf.io.decodeWeights)`,
         async probabilities(weights) {
           const { probabilities } = await group.predict(weights);

@@ -1,11 +1,12 @@
-// Winograd F(4×4, 3×3) for the model's second convolution (80% of a forward pass) and for its input
-// gradient (a 3×3 convolution too). Each 4×4 block of outputs comes from a 6×6 tile of the input:
-// per tile and channel pair 36 multiplications instead of 144. They are 36 matrix products
-// [tiles × C]·[C × O], which XNNPACK runs at full speed; the tile transforms around them are
-// straight-line wasm SIMD over four channels at a time, generated here for the layer's sizes and
-// compiled with wabt when first needed (kernels.ts calls them on the wasm backend's heap).
+// Winograd F(4×4, 3×3) for the model's second convolution (85% of its multiplications): the forward
+// pass outside gradients, the input gradient and the filter gradient. Each 4×4 block of outputs
+// comes from a 6×6 tile of the input: per tile and channel pair 36 multiplications instead of 144.
+// Summed over channels they are 36 matrix products, which XNNPACK runs at full speed; the transforms
+// around them are straight-line wasm SIMD over four channels at a time, generated here for the
+// layer's sizes and compiled with wabt (kernels.ts runs them on the wasm backend's heap).
 //
-// Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A (Lavin & Gray 2015), d a 6×6 input tile, g a 3×3 filter.
+// Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A (Lavin & Gray 2015), d a 6×6 input tile, g a 3×3 filter; its
+// gradient with respect to g, dW = Gᵀ[(A dY Aᵀ) ⊙ (Bᵀ d B)]G, summed over tiles.
 import wabtInit from 'wabt';
 
 /** The sizes one compiled module is specialised for. */
