@@ -184,6 +184,41 @@ const SCRATCH = ['a', 'b', 'c', 'e', 'f', 'h', 'd0', 'd1', 'd2', 'd3', 'd4', 'd5
 const t = (k: number, j: number) => `t${k}${j}`;
 const y = (i: number, j: number) => `y${i}${j}`;
 
+type OneD = (inputs: string[], out: (k: number, value: string) => string) => string[];
+
+/**
+ * M X Mᵀ for a 1D transform M (`oneD`, size → outSize): M on each column of X (element (i, j) from the
+ * expression `element`, into the locals d0…), then on each row of that (locals t), each result
+ * (k, l) through `out`, row by row.
+ */
+function transform2D(
+  oneD: OneD,
+  size: number,
+  outSize: number,
+  element: (i: number, j: number) => string,
+  out: (k: number, l: number, value: string) => string,
+): string[] {
+  const body: string[] = [];
+  for (let j = 0; j < size; j++) {
+    for (let i = 0; i < size; i++) body.push(set(`d${i}`, element(i, j)));
+    body.push(
+      ...oneD(
+        range(size).map((i) => `d${i}`),
+        (k, value) => set(t(k, j), value),
+      ),
+    );
+  }
+  for (let k = 0; k < outSize; k++) {
+    body.push(
+      ...oneD(
+        range(size).map((j) => t(k, j)),
+        (l, value) => out(k, l, value),
+      ),
+    );
+  }
+  return body;
+}
+
 /**
  * Loops over images, tile rows and tile columns, then `groups` groups of four channels: `tile` runs
  * once per tile, `group` once per group, after which the pointers in `advance` move 16 bytes on.
@@ -207,27 +242,14 @@ function planeBytes(g: WinogradGeometry, channels: number): number {
 /** `inputTiles(x, v, n)`: the transformed tiles of images [0, n) at x, into the 36 planes at v. */
 function inputTilesWat(g: WinogradGeometry): string {
   const plane = planeBytes(g, g.channels);
-  const body: string[] = [];
-  // Columns first (into t), then rows, each row's six results to their planes.
-  for (let j = 0; j < TILE; j++) {
-    for (let i = 0; i < TILE; i++) {
-      body.push(set(`d${i}`, `(v128.load offset=${(i * g.width + j) * g.channels * 4} ${get('s')})`));
-    }
-    body.push(
-      ...inputTransform1D(
-        range(TILE).map((i) => `d${i}`),
-        (k, value) => set(t(k, j), value),
-      ),
-    );
-  }
-  for (let k = 0; k < TILE; k++) {
-    body.push(
-      ...inputTransform1D(
-        range(TILE).map((j) => t(k, j)),
-        (l, value) => `(v128.store offset=${(k * TILE + l) * plane} ${get('o')} ${value})`,
-      ),
-    );
-  }
+  // Bᵀ d B, each of the 36 results to its plane.
+  const body = transform2D(
+    inputTransform1D,
+    TILE,
+    TILE,
+    (i, j) => `(v128.load offset=${(i * g.width + j) * g.channels * 4} ${get('s')})`,
+    (k, l, value) => `(v128.store offset=${(k * TILE + l) * plane} ${get('o')} ${value})`,
+  );
   const tileCorner = set(
     's',
     plus(
@@ -253,27 +275,13 @@ function inputTilesWat(g: WinogradGeometry): string {
 /** Aᵀ M A for one tile and four output channels, into locals y00…y33 (after `finish`). */
 function outputBlock(g: WinogradGeometry, finish: (value: string) => string): string[] {
   const plane = planeBytes(g, g.outChannels);
-  const body: string[] = [];
-  for (let l = 0; l < TILE; l++) {
-    for (let k = 0; k < TILE; k++) {
-      body.push(set(`d${k}`, `(v128.load offset=${(k * TILE + l) * plane} ${get('s')})`));
-    }
-    body.push(
-      ...outputTransform1D(
-        range(TILE).map((k) => `d${k}`),
-        (i, value) => set(t(i, l), value),
-      ),
-    );
-  }
-  for (let i = 0; i < BLOCK; i++) {
-    body.push(
-      ...outputTransform1D(
-        range(TILE).map((l) => t(i, l)),
-        (j, value) => set(y(i, j), finish(value)),
-      ),
-    );
-  }
-  return body;
+  return transform2D(
+    outputTransform1D,
+    TILE,
+    BLOCK,
+    (k, l) => `(v128.load offset=${(k * TILE + l) * plane} ${get('s')})`,
+    (i, j, value) => set(y(i, j), finish(value)),
+  );
 }
 
 const outputLocals = v128Locals([
@@ -418,25 +426,18 @@ function gradientBlocksWat(g: WinogradGeometry): string {
     }
   }
   body.push(`(v128.store ${get('bp')} (f32x4.add (v128.load ${get('bp')}) ${get('sum')}))`, set('sum', get('zero')));
-  // Each channel: columns, then rows, its 36 values (four tiles each) to row k of every plane.
+  // Each channel k: A dY Aᵀ of its four tiles (a lane each), the 36 results to row k of the planes.
   for (let k = 0; k < 4; k++) {
-    body.push(set('p', plus(get('o'), mul(get('row'), int(k)))));
-    for (let q = 0; q < BLOCK; q++) {
-      body.push(
-        ...gradientTransform1D(
-          range(BLOCK).map((p) => w(k, p, q)),
-          (x, value) => set(t(x, q), value),
-        ),
-      );
-    }
-    for (let x = 0; x < TILE; x++) {
-      body.push(
-        ...gradientTransform1D(
-          range(BLOCK).map((q) => t(x, q)),
-          (_l, value) => `(v128.store ${get('p')} ${value}) ${set('p', plus(get('p'), get('plane')))}`,
-        ),
-      );
-    }
+    body.push(
+      set('p', plus(get('o'), mul(get('row'), int(k)))),
+      ...transform2D(
+        gradientTransform1D,
+        BLOCK,
+        TILE,
+        (p, q) => get(w(k, p, q)),
+        (_x, _l, value) => `(v128.store ${get('p')} ${value}) ${set('p', plus(get('p'), get('plane')))}`,
+      ),
+    );
   }
   // Tile r (0 ≤ r < tiles) of image img starts at dy + ((img·outHeight + 4·ty)·width + 4·tx)·O·4.
   const corner = (r: string) =>

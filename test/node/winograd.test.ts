@@ -60,6 +60,18 @@ function referenceConv(x: tf.Tensor4D, w: tf.Tensor4D): { values: Float64Array; 
   return { values: out, shape: [n, outHeight, outWidth, outChannels] };
 }
 
+/** A dy from real activations, and the same at x's width with zero columns, as relu's gradient writes it. */
+function gradientOf(x: tf.Tensor4D, w: tf.Tensor4D): { dy: tf.Tensor4D; dyA: tf.Tensor4D } {
+  const dy = tf.relu(tf.sub(tf.conv2d(x, w, 1, 'valid'), 0.3)) as tf.Tensor4D;
+  const dyA = tf.pad(dy, [
+    [0, 0],
+    [0, 0],
+    [0, 2],
+    [0, 0],
+  ]);
+  return { dy, dyA };
+}
+
 function maxRelativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
   let scale = 0;
   let err = 0;
@@ -112,14 +124,7 @@ describe('Winograd F(4×4, 3×3)', () => {
       tf.tidy(() => {
         const x = digitActivations(c.count, height, width, channels, random);
         const w = randomTensor([3, 3, channels, c.outChannels], random, 0.2) as tf.Tensor4D;
-        // dy of real activations, at x's width with zero columns, as relu's gradient writes it.
-        const dy = tf.relu(tf.sub(tf.conv2d(x, w, 1, 'valid'), 0.3)) as tf.Tensor4D;
-        const dyA = tf.pad(dy, [
-          [0, 0],
-          [0, 0],
-          [0, 2],
-          [0, 0],
-        ]);
+        const { dy, dyA } = gradientOf(x, w);
         const dx = tf.engine().runKernel(CONV_INPUT_GRAD, { dy: dyA, filter: w }, { inputShape: x.shape }) as tf.Tensor;
         // dx[n,h,w,c] = Σ dy[n,h−i,w−j,o]·w[i,j,c,o], in float64.
         const [dyv, wv] = [dy.dataSync(), w.dataSync()];
@@ -151,13 +156,7 @@ describe('Winograd F(4×4, 3×3)', () => {
     tf.tidy(() => {
       const x = digitActivations(count, height, width, channels, random);
       const w = randomTensor([3, 3, channels, outChannels], random, 0.2) as tf.Tensor4D;
-      const dy = tf.relu(tf.sub(tf.conv2d(x, w, 1, 'valid'), 0.3)) as tf.Tensor4D;
-      const dyA = tf.pad(dy, [
-        [0, 0],
-        [0, 0],
-        [0, 2],
-        [0, 0],
-      ]);
+      const { dy, dyA } = gradientOf(x, w);
       const filterShape = [3, 3, channels, outChannels];
       const [dW, dBias] = tf.engine().runKernel(CONV_FILTER_BIAS_GRAD, { x, dy: dyA }, { filterShape }) as tf.Tensor[];
       // dW[i,j,c,o] = Σ x[n,h+i,w+j,c]·dy[n,h,w,o] and Σ dy, in float64.
