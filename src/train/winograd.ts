@@ -24,7 +24,7 @@ export interface WinogradGeometry {
 }
 
 /** A 6×6 input tile makes a 4×4 output block; 36 products per tile. */
-export const TILE = 6;
+const TILE = 6;
 export const BLOCK = 4;
 export const PLANES = TILE * TILE;
 
@@ -496,7 +496,7 @@ const accumulateWat = `
   )`;
 
 /** The module's text for geometry `g`. */
-export function winogradWat(g: WinogradGeometry): string {
+function winogradWat(g: WinogradGeometry): string {
   return `(module
   (memory (import "env" "memory") 1)
   ${inputTilesWat(g)}
