@@ -1,4 +1,4 @@
-// Stock tfjs-backend-wasm kernels vs the training kernels of src/train/kernels.ts, side by side at
+// Stock tfjs-backend-wasm kernels vs the training kernels of src/train/kernels/kernels.ts, side by side at
 // the Keras recipe model's sizes (batch 128), in CPU ms (medians). Run: npx tsx bench/kernels.ts [rounds]
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
@@ -9,8 +9,8 @@ import {
   CONV_INPUT_GRAD,
   RELU_GRAD,
   registerTrainingKernels,
-} from '../src/train/kernels.ts';
-import { loadWinogradCompiler } from '../src/train/winograd.ts';
+} from '../src/train/kernels/kernels.ts';
+import { loadWinogradCompiler } from '../src/train/kernels/winograd.ts';
 import { compare, cpuMs } from './stats.ts';
 
 const rounds = Number(process.argv[2] ?? 7);

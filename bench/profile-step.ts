@@ -6,11 +6,11 @@
 // Run: npx tsx bench/profile-step.ts [keras|loop] [cpu]
 import * as tf from '@tensorflow/tfjs';
 import { getKernelsForBackend, registerKernel, unregisterKernel } from '@tensorflow/tfjs-core';
-import { useWasmBackend } from '../src/train/backend.ts';
-import { loadSplit, take } from '../src/train/data.ts';
-import { buildModel } from '../src/train/model.ts';
-import { shardGradients } from '../src/train/network.ts';
-import { toTensors, trainableVariables } from '../src/train/train.ts';
+import { loadSplit, take } from '../src/train/data/mnist.ts';
+import { useWasmBackend } from '../src/train/kernels/backend.ts';
+import { shardGradients } from '../src/train/replicas/network.ts';
+import { buildModel } from '../src/train/run/model.ts';
+import { toTensors, trainableVariables } from '../src/train/run/train.ts';
 import { cpuMs, median } from './stats.ts';
 
 const mode = process.argv[2] ?? 'loop';

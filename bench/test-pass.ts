@@ -1,14 +1,14 @@
 // The pass over the 10k test digits that the trainer makes every epoch and once more on the stored
-// weights: the trainer's forward pass (src/train/network.ts, conv2 as Winograd) against stock tfjs
+// weights: the trainer's forward pass (src/train/replicas/network.ts, conv2 as Winograd) against stock tfjs
 // (`tf.loadLayersModel` + `predict`) on the committed model, one thread each, interleaved; CPU ms
 // medians, the ratio, and how many of the 10,000 predictions differ.
 // Run: npx tsx bench/test-pass.ts [rounds]
 import * as tf from '@tensorflow/tfjs';
 import { MODEL_DIR, NUM_CLASSES } from '../src/shared/model-spec.ts';
-import { loadStoredModel, readModelDir } from '../src/tools/model-dir.ts';
-import { useWasmBackend } from '../src/train/backend.ts';
-import { loadSplitSync } from '../src/train/data.ts';
-import { evaluateRange, PARAMS } from '../src/train/network.ts';
+import { loadSplitSync } from '../src/train/data/mnist.ts';
+import { loadStoredModel, readModelDir } from '../src/train/formats/model-dir.ts';
+import { useWasmBackend } from '../src/train/kernels/backend.ts';
+import { evaluateRange, PARAMS } from '../src/train/replicas/network.ts';
 import { compare, cpuMs } from './stats.ts';
 
 const rounds = Number(process.argv[2] ?? 3);

@@ -13,8 +13,8 @@ import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import metadata from '../../models/mnist-cnn/metadata.json';
 import { type DigitSet, MODEL_DIR, PIXEL_COUNT } from '../../src/shared/model-spec.ts';
-import { loadSplitSync } from '../../src/train/data.ts';
-import { CONTACT_SHEET, FEEDBACK_IMAGES, loadFeedbackDir } from '../../src/train/feedback-data.ts';
+import { CONTACT_SHEET, FEEDBACK_IMAGES, loadFeedbackDir } from '../../src/train/data/feedback.ts';
+import { loadSplitSync } from '../../src/train/data/mnist.ts';
 import { parseArtifacts } from '../../src/worker/inference/artifacts.ts';
 import { DigitClassifier } from '../../src/worker/inference/classifier.ts';
 import { loadMnistTest } from '../support/mnist-files.ts';
@@ -92,7 +92,7 @@ describe('corrections from the edge, pulled, fine-tuned', () => {
 
     // 2. The owner's machine: pull into IDX files, byte for byte what was sent, in order.
     const pulled = path.join(work, 'feedback');
-    const pull = await run(['scripts/feedback-pull.ts', '--local', '--persist-to', persistTo, '--out', pulled]);
+    const pull = await run(['src/train/feedback-pull.ts', '--local', '--persist-to', persistTo, '--out', pulled]);
     expect(pull.stdout).toContain(`Pulled ${CORRECTIONS} corrections (${wrong} where the model had been wrong)`);
     const feedback = await loadFeedbackDir(pulled);
     expect(feedback.count).toBe(CORRECTIONS);
@@ -109,7 +109,7 @@ describe('corrections from the edge, pulled, fine-tuned', () => {
     // 3. A short fine-tune from the served model.
     const out = path.join(work, 'model');
     const tune = await run([
-      'src/train/cli.ts',
+      'src/train/train.ts',
       '--fine-tune',
       MODEL_DIR,
       '--extra',

@@ -10,7 +10,7 @@ import { METADATA_JSON, MODEL_DIR, WEIGHTS_FILE } from '../../src/shared/model-s
 
 const root = path.resolve(__dirname, '../..');
 const check = (dir: string) =>
-  promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/check-model.ts', dir], { cwd: root });
+  promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/train/check-model.ts', dir], { cwd: root });
 
 async function copyOfModel(): Promise<string> {
   const dir = path.join(await mkdtemp(path.join(tmpdir(), 'check-model-')), 'model');
@@ -18,7 +18,7 @@ async function copyOfModel(): Promise<string> {
   return dir;
 }
 
-describe('scripts/check-model.ts (predeploy)', () => {
+describe('src/train/check-model.ts (predeploy)', () => {
   it('passes the committed model', async () => {
     const { stdout } = await check(MODEL_DIR);
     const { version } = JSON.parse(await readFile(path.join(root, MODEL_DIR, METADATA_JSON), 'utf8'));

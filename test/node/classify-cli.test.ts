@@ -11,7 +11,7 @@ describe('npm run classify', () => {
   it('prints digit and confidence for docs/examples, and an error line for a non-picture', async () => {
     const result = await run(
       process.execPath,
-      ['--import', 'tsx', 'src/classify/main.ts', 'docs/examples/seven.png', 'docs/examples/two.jpg', 'README.md'],
+      ['--import', 'tsx', 'src/train/classify.ts', 'docs/examples/seven.png', 'docs/examples/two.jpg', 'README.md'],
       { cwd: root },
     ).catch((e: { code: number; stdout: string; stderr: string }) => e);
     expect(result).toMatchObject({ code: 1 }); // one file was not a picture

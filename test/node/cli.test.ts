@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parameterCount } from '../../src/shared/model-spec.ts';
-import { loadModelFiles } from '../../src/train/export.ts';
+import { loadModelFiles } from '../../src/train/formats/tfjs.ts';
 import { runTrainer, SMOKE_RUN } from '../support/trainer.ts';
 
 const train = (...args: string[]) => runTrainer(args);

@@ -6,10 +6,10 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { computeMetrics } from '../../src/evaluate/metrics.ts';
-import { evaluateModelDir } from '../../src/evaluate/report.ts';
 import { MODEL_DIR } from '../../src/shared/model-spec.ts';
-import { take } from '../../src/train/data.ts';
+import { take } from '../../src/train/data/mnist.ts';
+import { evaluateModelDir } from '../../src/train/report/evaluation.ts';
+import { computeMetrics } from '../../src/train/report/metrics.ts';
 import { loadMnistTest } from '../support/mnist-files.ts';
 
 const oneHot = (digit: number, confidence: number) =>
@@ -62,7 +62,7 @@ describe('evaluateModelDir', () => {
     const empty = await mkdtemp(path.join(tmpdir(), 'evaluate-empty-'));
     const failure = await promisify(execFile)(
       process.execPath,
-      ['--import', 'tsx', 'src/evaluate/main.ts', '--model', empty],
+      ['--import', 'tsx', 'src/train/evaluate.ts', '--model', empty],
       {
         cwd: path.resolve(__dirname, '../..'),
       },
@@ -75,8 +75,8 @@ describe('evaluateModelDir', () => {
 
 describe('modelExtras (for the trainer)', () => {
   it('gives the report and the Keras files for one atomic directory write', async () => {
-    const { readModelDir } = await import('../../src/tools/model-dir.ts');
-    const { modelExtras } = await import('../../src/tools/model-extras.ts');
+    const { readModelDir } = await import('../../src/train/formats/model-dir.ts');
+    const { modelExtras } = await import('../../src/train/report/model-extras.ts');
     const { files, evaluation } = await modelExtras(await readModelDir(MODEL_DIR), { set: take(loadMnistTest(), 200) });
     expect(Object.keys(files).sort()).toEqual([
       'confusion.png',

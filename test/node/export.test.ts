@@ -2,7 +2,7 @@ import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { writeDirAtomically } from '../../src/train/export.ts';
+import { writeDirAtomically } from '../../src/train/formats/tfjs.ts';
 
 describe('writeDirAtomically', () => {
   it('creates, then replaces a directory with exactly the new files', async () => {

@@ -8,15 +8,15 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MODEL_DIR, PIXEL_COUNT } from '../../src/shared/model-spec.ts';
-import { loadSplitSync } from '../../src/train/data.ts';
-import { writeDirAtomically } from '../../src/train/export.ts';
-import { FEEDBACK_JSON, feedbackIdxFiles, loadFeedbackDir } from '../../src/train/feedback-data.ts';
-import { epochMix, splitCorrections } from '../../src/train/fine-tune.ts';
+import { FEEDBACK_JSON, feedbackIdxFiles, loadFeedbackDir } from '../../src/train/data/feedback.ts';
+import { loadSplitSync } from '../../src/train/data/mnist.ts';
+import { writeDirAtomically } from '../../src/train/formats/tfjs.ts';
+import { epochMix, splitCorrections } from '../../src/train/run/fine-tune.ts';
 import { oddSevens } from '../support/odd-sevens.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const train = (...args: string[]) =>
-  promisify(execFile)(path.join(ROOT, 'node_modules/.bin/tsx'), ['src/train/cli.ts', ...args], { cwd: ROOT });
+  promisify(execFile)(path.join(ROOT, 'node_modules/.bin/tsx'), ['src/train/train.ts', ...args], { cwd: ROOT });
 const odd = oddSevens(loadSplitSync('t10k'), 40);
 
 describe('fine-tune data', () => {

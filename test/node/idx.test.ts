@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { digitSetFromIdx, loadSplit, mnistDataDir } from '../../src/train/data.ts';
-import { encodeIdx, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, IdxFormatError, parseIdx } from '../../src/train/idx.ts';
+import { encodeIdx, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, IdxFormatError, parseIdx } from '../../src/train/data/idx.ts';
+import { digitSetFromIdx, loadSplit, mnistDataDir } from '../../src/train/data/mnist.ts';
 
 const read = async (name: string) => new Uint8Array(await readFile(path.join(mnistDataDir(), name)));
 

@@ -7,11 +7,16 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { unzipSync } from 'fflate';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { KERAS_ARCHIVE_FILE, KERAS_H5_FILE, KERAS_JSON_FILE, writeKerasFiles } from '../../src/keras/export.ts';
-import { isDataset, isGroup, readH5, stringAttr, stringListAttr } from '../../src/keras/h5.ts';
 import { INPUT_SHAPE, LAYERS, MODEL_DIR, parameterCount } from '../../src/shared/model-spec.ts';
-import { ensureWasmBackend } from '../../src/tools/backend.ts';
-import { loadStoredModel, readModelDir } from '../../src/tools/model-dir.ts';
+import {
+  KERAS_ARCHIVE_FILE,
+  KERAS_H5_FILE,
+  KERAS_JSON_FILE,
+  writeKerasFiles,
+} from '../../src/train/formats/keras/export.ts';
+import { isDataset, isGroup, readH5, stringAttr, stringListAttr } from '../../src/train/formats/keras/h5.ts';
+import { loadStoredModel, readModelDir } from '../../src/train/formats/model-dir.ts';
+import { ensureWasmBackend } from '../../src/train/kernels/wasm-backend.ts';
 import { sameFloats } from '../support/floats.ts';
 
 let dir: string;

@@ -6,15 +6,20 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { predictProbabilities } from '../../src/evaluate/report.ts';
-import { ArchitectureError } from '../../src/keras/architecture.ts';
-import { KERAS_ARCHIVE_FILE, KERAS_H5_FILE, KERAS_JSON_FILE, writeKerasFiles } from '../../src/keras/export.ts';
-import { importKeras, readKerasModel, tfjsModelWith } from '../../src/keras/import.ts';
-import type { WeightMap } from '../../src/keras/weights.ts';
 import { type DigitSet, LAYERS, MODEL_DIR, PIXEL_COUNT, parameterCount } from '../../src/shared/model-spec.ts';
-import { ensureWasmBackend } from '../../src/tools/backend.ts';
-import { loadStoredModel, readModelDir } from '../../src/tools/model-dir.ts';
-import { take } from '../../src/train/data.ts';
+import { take } from '../../src/train/data/mnist.ts';
+import { ArchitectureError } from '../../src/train/formats/keras/architecture.ts';
+import {
+  KERAS_ARCHIVE_FILE,
+  KERAS_H5_FILE,
+  KERAS_JSON_FILE,
+  writeKerasFiles,
+} from '../../src/train/formats/keras/export.ts';
+import type { WeightMap } from '../../src/train/formats/keras/weights.ts';
+import { loadStoredModel, readModelDir } from '../../src/train/formats/model-dir.ts';
+import { ensureWasmBackend } from '../../src/train/kernels/wasm-backend.ts';
+import { predictProbabilities } from '../../src/train/report/evaluation.ts';
+import { importKeras, readKerasModel, tfjsModelWith } from '../../src/train/run/keras-import.ts';
 import { parseArtifacts } from '../../src/worker/inference/artifacts.ts';
 import { DigitClassifier } from '../../src/worker/inference/classifier.ts';
 import { sameFloats } from '../support/floats.ts';
@@ -222,7 +227,7 @@ describe('another architecture', () => {
     await mkdir(parent, { recursive: true });
     const failure = await promisify(execFile)(
       process.execPath,
-      ['--import', 'tsx', 'src/keras/import-main.ts', file, '--out', path.join(parent, 'model')],
+      ['--import', 'tsx', 'src/train/import.ts', file, '--out', path.join(parent, 'model')],
       {
         cwd: path.resolve(__dirname, '../..'),
       },

@@ -2,9 +2,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/shared/random.ts';
-import { useWasmBackend } from '../../src/train/backend.ts';
-import { loadSplitSync } from '../../src/train/data.ts';
-import { CONV_FILTER_BIAS_GRAD, MAX_POOL_RELU_GRAD, RELU_GRAD } from '../../src/train/kernels.ts';
+import { loadSplitSync } from '../../src/train/data/mnist.ts';
+import { useWasmBackend } from '../../src/train/kernels/backend.ts';
+import { CONV_FILTER_BIAS_GRAD, MAX_POOL_RELU_GRAD, RELU_GRAD } from '../../src/train/kernels/kernels.ts';
 
 function randomArray(size: number, random: () => number): Float32Array {
   return Float32Array.from({ length: size }, () => random() * 2 - 1);

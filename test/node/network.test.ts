@@ -3,11 +3,17 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/shared/random.ts';
-import { useWasmBackend } from '../../src/train/backend.ts';
-import { loadSplitSync, take } from '../../src/train/data.ts';
-import { buildModel } from '../../src/train/model.ts';
-import { batchTensors, type DropoutDraw, dropoutMask, exampleSeed, shardGradients } from '../../src/train/network.ts';
-import { trainableVariables } from '../../src/train/train.ts';
+import { loadSplitSync, take } from '../../src/train/data/mnist.ts';
+import { useWasmBackend } from '../../src/train/kernels/backend.ts';
+import {
+  batchTensors,
+  type DropoutDraw,
+  dropoutMask,
+  exampleSeed,
+  shardGradients,
+} from '../../src/train/replicas/network.ts';
+import { buildModel } from '../../src/train/run/model.ts';
+import { trainableVariables } from '../../src/train/run/train.ts';
 
 describe('shardGradients', () => {
   it("equal the gradients of the same network in plain tfjs ops (the registered kernels' other path)", async () => {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { useWasmBackend } from '../../src/train/backend.ts';
-import { KERAS_ADADELTA, KerasAdadelta } from '../../src/train/optimizer.ts';
+import { useWasmBackend } from '../../src/train/kernels/backend.ts';
+import { KERAS_ADADELTA, KerasAdadelta } from '../../src/train/replicas/optimizer.ts';
 
 describe('Keras Adadelta (lr 1.0, ρ 0.95, ε 1e-7)', () => {
   beforeAll(async () => {

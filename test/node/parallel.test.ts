@@ -1,18 +1,18 @@
 // Data-parallel training is the same arithmetic as one thread: N workers give the gradient and the
 // weights one worker gives on the same batch, and every replica ends the step with those weights.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { computeMetrics } from '../../src/evaluate/metrics.ts';
-import { predictProbabilities } from '../../src/evaluate/report.ts';
-import { storedWeightMap } from '../../src/keras/export.ts';
 import { MODEL_DIR } from '../../src/shared/model-spec.ts';
-import { loadStoredModel, readModelDir } from '../../src/tools/model-dir.ts';
-import { useWasmBackend } from '../../src/train/backend.ts';
-import { type DigitSet, loadSplit, take } from '../../src/train/data.ts';
-import { buildModel } from '../../src/train/model.ts';
-import { PARAM_COUNT } from '../../src/train/network.ts';
-import type { KerasAdadelta } from '../../src/train/optimizer.ts';
-import { ReplicaGroup, shardRange } from '../../src/train/parallel.ts';
-import { trainableVariables } from '../../src/train/train.ts';
+import { type DigitSet, loadSplit, take } from '../../src/train/data/mnist.ts';
+import { storedWeightMap } from '../../src/train/formats/keras/export.ts';
+import { loadStoredModel, readModelDir } from '../../src/train/formats/model-dir.ts';
+import { useWasmBackend } from '../../src/train/kernels/backend.ts';
+import { PARAM_COUNT } from '../../src/train/replicas/network.ts';
+import type { KerasAdadelta } from '../../src/train/replicas/optimizer.ts';
+import { ReplicaGroup, shardRange } from '../../src/train/replicas/parallel.ts';
+import { predictProbabilities } from '../../src/train/report/evaluation.ts';
+import { computeMetrics } from '../../src/train/report/metrics.ts';
+import { buildModel } from '../../src/train/run/model.ts';
+import { trainableVariables } from '../../src/train/run/train.ts';
 
 const BATCH = Array.from({ length: 64 }, (_, i) => (i * 37) % 512);
 

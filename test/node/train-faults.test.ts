@@ -6,7 +6,7 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { mnistDataDir } from '../../src/train/data.ts';
+import { mnistDataDir } from '../../src/train/data/mnist.ts';
 import { ROOT, runTrainer, SMOKE_RUN, trainerArgs } from '../support/trainer.ts';
 
 const train = (env: Record<string, string>, ...args: string[]) => runTrainer(args, env);

@@ -2,13 +2,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parameterCount } from '../../src/shared/model-spec.ts';
-import { useWasmBackend } from '../../src/train/backend.ts';
-import { type DigitSet, loadSplit, take } from '../../src/train/data.ts';
-import { encodeModel, loadModelFiles, modelArtifacts } from '../../src/train/export.ts';
-import { buildModel } from '../../src/train/model.ts';
-import { KERAS_ADADELTA } from '../../src/train/optimizer.ts';
-import { ReplicaGroup } from '../../src/train/parallel.ts';
-import { epochOrder, evaluate, toTensors, trainableVariables, trainModel } from '../../src/train/train.ts';
+import { type DigitSet, loadSplit, take } from '../../src/train/data/mnist.ts';
+import { encodeModel, loadModelFiles, modelArtifacts } from '../../src/train/formats/tfjs.ts';
+import { useWasmBackend } from '../../src/train/kernels/backend.ts';
+import { KERAS_ADADELTA } from '../../src/train/replicas/optimizer.ts';
+import { ReplicaGroup } from '../../src/train/replicas/parallel.ts';
+import { buildModel } from '../../src/train/run/model.ts';
+import { epochOrder, evaluate, RECIPES, toTensors, trainableVariables, trainModel } from '../../src/train/run/train.ts';
 
 describe('training on the wasm backend', () => {
   let train: DigitSet;
@@ -21,7 +21,15 @@ describe('training on the wasm backend', () => {
     train = take(await loadSplit('train'), 384);
     test = take(await loadSplit('t10k'), 500);
     model = buildModel({ seed: 7 });
-    const recipe = { epochs: 3, batchSize: 64, trainLimit: 384, seed: 7, optimizer: KERAS_ADADELTA };
+    const recipe = {
+      ...RECIPES.keras,
+      name: 'keras' as const,
+      epochs: 3,
+      batchSize: 64,
+      trainLimit: 384,
+      seed: 7,
+      optimizer: KERAS_ADADELTA,
+    };
     const group = await ReplicaGroup.start({
       workers: 2,
       maxBatch: 64,

@@ -5,12 +5,12 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { NUM_CLASSES } from '../../src/shared/model-spec.ts';
 import { seededRandom } from '../../src/shared/random.ts';
-import { useWasmBackend } from '../../src/train/backend.ts';
-import { loadSplitSync, take } from '../../src/train/data.ts';
-import { CONV_BIAS_RELU_POOL, CONV_FILTER_BIAS_GRAD, CONV_INPUT_GRAD } from '../../src/train/kernels.ts';
-import { buildModel } from '../../src/train/model.ts';
-import { batchTensors, evaluateRange, logits } from '../../src/train/network.ts';
-import { trainableVariables } from '../../src/train/train.ts';
+import { loadSplitSync, take } from '../../src/train/data/mnist.ts';
+import { useWasmBackend } from '../../src/train/kernels/backend.ts';
+import { CONV_BIAS_RELU_POOL, CONV_FILTER_BIAS_GRAD, CONV_INPUT_GRAD } from '../../src/train/kernels/kernels.ts';
+import { batchTensors, evaluateRange, logits } from '../../src/train/replicas/network.ts';
+import { buildModel } from '../../src/train/run/model.ts';
+import { trainableVariables } from '../../src/train/run/train.ts';
 
 const VALID = { strides: 1, pad: 'valid', dataFormat: 'NHWC', dilations: 1 } as const;
 

@@ -4,8 +4,9 @@
  * Layouts follow Keras's saving code (hdf5_format / legacy_h5_format / saving_lib).
  */
 import { zipSync } from 'fflate';
-import { KERAS_CLASS } from '../../src/keras/architecture.ts';
-import { storedWeightMap } from '../../src/keras/export.ts';
+import { INPUT_SHAPE, LAYERS, type LayerSpec, MODEL_DIR } from '../../src/shared/model-spec.ts';
+import { KERAS_CLASS } from '../../src/train/formats/keras/architecture.ts';
+import { storedWeightMap } from '../../src/train/formats/keras/export.ts';
 import {
   buildH5,
   ensureGroup,
@@ -13,10 +14,9 @@ import {
   type H5Group,
   setEmptyListAttr,
   setStringAttr,
-} from '../../src/keras/h5.ts';
-import { keras3LayerPaths, type WeightMap } from '../../src/keras/weights.ts';
-import { INPUT_SHAPE, LAYERS, type LayerSpec, MODEL_DIR } from '../../src/shared/model-spec.ts';
-import { readModelDir } from '../../src/tools/model-dir.ts';
+} from '../../src/train/formats/keras/h5.ts';
+import { keras3LayerPaths, type WeightMap } from '../../src/train/formats/keras/weights.ts';
+import { readModelDir } from '../../src/train/formats/model-dir.ts';
 
 export type FixtureLayout =
   | 'keras21-list-json'

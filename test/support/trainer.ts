@@ -1,4 +1,4 @@
-// The trainer's command line as `npm run train` runs it (node --import tsx src/train/cli.ts), started
+// The trainer's command line as `npm run train` runs it (node --import tsx src/train/train.ts), started
 // with node directly: no npm start-up, and signals reach the trainer itself.
 import { execFile } from 'node:child_process';
 import path from 'node:path';
@@ -6,7 +6,7 @@ import path from 'node:path';
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 
 /** Node's arguments for the trainer with `args`. */
-export const trainerArgs = (...args: string[]) => ['--import', 'tsx', 'src/train/cli.ts', ...args];
+export const trainerArgs = (...args: string[]) => ['--import', 'tsx', 'src/train/train.ts', ...args];
 
 /** A run small enough for a test: 4 steps of 64 digits, 100 test digits. */
 export const SMOKE_RUN = ['--train-limit', '256', '--batch-size', '64', '--test-limit', '100'];

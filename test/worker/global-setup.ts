@@ -3,8 +3,8 @@
 import { readFileSync } from 'node:fs';
 import type { TestProject } from 'vitest/node';
 import { INPUT_SHAPE, METADATA_JSON, MODEL_DIR, PIXEL_COUNT } from '../../src/shared/model-spec.ts';
-import { readModelDir } from '../../src/tools/model-dir.ts';
-import { loadModelFiles } from '../../src/train/export.ts';
+import { readModelDir } from '../../src/train/formats/model-dir.ts';
+import { loadModelFiles } from '../../src/train/formats/tfjs.ts';
 import { decodeToGray } from '../../src/worker/input/decode-image.ts';
 import { renderPaperDigit } from '../support/client-images.ts';
 import { withRowFilters } from '../support/filtered-png.ts';

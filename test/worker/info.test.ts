@@ -88,7 +88,7 @@ describe('/model says where the model came from', () => {
     const served = (await (await request('/model')).json()) as { source: unknown };
     expect(served.source).toEqual(sourceOf(metadata));
     expect(sourceOf({ recipe: {} })).toEqual({ kind: 'trained' });
-    // As src/keras/import.ts writes it.
+    // As src/train/run/keras-import.ts writes it.
     const keras = { kind: 'keras', format: 'Keras 3 .keras archive', kerasVersion: '3.15.1', files: ['model.keras'] };
     expect(sourceOf({ source: keras })).toEqual({ kind: 'keras', format: keras.format, kerasVersion: '3.15.1' });
     expect(sourceOf({ fineTune: { from: 'ac1693a6838b99d6' } })).toEqual({ kind: 'fine-tuned' });

@@ -13,7 +13,7 @@ const input: z.infer<typeof ModelInfo>['input'] = {
   layout: 'row-major grayscale, white ink on black (MNIST)',
 };
 
-/** What a fine-tuned model's metadata.json says about its origin (src/train/fine-tune.ts). */
+/** What a fine-tuned model's metadata.json says about its origin (src/train/run/fine-tune.ts). */
 const FineTuneOrigin = z.looseObject({
   from: z.string(),
   at: z.string(),

@@ -1,0 +1,56 @@
+// `npm run classify -- FILE.png [FILE.jpg …]`: what the Worker would answer for local pictures, with
+// its own code: the same decoding + MNIST-style normalisation and the same engine and weights.
+import { parseArgs } from 'node:util';
+import { getBackend, setBackend } from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-wasm';
+import { MODEL_DIR, PIXEL_COUNT } from '../shared/model-spec.ts';
+import { ApiError } from '../worker/errors.ts';
+// The Worker's modules (paths as of this writing; src/worker is being reorganised).
+import { parseArtifacts } from '../worker/inference/artifacts.ts';
+import { DigitClassifier } from '../worker/inference/classifier.ts';
+import { imageToDigit } from '../worker/input/decode-image.ts';
+import { readUserFile, runCli, UsageError, UserError } from './cli/cli.ts';
+import { readModelDir } from './formats/model-dir.ts';
+
+const HELP = `Usage: npm run classify -- FILE.png [FILE.jpg …] [--model DIR]
+
+Classifies pictures of single digits (PNG or JPEG, any size, either polarity) exactly as
+POST /classify does: the Worker's decoding and normalisation, then its inference engine on the
+weights in DIR (default ${MODEL_DIR}). Prints the digit and confidence per file.
+`;
+
+await runCli(async () => {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { model: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) return void process.stdout.write(HELP);
+  if (positionals.length === 0) throw new UsageError('no picture given');
+  const stored = await readModelDir(values.model ?? MODEL_DIR);
+  if (!stored.metadata) throw new UserError(`${stored.dir}: metadata.json is missing (the Worker needs it)`);
+  await setBackend('wasm'); // in Node the package loads its SIMD binary from disk
+  if (getBackend() !== 'wasm') throw new Error('the tfjs wasm backend failed to start');
+  const weights = stored.weights.buffer.slice(
+    stored.weights.byteOffset,
+    stored.weights.byteOffset + stored.weights.byteLength,
+  ) as ArrayBuffer;
+  const classifier = DigitClassifier.load(parseArtifacts(JSON.parse(stored.modelJson), stored.metadata, weights));
+  const width = Math.max(...positionals.map((f) => f.length));
+  let failed = 0;
+  for (const file of positionals) {
+    try {
+      const bytes = await readUserFile(file);
+      // As for a raw body sent without a declared type: the format is sniffed from the bytes.
+      const digit = await imageToDigit(bytes);
+      const [prediction] = await classifier.classify(Float32Array.from(digit.subarray(0, PIXEL_COUNT)), 1);
+      console.log(
+        `${file.padEnd(width)}  ${prediction.digit}  (confidence ${(prediction.confidence * 100).toFixed(1)}%)`,
+      );
+    } catch (error) {
+      if (!(error instanceof ApiError || error instanceof UserError)) throw error;
+      failed++;
+      console.error(`${file.padEnd(width)}  error: ${error.message}`);
+    }
+  }
+  if (failed) process.exitCode = 1;
+}, HELP);
