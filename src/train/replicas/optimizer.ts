@@ -42,6 +42,40 @@ export function adadeltaStep(config: AdadeltaConfig, w: Float32Array, g: Float32
   }
 }
 
+export interface AdamConfig {
+  learningRate: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+}
+
+/** tfjs's defaults (tf.train.adam), which fine-tuning used before it ran on the replica group. */
+export const ADAM_DEFAULTS: Omit<AdamConfig, 'learningRate'> = { beta1: 0.9, beta2: 0.999, epsilon: 1e-7 };
+
+/**
+ * Step `t` (1-based) of Adam as Kingma and Ba define it and tfjs computes it, in place over plain
+ * arrays (the fine-tune's weights live in the replica group's shared memory):
+ *   m ← β₁m + (1−β₁)g,  v ← β₂v + (1−β₂)g²,  w ← w − lr · (m / (1−β₁ᵗ)) / (√(v / (1−β₂ᵗ)) + ε)
+ */
+export function adamStep(
+  config: AdamConfig,
+  t: number,
+  w: Float32Array,
+  g: Float32Array,
+  moments: { m: Float32Array; v: Float32Array },
+): void {
+  const { learningRate, beta1, beta2, epsilon } = config;
+  const { m, v } = moments;
+  const m1 = 1 - beta1 ** t;
+  const v1 = 1 - beta2 ** t;
+  for (let i = 0; i < w.length; i++) {
+    const gi = g[i];
+    m[i] = beta1 * m[i] + (1 - beta1) * gi;
+    v[i] = beta2 * v[i] + (1 - beta2) * gi * gi;
+    w[i] -= (learningRate * (m[i] / m1)) / (Math.sqrt(v[i] / v1) + epsilon);
+  }
+}
+
 export class KerasAdadelta extends tf.Optimizer {
   static className = 'KerasAdadelta';
   private readonly accumulators = new Map<string, Accumulators>();

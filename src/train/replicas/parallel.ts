@@ -126,6 +126,16 @@ export function loadWeights(variables: readonly tf.Variable[], weights: Float32A
   });
 }
 
+/** `gradient[from, to)` ← the ranks' slots of the last Step added, in rank order (as one thread would). */
+function sumSlots(state: SharedState, from: number, to: number): void {
+  const { workers, grads, gradient } = state;
+  gradient.set(grads.subarray(from, to), from);
+  for (let rank = 1; rank < workers; rank++) {
+    const slot = rank * PARAM_COUNT;
+    for (let i = from; i < to; i++) gradient[i] += grads[slot + i];
+  }
+}
+
 /** What rank r does for a command: shared by the worker threads and the main thread (rank 0). */
 export class Replica {
   constructor(
@@ -175,13 +185,9 @@ export class Replica {
    * would), then one Adadelta step of the shared weights and accumulators.
    */
   updateShard(): void {
-    const { workers, grads, gradient, weights, accumulators, adadelta } = this.state;
+    const { workers, gradient, weights, accumulators, adadelta } = this.state;
     const [from, to] = shardRange(PARAM_COUNT, workers, this.rank);
-    gradient.set(grads.subarray(from, to), from);
-    for (let rank = 1; rank < workers; rank++) {
-      const slot = rank * PARAM_COUNT;
-      for (let i = from; i < to; i++) gradient[i] += grads[slot + i];
-    }
+    sumSlots(this.state, from, to);
     adadeltaStep(
       { learningRate: adadelta[0], rho: adadelta[1], epsilon: adadelta[2] },
       weights.subarray(from, to),
@@ -402,6 +408,21 @@ export class ReplicaGroup {
     this.state.adadelta[0] = learningRate;
     await this.broadcast(Command.Update, () => this.replica.updateShard());
     optimizer.countStep();
+    Atomics.add(this.state.control, WEIGHTS_VERSION, 1);
+  }
+
+  /**
+   * The last Step's batch gradient summed over the ranks on the main thread, into `gradient`: for
+   * an update the caller applies itself (fine-tuning's Adam on some of the weights), then
+   * announces with `weightsChanged`. Training's Adadelta goes through `update`, split across ranks.
+   */
+  sumGradients(): Float32Array {
+    sumSlots(this.state, 0, PARAM_COUNT);
+    return this.state.gradient;
+  }
+
+  /** The shared weights were changed in place by the caller: every replica reloads them at its next command. */
+  weightsChanged(): void {
     Atomics.add(this.state.control, WEIGHTS_VERSION, 1);
   }
 

@@ -3,15 +3,25 @@
 // MNIST so that it does not forget MNIST. Part of the corrections is held out. The report gives MNIST
 // test accuracy and held-out-correction accuracy before and after; the model directory is replaced
 // only if MNIST test accuracy dropped by at most 0.2 points (--force overrides), and its
-// metadata.json says what it was fine-tuned from.
+// metadata.json says what it was fine-tuned from. It runs on the trainer's replica group: every
+// batch split over the threads, with the source recipe's augmentation and seeded dropout, so that
+// --workers 1 and 2 give the same model.
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import * as tf from '@tensorflow/tfjs';
-import { type DigitSet, METADATA_JSON, MODEL_JSON, PIXEL_COUNT, WEIGHTS_FILE } from '../../shared/model-spec.ts';
+import type * as tf from '@tensorflow/tfjs';
+import {
+  type DigitSet,
+  LAYERS,
+  METADATA_JSON,
+  MODEL_JSON,
+  PIXEL_COUNT,
+  WEIGHTS_FILE,
+} from '../../shared/model-spec.ts';
 import { seededRandom } from '../../shared/random.ts';
+import type { AugmentConfig } from '../data/augment.ts';
 import { FeedbackDataError, type FeedbackSet, loadFeedbackDir } from '../data/feedback.ts';
 import { IdxFormatError } from '../data/idx.ts';
 import { loadSplit } from '../data/mnist.ts';
@@ -24,15 +34,18 @@ import {
   writeDirAtomically,
 } from '../formats/tfjs.ts';
 import { useWasmBackend } from '../kernels/backend.ts';
-import { ReplicaGroup } from '../replicas/parallel.ts';
-import { evaluate, roundMetric, toTensors, trainableVariables } from './train.ts';
+import { PARAM_COUNT, PARAMS } from '../replicas/network.ts';
+import { ADAM_DEFAULTS, adamStep } from '../replicas/optimizer.ts';
+import { loadWeights, ReplicaGroup } from '../replicas/parallel.ts';
+import { evaluate, roundMetric, trainableVariables } from './train.ts';
 
 export const FINE_TUNE_HELP = `Usage: npm run train -- --fine-tune MODEL_DIR --extra FEEDBACK_DIR [options]
 
 Fine-tunes the model in MODEL_DIR (e.g. models/mnist-cnn, the served one) on the corrections in
 FEEDBACK_DIR (npm run feedback:pull), mixed with MNIST training digits. A part of the corrections
 is held out for evaluation. Refuses to write the model if MNIST test accuracy drops by more than
-${0.2} points.
+${0.2} points. Runs on the trainer's replica group (one shard of each batch per thread), with
+the augmentation of the recipe MODEL_DIR was trained with (metadata.json) and seeded dropout.
 
 Options:
   --epochs N          passes over the mix (default 2)
@@ -44,9 +57,9 @@ Options:
   --layers WHICH      dense (default: the convolutions stay as they are, faster, forgets less) or all
   --learning-rate X   Adam learning rate (default 0.00005)
   --batch-size N      (default 32)
-  --seed N            split, sampling and shuffling (default 1)
+  --seed N            split, sampling, shuffling, dropout and augmentation (default 1)
   --quantize TYPE     uint8, float16 or none (default: as MODEL_DIR)
-  --workers N         threads for the MNIST test evaluation (default: ${availableParallelism()}, this machine's cores)
+  --workers N         threads of the replica group (default: ${availableParallelism()}, this machine's cores)
   -h, --help          show this help
 `;
 
@@ -135,27 +148,6 @@ export function parseFineTuneOptions(argv: string[]): FineTuneOptions | null {
   };
 }
 
-/** MNIST test figures of a model, the test set split over `workers` threads by the trainer's replica group. */
-async function testFigures(
-  model: tf.LayersModel,
-  test: DigitSet,
-  workers: number,
-): Promise<{ loss: number; accuracy: number }> {
-  const group = await ReplicaGroup.start({
-    workers,
-    maxBatch: 1,
-    variables: trainableVariables(model),
-    train: pick(test, [0]),
-    test,
-  });
-  try {
-    const { lossSum, correct } = await group.evaluate();
-    return { loss: roundMetric(lossSum / test.count), accuracy: correct / test.count };
-  } finally {
-    await group.close();
-  }
-}
-
 function shuffled(count: number, random: () => number): number[] {
   const order = Array.from({ length: count }, (_, i) => i);
   for (let i = count - 1; i > 0; i--) {
@@ -187,21 +179,39 @@ export function splitCorrections(
   return { heldOut: pick(set, order.slice(0, heldOutCount)), train: pick(set, order.slice(heldOutCount)) };
 }
 
-/** One epoch's mix: a fresh sample of MNIST plus the corrections repeated to make `share` of it, shuffled. */
+/**
+ * One epoch's mix, as indices into MNIST's training digits followed by the corrections: a fresh
+ * sample of MNIST plus the corrections repeated to make `share` of it, shuffled.
+ */
 export function epochMix(
-  mnist: DigitSet,
-  corrections: DigitSet,
+  mnistCount: number,
+  correctionCount: number,
   options: Pick<FineTuneOptions, 'mnistPerEpoch' | 'share' | 'seed'>,
   epoch: number,
-): DigitSet {
+): number[] {
   const random = seededRandom(options.seed * 1_000_003 + epoch + 1);
-  const mnistPart = shuffled(mnist.count, random).slice(0, options.mnistPerEpoch);
+  const mnistPart = shuffled(mnistCount, random).slice(0, options.mnistPerEpoch);
   const copies =
     options.share >= 1
       ? 1
-      : Math.max(1, Math.round((options.share * mnistPart.length) / ((1 - options.share) * corrections.count)));
-  const both = concat(pick(mnist, mnistPart), ...Array.from({ length: copies }, () => corrections));
-  return pick(both, shuffled(both.count, random));
+      : Math.max(1, Math.round((options.share * mnistPart.length) / ((1 - options.share) * correctionCount)));
+  const corrections = Array.from({ length: copies * correctionCount }, (_, i) => mnistCount + (i % correctionCount));
+  const both = [...mnistPart, ...corrections];
+  return shuffled(both.length, random).map((i) => both[i]);
+}
+
+/** The weights fine-tuning changes: all, or the dense layers' only (the convolutions stay as they are). */
+function trainedParams(layers: FineTuneOptions['layers']) {
+  const convolutions = LAYERS.filter((l) => l.kind === 'conv2d').map((l) => `${l.name}/`);
+  return layers === 'all' ? PARAMS : PARAMS.filter((p) => !convolutions.some((c) => p.name.startsWith(c)));
+}
+
+/** The augmentation recorded in a model's metadata.json (null: trained on MNIST as it is, or not recorded). */
+function recipeAugmentation(metadata: { recipe?: { augmentation?: unknown } }): AugmentConfig | null {
+  const recorded = metadata.recipe?.augmentation;
+  if (!recorded || typeof recorded !== 'object') return null;
+  const { followedBy: _, ...config } = recorded as AugmentConfig & { followedBy?: string };
+  return config;
 }
 
 function concat(...sets: DigitSet[]): DigitSet {
@@ -272,49 +282,72 @@ export async function fineTune(
     weightsHash === sourceMetadata.version && typeof sourceMetadata.testAccuracy === 'number'
       ? sourceMetadata.testAccuracy
       : null;
-  const before = {
-    mnist: recorded ?? (await testFigures(model, mnistTest, options.workers)).accuracy,
-    heldOut: await accuracyOf(model, heldOut),
-    train: await accuracyOf(model, corrections),
-  };
-  log(
-    `Before: MNIST test ${percent(before.mnist)}${recorded === null ? '' : ' (metadata.json, for these weights)'}, held-out corrections ${percent(before.heldOut)}, training corrections ${percent(before.train)}`,
-  );
-
-  if (options.layers === 'dense') {
-    for (const layer of model.layers) if (layer.getClassName() === 'Conv2D') layer.trainable = false;
-  }
-  model.compile({
-    optimizer: tf.train.adam(options.learningRate),
-    loss: 'categoricalCrossentropy',
-    metrics: ['accuracy'],
+  const augmentation = recipeAugmentation(sourceMetadata as { recipe?: { augmentation?: unknown } });
+  const group = await ReplicaGroup.start({
+    workers: options.workers,
+    maxBatch: options.batchSize,
+    variables: trainableVariables(model),
+    train: concat(mnistTrain, corrections),
+    test: mnistTest,
+    augmentation,
   });
-  for (let epoch = 0; epoch < options.epochs; epoch++) {
-    const mix = epochMix(mnistTrain, corrections, options, epoch);
-    const { xs, ys } = toTensors(mix);
-    try {
-      const history = await model.fit(xs, ys, { epochs: 1, batchSize: options.batchSize, shuffle: false, verbose: 0 });
-      const loss = history.history.loss[0] as number;
-      log(
-        `Epoch ${epoch + 1}/${options.epochs}: ${mix.count} digits (${mix.count - Math.min(options.mnistPerEpoch, mnistTrain.count)} corrections), loss ${loss.toFixed(4)}`,
-      );
-    } finally {
-      tf.dispose([xs, ys]);
-    }
-  }
-
-  // Frozen layers are recorded as `trainable: false` in model.json: store an ordinary model.
-  for (const layer of model.layers) layer.trainable = true;
-  // Evaluated as it would be served: the stored (quantized) weights, loaded by stock tfjs.
-  const quantize = options.quantize ?? sourceMetadata.quantization?.dtype ?? 'uint8';
-  const files = encodeModel(await modelArtifacts(model), quantize);
-  const stored = await loadModelFiles(files);
-  const afterTest = await testFigures(stored, mnistTest, options.workers);
-  const after = {
-    mnist: afterTest.accuracy,
-    heldOut: await accuracyOf(stored, heldOut),
-    train: await accuracyOf(stored, corrections),
+  const testFigures = async (params?: readonly tf.Tensor[]) => {
+    const { lossSum, correct } = await group.evaluate(params);
+    return { loss: roundMetric(lossSum / mnistTest.count), accuracy: correct / mnistTest.count };
   };
+  let files: ReturnType<typeof encodeModel>;
+  let before: { mnist: number; heldOut: number | null; train: number | null };
+  let after: typeof before;
+  let afterTest: { loss: number; accuracy: number };
+  const quantize = options.quantize ?? sourceMetadata.quantization?.dtype ?? 'uint8';
+  try {
+    before = {
+      mnist: recorded ?? (await testFigures()).accuracy,
+      heldOut: await accuracyOf(model, heldOut),
+      train: await accuracyOf(model, corrections),
+    };
+    log(
+      `Before: MNIST test ${percent(before.mnist)}${recorded === null ? '' : ' (metadata.json, for these weights)'}, held-out corrections ${percent(before.heldOut)}, training corrections ${percent(before.train)}`,
+    );
+
+    // Adam on the trained weights only, applied on the main thread to the group's shared weights
+    // (a fine-tune's steps are few and small; training's Adadelta is split across the ranks instead).
+    const adam = { ...ADAM_DEFAULTS, learningRate: options.learningRate };
+    const moments = { m: new Float32Array(PARAM_COUNT), v: new Float32Array(PARAM_COUNT) };
+    const trained = trainedParams(options.layers);
+    let step = 0;
+    for (let epoch = 0; epoch < options.epochs; epoch++) {
+      const mix = epochMix(mnistTrain.count, corrections.count, options, epoch);
+      let lossSum = 0;
+      for (let at = 0; at < mix.length; at += options.batchSize) {
+        const batch = await group.gradients(mix.slice(at, at + options.batchSize), { seed: options.seed, step });
+        lossSum += batch.lossSum;
+        step++;
+        const gradient = group.sumGradients();
+        for (const p of trained) {
+          const range = (a: Float32Array) => a.subarray(p.offset, p.offset + p.size);
+          adamStep(adam, step, range(group.weights), range(gradient), { m: range(moments.m), v: range(moments.v) });
+        }
+        group.weightsChanged();
+      }
+      log(
+        `Epoch ${epoch + 1}/${options.epochs}: ${mix.length} digits (${mix.length - Math.min(options.mnistPerEpoch, mnistTrain.count)} corrections), loss ${(lossSum / mix.length).toFixed(4)}`,
+      );
+    }
+    loadWeights(trainableVariables(model), group.weights);
+
+    // Evaluated as it would be served: the stored (quantized) weights, loaded by stock tfjs.
+    files = encodeModel(await modelArtifacts(model), quantize);
+    const stored = await loadModelFiles(files);
+    afterTest = await testFigures(trainableVariables(stored));
+    after = {
+      mnist: afterTest.accuracy,
+      heldOut: await accuracyOf(stored, heldOut),
+      train: await accuracyOf(stored, corrections),
+    };
+  } finally {
+    await group.close();
+  }
   const mnistChange = points(before.mnist, after.mnist)!;
   log(
     `After:  MNIST test ${percent(after.mnist)} (${mnistChange >= 0 ? '+' : ''}${mnistChange} points), held-out corrections ${percent(after.heldOut)}, training corrections ${percent(after.train)}`,
@@ -366,10 +399,12 @@ export async function fineTune(
         epochs: options.epochs,
         mnistPerEpoch: options.mnistPerEpoch,
         correctionShare: options.share,
-        optimizer: { name: 'Adam', learningRate: options.learningRate },
+        optimizer: { name: 'Adam', ...ADAM_DEFAULTS, learningRate: options.learningRate },
         layers: options.layers,
         batchSize: options.batchSize,
         seed: options.seed,
+        augmentation,
+        dropout: 'seeded',
       },
       mnistTest: report.mnistTest,
       heldOutCorrections: report.heldOutCorrections,
