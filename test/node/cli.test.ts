@@ -78,14 +78,29 @@ describe('npm run train', () => {
     });
     expect(model.countParams()).toBe(parameterCount());
 
-    // The checkpoint written after epoch 1 carries the run on to epoch 2 with its recipe.
-    const resumed = await train('--resume', '--epochs', '2', '--test-limit', '100', '--out', out);
+    expect(metadata.recipe).toMatchObject({ name: 'augmented', cleanEpochs: 0 });
+    expect(metadata.timing.augmentationMsPerStep).toBeGreaterThan(0);
+
+    // The checkpoint written after epoch 1 carries the run on to epoch 2 with its recipe; that
+    // epoch is a clean finish (--clean-epochs 1): no digit of it is augmented.
+    const resumed = await train(
+      '--resume',
+      '--epochs',
+      '2',
+      '--clean-epochs',
+      '1',
+      '--test-limit',
+      '100',
+      '--out',
+      out,
+    );
     expect(resumed.stdout).toMatch(/Resuming from .*model\.checkpoint after epoch 1/);
     expect(resumed.stdout).toMatch(/epoch 2\/2: train loss/);
     const after = JSON.parse(await readFile(path.join(out, 'metadata.json'), 'utf8'));
     expect(after.history.map((h: { epoch: number }) => h.epoch)).toEqual([1, 2]);
     expect(after.history[0]).toEqual(metadata.history[0]);
-    expect(after.recipe).toMatchObject({ epochs: 2, trainImages: 256, batchSize: 64 });
+    expect(after.recipe).toMatchObject({ epochs: 2, trainImages: 256, batchSize: 64, cleanEpochs: 1 });
+    expect(after.timing.augmentationMsPerStep).toBe(0);
     expect(after.version).not.toBe(metadata.version);
 
     const done = await train('--resume', '--epochs', '2', '--out', out);

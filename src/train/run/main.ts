@@ -48,14 +48,16 @@ Recipes (--recipe):
   augmented (default)  every training digit but a clean 30% distorted before the Worker's own
                        normalisation: rotation, slant, stretch, elastic wobble, stroke thickness,
                        blur, low resolution, NIST's 8×8 thumbnails, contrast; 30 epochs, the
-                       learning rate falling from 1.0 to 0.05 along a half cosine. The committed model.
-  keras                the tutorial exactly: MNIST as it is, 10 epochs, constant learning rate.
+                       learning rate falling from 1.0 to 0.05 along a half cosine.
+  keras                the tutorial exactly: MNIST as it is, 10 epochs, constant learning rate;
+                       the committed model is this recipe's (--recipe keras --seed 14).
   Both: Keras's Adadelta (lr 1.0, ρ 0.95, ε 1e-7), batch 128, shuffled every epoch, validated on
   the test set after each. metadata.json records the recipe and every augmentation parameter.
 
 Options:
   --recipe NAME       augmented (default) or keras
   --epochs N          epochs (default: the recipe's, 30 or 10)
+  --clean-epochs N    the last N of them on MNIST as it is, no augmentation (a clean finish; default 0)
   --batch-size N      batch size (default 128)
   --train-limit N     train on the first N training images only (default: all 60000)
   --test-limit N      validate on the first N test images only (default: all 10000)
@@ -73,6 +75,13 @@ function positiveInt(name: string, value: string | undefined, fallback: number |
   if (value === undefined) return fallback;
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${name} must be a positive integer, got "${value}"`);
+  return n;
+}
+
+function nonNegativeInt(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be a whole number, got "${value}"`);
   return n;
 }
 
@@ -94,6 +103,8 @@ interface Options {
   testLimit: number | null;
   dataDir: string | undefined;
   timings: boolean;
+  /** --clean-epochs was given: it applies to a resumed run too (the checkpoint's recipe otherwise). */
+  cleanEpochsGiven: boolean;
 }
 
 function parseOptions(argv: string[]): Options | null {
@@ -103,6 +114,7 @@ function parseOptions(argv: string[]): Options | null {
     options: {
       recipe: { type: 'string' },
       epochs: { type: 'string' },
+      'clean-epochs': { type: 'string' },
       'batch-size': { type: 'string' },
       'train-limit': { type: 'string' },
       'test-limit': { type: 'string' },
@@ -130,6 +142,7 @@ function parseOptions(argv: string[]): Options | null {
       name,
       ...RECIPES[name],
       epochs: positiveInt('epochs', values.epochs, RECIPES[name].epochs)!,
+      cleanEpochs: nonNegativeInt('clean-epochs', values['clean-epochs'], RECIPES[name].cleanEpochs),
       batchSize: positiveInt('batch-size', values['batch-size'], 128)!,
       trainLimit: positiveInt('train-limit', values['train-limit'], null),
       seed,
@@ -142,6 +155,7 @@ function parseOptions(argv: string[]): Options | null {
     testLimit: positiveInt('test-limit', values['test-limit'], null),
     dataDir: values.data,
     timings: values.timings ?? false,
+    cleanEpochsGiven: values['clean-epochs'] !== undefined,
   };
 }
 
@@ -218,7 +232,13 @@ async function startingPoint(
   console.log(`Resuming from ${checkpointDir} ${where}`);
   // Checkpoints from before the recipes had names were the Keras recipe's.
   const saved: Partial<Recipe> = state.recipe;
-  const recipe: Recipe = { ...RECIPES.keras, name: 'keras', ...saved, epochs: options.recipe.epochs } as Recipe;
+  const recipe: Recipe = {
+    ...RECIPES.keras,
+    name: 'keras',
+    ...saved,
+    epochs: options.recipe.epochs,
+    ...(options.cleanEpochsGiven ? { cleanEpochs: options.recipe.cleanEpochs } : {}),
+  } as Recipe;
   return { ...state, model: checkpoint.model, recipe };
 }
 
@@ -430,6 +450,7 @@ async function exportModel(
       augmentation: recipe.augmentation
         ? { ...recipe.augmentation, followedBy: "the Worker's MNIST-style normalisation (src/shared/normalize.ts)" }
         : null,
+      cleanEpochs: recipe.cleanEpochs,
       loss: 'categorical_crossentropy',
     },
     backend: run.backend,

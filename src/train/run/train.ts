@@ -25,12 +25,17 @@ export interface Recipe {
   finalLearningRate: number | null;
   /** Distortions of the training digits (null: MNIST as it is). */
   augmentation: AugmentConfig | null;
+  /** The last N epochs train on MNIST as it is, at the schedule's low end (a clean finish). */
+  cleanEpochs: number;
 }
 
 /** What each recipe sets; the command line may change the epochs, batch size and seed. */
-export const RECIPES: Record<RecipeName, Pick<Recipe, 'epochs' | 'finalLearningRate' | 'augmentation'>> = {
-  keras: { epochs: 10, finalLearningRate: null, augmentation: null },
-  augmented: { epochs: 30, finalLearningRate: 0.05, augmentation: DEFAULT_AUGMENTATION },
+export const RECIPES: Record<
+  RecipeName,
+  Pick<Recipe, 'epochs' | 'finalLearningRate' | 'augmentation' | 'cleanEpochs'>
+> = {
+  keras: { epochs: 10, finalLearningRate: null, augmentation: null, cleanEpochs: 0 },
+  augmented: { epochs: 30, finalLearningRate: 0.05, augmentation: DEFAULT_AUGMENTATION, cleanEpochs: 0 },
 };
 
 /** The learning rate of global step `step` of `totalSteps`. */
@@ -156,7 +161,8 @@ export async function trainModel(
       const stepStart = performance.now();
       const globalStep = epoch * steps + step;
       const indices = order.subarray(step * recipe.batchSize, (step + 1) * recipe.batchSize);
-      const batch = await group.gradients(indices, { seed: recipe.seed, step: globalStep });
+      const augment = recipe.augmentation !== null && epoch < recipe.epochs - recipe.cleanEpochs;
+      const batch = await group.gradients(indices, { seed: recipe.seed, step: globalStep }, augment);
       if (globalStep === options.nanAtStep) batch.lossSum = NaN;
       if (!Number.isFinite(batch.lossSum)) {
         throw new DivergedError(
