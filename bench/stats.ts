@@ -1,4 +1,5 @@
 // Timing helpers for the benchmarks: medians over repeated runs, interleaved so noise hits both sides.
+import { spawn } from 'node:child_process';
 
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -27,4 +28,36 @@ export async function compare(
     }
   }
   return Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
+}
+
+/**
+ * Runs a command from `cwd` to its exit: its wall time in s, process start to exit, and its stdout
+ * (stderr passes through; stdout too, with `echo`). A non-zero exit rejects, naming the command.
+ */
+export function timedProcess(
+  command: string,
+  args: string[],
+  { cwd, echo = false }: { cwd: string; echo?: boolean },
+): Promise<{ seconds: number; stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const start = performance.now();
+    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      stdout += chunk;
+      if (echo) process.stdout.write(chunk);
+    });
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0
+        ? resolve({ seconds: (performance.now() - start) / 1000, stdout })
+        : reject(new Error(`${command} ${args.join(' ')} exited with ${code}`)),
+    );
+  });
+}
+
+/** "2026-12-06 14:20 UTC": when a bench's figures were taken. */
+export function utcHour(date = new Date()): string {
+  return `${date.toISOString().slice(0, 10)} ${date.toISOString().slice(11, 16)} UTC`;
 }

@@ -2,11 +2,11 @@
 //   ours:    npm run train -- --epochs 1 --train-limit 7680 --out DIR
 //   PyTorch: python3 bench/pytorch_mnist.py --train-limit 7680 (same recipe, 2 threads)
 // Run: npx tsx bench/train-vs-pytorch.ts [runs=3] [train-limit=7680]
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { median } from './stats.ts';
+import { median, timedProcess } from './stats.ts';
 
 const runs = Number(process.argv[2] ?? 3);
 const limit = String(process.argv[3] ?? 7680);
@@ -21,18 +21,7 @@ function findTorchPython(): string | null {
   return null;
 }
 
-function timed(command: string, args: string[]): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const start = performance.now();
-    const child = spawn(command, args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
-    child.on('error', reject);
-    child.on('exit', (code) =>
-      code === 0
-        ? resolve((performance.now() - start) / 1000)
-        : reject(new Error(`${command} ${args.join(' ')} exited with ${code}`)),
-    );
-  });
-}
+const timed = async (command: string, args: string[]) => (await timedProcess(command, args, { cwd: root })).seconds;
 
 const python = findTorchPython();
 if (!python)
