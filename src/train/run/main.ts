@@ -71,18 +71,16 @@ Options:
   -h, --help          show this help
 `;
 
-function positiveInt(name: string, value: string | undefined, fallback: number | null): number | null {
-  if (value === undefined) return fallback;
+function integerOption(name: string, value: string | undefined, min: 0 | 1): number | undefined {
+  if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${name} must be a positive integer, got "${value}"`);
+  if (!Number.isInteger(n) || n < min)
+    throw new UsageError(`--${name} must be a ${min ? 'positive integer' : 'whole number'}, got "${value}"`);
   return n;
 }
 
-function nonNegativeInt(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be a whole number, got "${value}"`);
-  return n;
+function positiveInt(name: string, value: string | undefined, fallback: number | null): number | null {
+  return integerOption(name, value, 1) ?? fallback;
 }
 
 /** A wrong command line: message, help, exit code 2. */
@@ -142,7 +140,7 @@ function parseOptions(argv: string[]): Options | null {
       name,
       ...RECIPES[name],
       epochs: positiveInt('epochs', values.epochs, RECIPES[name].epochs)!,
-      cleanEpochs: nonNegativeInt('clean-epochs', values['clean-epochs'], RECIPES[name].cleanEpochs),
+      cleanEpochs: integerOption('clean-epochs', values['clean-epochs'], 0) ?? RECIPES[name].cleanEpochs,
       batchSize: positiveInt('batch-size', values['batch-size'], 128)!,
       trainLimit: positiveInt('train-limit', values['train-limit'], null),
       seed,
