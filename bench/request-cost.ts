@@ -12,18 +12,15 @@
 //
 // Run: npx tsx bench/request-cost.ts [rounds=15] [--quick]   (--quick skips the 4 and 12 MP pictures)
 import './worker-modules.ts'; // must come first: lets Node import the Worker's .wasm / .bin modules
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { io } from '@tensorflow/tfjs-core';
 import { encode as encodePng } from 'fast-png';
 import { reduceCanvas } from '../public/reduce.js';
-import { MODEL_DIR, MODEL_JSON, PIXEL_COUNT, scalePixels, WEIGHTS_FILE } from '../src/shared/model-spec.ts';
+import { PIXEL_COUNT, scalePixels } from '../src/shared/model-spec.ts';
 import { renderCanvasRgba, renderPaperDigit } from '../test/support/client-images.ts';
 import { withRowFilters } from '../test/support/filtered-png.ts';
 import { loadMnistTest } from '../test/support/mnist-files.ts';
+import { benchNumberPicture } from '../test/support/number-images.ts';
 import { median } from './stats.ts';
+import { type TorchResult, torchForward } from './torch.ts';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -57,7 +54,7 @@ const add = (name: string, c: { type: string; body: string | Uint8Array }, path 
   });
 
 add('JSON, one digit', json({ pixels: Array.from(digit(0)) }));
-for (const n of [8, 32, 256])
+for (const n of [1, 8, 32, 256])
   add(`JSON, batch of ${n}`, json({ images: Array.from({ length: n }, (_, i) => Array.from(digit(i))) }));
 
 // The page: before, the 280×280 RGBA canvas PNG it used to post; now, what public/app.js posts
@@ -72,6 +69,16 @@ add(`page, now: ${small.width}×${small.height} reduced PNG`, {
   type: 'image/png',
   body: encodePng({ width: small.width, height: small.height, data: small.rgba, channels: 4, depth: 8 }),
 });
+
+// POST /read: a 4-digit number, ~0.3 MP, as a noisy RGB scan and as a JPEG photo.
+for (const style of ['scan', 'jpeg'] as const) {
+  const pic = benchNumberPicture(mnist, style);
+  add(
+    `/read, 4 digits, ${((pic.width * pic.height) / 1e6).toFixed(2)} MP ${style === 'scan' ? 'RGB PNG scan' : 'JPEG photo'} (${pic.width}×${pic.height})`,
+    { type: pic.mediaType, body: pic.bytes },
+    '/read',
+  );
+}
 
 const sizes: Array<[string, number, number]> = [
   ['0.1 MP', 365, 274],
@@ -182,65 +189,39 @@ console.log(
   "\nNode's Request body: the same body put into a Request and read back (undici's JS streams), which workerd does in native code: bench/workerd-cost.ts measures the Worker there.",
 );
 
-// One digit's forward pass, ours vs PyTorch (one thread), with the same weights.
+// The forward pass of one digit and of a batch of 256, ours (conv2 as Winograd) vs PyTorch on one
+// thread, with the same weights; ours before and after PyTorch, so both see the same machine.
 const { classifier } = await getRuntime();
-const pixels = Float32Array.from(digit(0));
-const ours: number[] = [];
-async function timeOurs() {
-  for (let i = 0; i < 10 + rounds * 10; i++) {
-    const start = cpuMs();
-    await classifier.classify(pixels, 1);
-    if (i >= 10) ours.push(cpuMs() - start);
-  }
-}
-await timeOurs(); // before PyTorch, and again after it (below), so both see the same machine
-
-let torch: { torch: string; median_ms: number; max_abs_diff: number } | undefined;
-// The first Python that has torch: PATH's python3, else Debian's (python3-torch installs there).
-const python = ['python3', '/usr/bin/python3'].find((candidate) => {
-  try {
-    execFileSync(candidate, ['-c', 'import torch'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-});
-try {
-  if (!python) throw new Error('neither python3 on PATH nor /usr/bin/python3 can import torch');
-  const dir = mkdtempSync(join(tmpdir(), 'mnist-torch-'));
-  try {
-    const model = JSON.parse(readFileSync(`${MODEL_DIR}/${MODEL_JSON}`, 'utf8'));
-    const weightsBin = readFileSync(`${MODEL_DIR}/${WEIGHTS_FILE}`);
-    const specs = model.weightsManifest[0].weights;
-    const tensors = io.decodeWeights(
-      weightsBin.buffer.slice(weightsBin.byteOffset, weightsBin.byteOffset + weightsBin.byteLength),
-      specs,
-    );
-    const manifest: Record<string, number[]> = {};
-    for (const [name, t] of Object.entries(tensors)) {
-      manifest[name] = t.shape;
-      writeFileSync(join(dir, `${name.replace('/', '_')}.f32`), t.dataSync() as Float32Array);
+console.log(`\nconv2: ${classifier.conv2Kernel}`);
+for (const count of [1, 256]) {
+  const pixels = Float32Array.from(mnist.images.subarray(0, count * PIXEL_COUNT));
+  const reps = count === 1 ? 10 + rounds * 10 : 3 + rounds;
+  const ours: number[] = [];
+  const timeOurs = async () => {
+    for (let i = 0; i < reps; i++) {
+      const start = cpuMs();
+      await classifier.classify(pixels, count);
+      if (i >= (count === 1 ? 10 : 3)) ours.push(cpuMs() - start);
     }
-    writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
-    writeFileSync(join(dir, 'digit.f32'), scalePixels(pixels));
-    writeFileSync(join(dir, 'expected.f32'), await classifier.probabilities(pixels, 1));
-    torch = JSON.parse(
-      execFileSync(python, ['bench/torch-forward.py', dir, String(rounds * 20)], { encoding: 'utf8' }),
-    );
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+  };
+  await timeOurs();
+  let torch: TorchResult | undefined;
+  try {
+    const expected = await classifier.probabilities(pixels, count);
+    torch = torchForward(scalePixels(pixels), expected, count === 1 ? rounds * 20 : rounds * 2);
+  } catch (error) {
+    console.log(`PyTorch: NOT MEASURED — ${(error as Error).message.split('\n')[0]}; install Debian's python3-torch.`);
   }
-} catch (error) {
-  console.log(`PyTorch: NOT MEASURED — ${(error as Error).message.split('\n')[0]}; install Debian's python3-torch.`);
-}
-await timeOurs();
-const oursMs = median(ours);
-console.log(
-  `\nforward pass, one digit: ours ${oursMs.toFixed(2)} ms CPU (median of ${ours.length}, before and after PyTorch)`,
-);
-if (torch) {
+  await timeOurs();
+  const oursMs = median(ours);
+  const what = count === 1 ? 'one digit' : `a batch of ${count}`;
   console.log(
-    `forward pass, one digit: PyTorch ${torch.torch} on one thread ${torch.median_ms.toFixed(2)} ms CPU; same probabilities to ${torch.max_abs_diff.toExponential(1)}`,
+    `\nforward pass, ${what}: ours ${oursMs.toFixed(2)} ms CPU (median of ${ours.length}, before and after PyTorch)`,
   );
-  console.log(`ratio PyTorch/ours: ${(torch.median_ms / oursMs).toFixed(2)} (≥ 1 means ours is at least as fast)`);
+  if (torch) {
+    console.log(
+      `forward pass, ${what}: PyTorch ${torch.torch} on one thread ${torch.median_ms.toFixed(2)} ms CPU; same probabilities to ${torch.max_abs_diff.toExponential(1)}`,
+    );
+    console.log(`ratio PyTorch/ours: ${(torch.median_ms / oursMs).toFixed(2)} (≥ 1 means ours is at least as fast)`);
+  }
 }

@@ -1,8 +1,9 @@
-"""PyTorch on one thread, the same network and weights: CPU time of one single-digit forward pass.
+"""PyTorch on one thread, the same network and weights: CPU time of one forward pass of N digits.
 
 Usage: python3 bench/torch-forward.py WEIGHTS_DIR ROUNDS
 WEIGHTS_DIR holds manifest.json ({name: shape}), <name>.f32 files (float32, Keras layouts) and
-digit.f32 / expected.f32 (one scaled input digit and our probabilities for it). Prints JSON.
+digit.f32 / expected.f32 (N scaled input digits and our probabilities for them; N = 1 for one
+digit, 256 for bench/workerd-cost.ts's batch). Prints JSON.
 """
 import json, os, statistics, sys, time
 
@@ -28,8 +29,8 @@ def forward(x):  # x: N×1×28×28
     x = F.relu(F.linear(x, dense1_w, dense1_b))
     return F.softmax(F.linear(x, out_w, out_b), dim=1)
 
-digit = t(np.fromfile(os.path.join(root, "digit.f32"), dtype=np.float32).reshape(1, 1, 28, 28))
-expected = np.fromfile(os.path.join(root, "expected.f32"), dtype=np.float32)
+digit = t(np.fromfile(os.path.join(root, "digit.f32"), dtype=np.float32).reshape(-1, 1, 28, 28))
+expected = np.fromfile(os.path.join(root, "expected.f32"), dtype=np.float32).reshape(-1, 10)
 times = []
 with torch.inference_mode():
     for i in range(rounds + 10):
@@ -41,5 +42,6 @@ with torch.inference_mode():
 print(json.dumps({
     "torch": torch.__version__,
     "median_ms": statistics.median(times),
-    "max_abs_diff": float(np.abs(probs.numpy()[0] - expected).max()),
+    "digits": int(digit.shape[0]),
+    "max_abs_diff": float(np.abs(probs.numpy() - expected).max()),
 }))

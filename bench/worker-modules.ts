@@ -1,7 +1,9 @@
 // Lets Node import the Worker's own modules unchanged: wrangler's module rules turn `*.wasm` into a
 // compiled `WebAssembly.Module` (CompiledWasm) and `*.bin` into an `ArrayBuffer` (Data); these
 // hooks do the same, so `src/worker/app.ts` runs in Node on the very code path workerd runs.
-// Import this module before any Worker module (it registers hooks for later imports).
+// Import this module before any Worker module (it registers hooks for later imports). A relaxed-SIMD
+// module that this Node cannot compile (Node 20 without --experimental-wasm-relaxed-simd) imports as
+// null; the Worker then picks the plain variant, as WebAssembly.validate tells it to.
 import { register } from 'node:module';
 
 const hooks = `
@@ -12,7 +14,9 @@ export async function load(url, context, next) {
   if (path.endsWith('.wasm')) {
     return { format: 'module', shortCircuit: true, source:
       'import { readFileSync } from "node:fs";' +
-      'export default new WebAssembly.Module(readFileSync(' + JSON.stringify(path) + '));' };
+      'let m = null; try { m = new WebAssembly.Module(readFileSync(' + JSON.stringify(path) + ')); }' +
+      ' catch (e) { if (!String(e).includes("relaxed")) throw e; }' +
+      'export default m;' };
   }
   if (path.endsWith('.bin')) {
     return { format: 'module', shortCircuit: true, source:

@@ -41,7 +41,7 @@ const SPECK_FRACTION = 0.01;
  * otherwise make the digit look smaller than MNIST's, whose boxes came from crisp binary scans
  * (+0.3 points on the client-style set; raw MNIST digits still come back with mean |Δ| 0.7).
  */
-const BOX_INK_LEVEL = 0.2;
+export const BOX_INK_LEVEL = 0.2;
 /** Ink strength 1 is reached at this percentile of the ink's contrast; darker pixels saturate. */
 const INK_LEVEL_PERCENTILE = 0.9;
 

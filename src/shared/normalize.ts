@@ -136,7 +136,19 @@ function placeByCenterOfMass(digit: FloatImage): Uint8Array {
  */
 export function normalizeDigit(image: GrayImage, options: NormalizeOptions = {}): Uint8Array {
   const ink = extractInk(reduceForWork(image, options.maxWorkSide));
-  const { x0, y0, x1, y1 } = ink.box;
+  return normalizeInk(ink, ink.box, options);
+}
+
+/**
+ * The steps after the ink is found: crop `ink` to `box` (inclusive), thin marker strokes, fit
+ * 20×20, centre the mass in 28×28. POST /read runs each digit of a number through this too.
+ */
+export function normalizeInk(
+  ink: FloatImage,
+  box: { readonly x0: number; readonly y0: number; readonly x1: number; readonly y1: number },
+  options: NormalizeOptions = {},
+): Uint8Array {
+  const { x0, y0, x1, y1 } = box;
   return placeByCenterOfMass(fitToBox(normalizeStrokes(crop(ink, x0, y0, x1, y1), options)));
 }
 

@@ -1,5 +1,6 @@
 // `npm run classify -- FILE.png [FILE.jpg …]`: what the Worker would answer for local pictures, with
 // its own code: the same decoding + MNIST-style normalisation and the same engine and weights.
+// `--read`: each picture is a handwritten number, read as POST /read reads it.
 import { parseArgs } from 'node:util';
 import { getBackend, setBackend } from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
@@ -9,20 +10,26 @@ import { ApiError } from '../worker/errors.ts';
 import { parseArtifacts } from '../worker/inference/artifacts.ts';
 import { DigitClassifier } from '../worker/inference/classifier.ts';
 import { imageToDigit } from '../worker/input/decode-image.ts';
+import { readNumber } from '../worker/input/read-number.ts';
+import { DEFAULT_LIMITS } from '../worker/limits.ts';
 import { readUserFile, runCli, UsageError, UserError } from './cli/cli.ts';
 import { readModelDir } from './formats/model-dir.ts';
 
-const HELP = `Usage: npm run classify -- FILE.png [FILE.jpg …] [--model DIR]
+const HELP = `Usage: npm run classify -- FILE.png [FILE.jpg …] [--read] [--model DIR]
 
 Classifies pictures of single digits (PNG or JPEG, any size, either polarity) exactly as
 POST /classify does: the Worker's decoding and normalisation, then its inference engine on the
 weights in DIR (default ${MODEL_DIR}). Prints the digit and confidence per file.
+
+  --read   each picture is a handwritten number on one line: read it as POST /read does
+           (at most ${DEFAULT_LIMITS.maxDigits} digits, the default MAX_DIGITS) and print the number,
+           then each digit with its confidence and box (x,y width×height in the picture).
 `;
 
 await runCli(async () => {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { model: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { model: { type: 'string' }, read: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help) return void process.stdout.write(HELP);
   if (positionals.length === 0) throw new UsageError('no picture given');
@@ -40,6 +47,17 @@ await runCli(async () => {
   for (const file of positionals) {
     try {
       const bytes = await readUserFile(file);
+      if (values.read) {
+        const { number, digits } = await readNumber(bytes, undefined, DEFAULT_LIMITS, (pixels, count) =>
+          classifier.classify(pixels, count),
+        );
+        const each = digits.map(
+          ({ digit, confidence, box }) =>
+            `${digit} ${(confidence * 100).toFixed(1)}% at ${box.x},${box.y} ${box.width}×${box.height}`,
+        );
+        console.log(`${file.padEnd(width)}  ${number}  (${each.join('; ')})`);
+        continue;
+      }
       // As for a raw body sent without a declared type: the format is sniffed from the bytes.
       const digit = await imageToDigit(bytes);
       const [prediction] = await classifier.classify(Float32Array.from(digit.subarray(0, PIXEL_COUNT)), 1);

@@ -8,6 +8,7 @@ import { limitsOf } from './limits';
 import { classify } from './routes/classify';
 import { feedback } from './routes/feedback';
 import { info } from './routes/info';
+import { read } from './routes/read';
 import { API_KEY_SCHEME } from './security/guards';
 import { apiSecureHeaders, cors } from './security/headers';
 
@@ -43,13 +44,14 @@ app.use(
 );
 app.route('/', info);
 app.route('/', classify);
+app.route('/', read);
 app.route('/', feedback);
 
 app.openAPIRegistry.registerComponent('securitySchemes', API_KEY_SCHEME, {
   type: 'http',
   scheme: 'bearer',
   description:
-    'Needed on guarded routes (POST /classify, /feedback) only when the owner has set the API_KEY secret; otherwise they are open.',
+    'Needed on guarded routes (POST /classify, /read, /feedback) only when the owner has set the API_KEY secret; otherwise they are open.',
 });
 
 app.doc31('/openapi.json', {

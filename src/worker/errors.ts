@@ -18,6 +18,7 @@ export const ERROR_CODES = [
   'invalid_image',
   'image_too_large',
   'no_ink',
+  'too_many_digits',
   'payload_too_large',
   'not_found',
   'method_not_allowed',

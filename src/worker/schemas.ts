@@ -125,6 +125,7 @@ export const ModelInfo = z
         maxPictureMegapixels: z
           .number()
           .openapi({ description: 'Largest picture accepted, in megapixels (MAX_PICTURE_MEGAPIXELS).' }),
+        maxDigits: z.number().int().openapi({ description: 'Digits per picture for POST /read (MAX_DIGITS).' }),
         maxPictureSide: z.number().int().openapi({ description: 'Largest picture side, in pixels.' }),
         maxJsonBytes: z.number().int(),
         maxPictureBytes: z.number().int(),
@@ -132,6 +133,27 @@ export const ModelInfo = z
       .openapi({ description: 'The limits in force on this deployment.' }),
   })
   .openapi('ModelInfo');
+
+export const ReadJsonBody = z
+  .strictObject({
+    image: z.string().min(1).openapi({
+      description: 'A PNG or JPEG of a handwritten number as a data URL (data:image/png;base64,…) or bare base64.',
+    }),
+  })
+  .openapi('ReadRequest');
+export type ReadJsonBody = z.infer<typeof ReadJsonBody>;
+
+export const DigitBox = z
+  .object({ x: z.number().int(), y: z.number().int(), width: z.number().int(), height: z.number().int() })
+  .openapi({ description: "The digit's ink, in pixels of the picture as sent (after EXIF orientation)." });
+
+export const ReadResponse = z
+  .object({
+    number: z.string().openapi({ description: 'The digits read, left to right, joined.', example: '2026' }),
+    digits: z.array(Prediction.extend({ box: DigitBox })).openapi({ description: 'Each digit, left to right.' }),
+    model: ModelVersion,
+  })
+  .openapi('ReadResponse');
 
 /** `content` entry for an error response in the OpenAPI document. */
 export const errorContent = (description: string) => ({

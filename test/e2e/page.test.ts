@@ -7,65 +7,10 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { haveChromium, launchChromium } from '../support/chromium.ts';
+import { DIGITS, draw } from '../support/page-strokes.ts';
 
 /** UPDATE_SCREENSHOTS=1 refreshes the README's docs/page.png; otherwise they go to a temp dir. */
 const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS ? 'docs' : join(tmpdir(), 'mnist-edge-screenshots');
-
-/** Strokes in unit coordinates (0–1 of the canvas), one polyline per stroke. */
-type Stroke = Array<[number, number]>;
-const DIGITS: Record<number, Stroke[]> = {
-  1: [
-    [
-      [0.52, 0.15],
-      [0.5, 0.5],
-      [0.49, 0.85],
-    ],
-  ],
-  0: [
-    [
-      [0.5, 0.14],
-      [0.33, 0.22],
-      [0.27, 0.5],
-      [0.33, 0.78],
-      [0.5, 0.86],
-      [0.67, 0.78],
-      [0.73, 0.5],
-      [0.67, 0.22],
-      [0.5, 0.14],
-    ],
-  ],
-  7: [
-    [
-      [0.27, 0.18],
-      [0.73, 0.18],
-      [0.55, 0.5],
-      [0.43, 0.85],
-    ],
-  ],
-  4: [
-    [
-      [0.55, 0.15],
-      [0.27, 0.6],
-      [0.75, 0.6],
-    ],
-    [
-      [0.6, 0.35],
-      [0.6, 0.87],
-    ],
-  ],
-};
-
-async function draw(page: Page, strokes: Stroke[]) {
-  const box = await page.getByTestId('canvas').boundingBox();
-  if (!box) throw new Error('canvas not visible');
-  for (const stroke of strokes) {
-    const at = ([x, y]: [number, number]) => [box.x + x * box.width, box.y + y * box.height] as const;
-    await page.mouse.move(...at(stroke[0]));
-    await page.mouse.down();
-    for (let i = 1; i < stroke.length; i++) await page.mouse.move(...at(stroke[i]), { steps: 8 });
-    await page.mouse.up();
-  }
-}
 
 /** Waits until no drawing is on its way to /classify. */
 async function settled(page: Page) {

@@ -21,4 +21,13 @@ describe('npm run classify', () => {
     expect(stderr).toMatch(/README\.md\s+error: .*not a PNG or JPEG/);
     expect(stderr).not.toMatch(/\n\s+at /);
   });
+
+  it('reads a whole number with --read (docs/examples/number.png, MNIST test digits "2026")', async () => {
+    const { stdout } = await run(
+      process.execPath,
+      ['--import', 'tsx', 'src/train/classify.ts', '--read', 'docs/examples/number.png'],
+      { cwd: root },
+    );
+    expect(stdout).toMatch(/docs\/examples\/number\.png\s+2026\s+\(2 \d+\.\d% at \d+,\d+ \d+×\d+; 0 /);
+  });
 });

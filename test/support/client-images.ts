@@ -55,7 +55,7 @@ function dilate28(digit: Uint8Array): Uint8Array {
  * Ink coverage (0–1) of the digit drawn `size` px wide: bilinear upsampling, then a soft
  * threshold at half coverage so edges are crisp like pen strokes rather than blurry pixels.
  */
-function renderInk(digit: Uint8Array, size: number, softness: number): Float32Array {
+export function renderInk(digit: Uint8Array, size: number, softness: number): Float32Array {
   const out = new Float32Array(size * size);
   const ratio = 28 / size;
   for (let y = 0; y < size; y++) {
@@ -79,7 +79,7 @@ function renderInk(digit: Uint8Array, size: number, softness: number): Float32Ar
 }
 
 /** 3×3 box blur (a slightly out-of-focus scanner or camera). */
-function blur(data: Float32Array, width: number, height: number): Float32Array {
+export function blur(data: Float32Array, width: number, height: number): Float32Array {
   const out = new Float32Array(data.length);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
@@ -123,7 +123,7 @@ function frame(ink: Float32Array, size: number, width: number, height: number, l
 }
 
 /** Paper-and-ink photograph: uneven paper tone, dark ink, blur and sensor noise; RGB bytes. */
-function photograph(canvas: Canvas, rng: Rng, opts: { noise: number; lightInk?: boolean }): Uint8Array {
+export function photograph(canvas: Canvas, rng: Rng, opts: { noise: number; lightInk?: boolean }): Uint8Array {
   const { width, height } = canvas;
   const ink = blur(canvas.ink, width, height);
   const paper = uniform(rng, 185, 245);

@@ -60,10 +60,11 @@ describe('POST /classify rejects bad JSON bodies', () => {
   });
 });
 
-describe('POST /classify rejects bad transport', () => {
+// Both routes that take a body share its guards: every transport mistake is tried on each.
+describe.each(['/classify', '/read'])('POST %s rejects bad transport', (path) => {
   it('answers 415 to a content type it cannot read', async () => {
     for (const type of ['text/plain', 'application/xml', 'application/x-www-form-urlencoded']) {
-      const res = await request('/classify', {
+      const res = await request(path, {
         method: 'POST',
         headers: { 'content-type': type },
         body: '{"pixels":[]}',
@@ -73,13 +74,13 @@ describe('POST /classify rejects bad transport', () => {
   });
 
   it('answers 415 when Content-Type is missing', async () => {
-    const res = await request('/classify', { method: 'POST', body: new Blob([JSON.stringify({ pixels: digit() })]) });
+    const res = await request(path, { method: 'POST', body: new Blob([JSON.stringify({ pixels: digit() })]) });
     await expectError(res, 415, 'unsupported_media_type');
   });
 
   it('answers 413 from Content-Length, before reading the body', async () => {
     const body = JSON.stringify({ pixels: digit(), pad: ' '.repeat(MAX_BODY_BYTES) });
-    await expectError(await postJson(body), 413, 'payload_too_large');
+    await expectError(await postJson(body, path), 413, 'payload_too_large');
   });
 
   it('answers 413 to a chunked body that grows past the limit while streaming', async () => {
@@ -90,12 +91,12 @@ describe('POST /classify rejects bad transport', () => {
     const stream = new ReadableStream<Uint8Array>({
       pull(controller) {
         if (sent === chunks) return controller.close();
-        controller.enqueue(sent++ === 0 ? new TextEncoder().encode('{"pixels":[') : chunk);
+        controller.enqueue(sent++ === 0 ? new TextEncoder().encode('{"image":"') : chunk);
       },
     });
     // Straight into the Worker's fetch handler: through a service binding, workerd would report the
     // unread rest of the stream as an unhandled "Network connection lost".
-    const req = new Request(`${BASE}/classify`, {
+    const req = new Request(`${BASE}${path}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: stream,
@@ -104,16 +105,20 @@ describe('POST /classify rejects bad transport', () => {
     await expectError(res, 413, 'payload_too_large');
     expect(sent).toBeLessThan(chunks); // the Worker stopped reading before the end
   });
+});
 
+describe('unknown routes and methods', () => {
   it('answers 404 with JSON for unknown routes', async () => {
     await expectError(await request('/nope'), 404, 'not_found');
     await expectError(await request('/classify/extra', { method: 'POST' }), 404, 'not_found');
   });
 
   it('answers 405 with Allow for a known route and another method', async () => {
-    const get = await request('/classify');
-    expect(get.headers.get('allow')).toBe('POST');
-    await expectError(get, 405, 'method_not_allowed');
+    for (const path of ['/classify', '/read']) {
+      const get = await request(path);
+      expect(get.headers.get('allow')).toBe('POST');
+      await expectError(get, 405, 'method_not_allowed');
+    }
     const del = await request('/healthz', { method: 'DELETE' });
     expect(del.headers.get('allow')).toBe('GET, HEAD');
     await expectError(del, 405, 'method_not_allowed');

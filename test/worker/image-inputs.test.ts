@@ -1,6 +1,7 @@
 // Client pictures through POST /classify inside workerd (beyond images.test.ts): large scans on
 // paper, the same answer from every input form, ?normalize=true on a real off-centre digit, and
-// the 4xx answers for pictures that are truncated, too large, blank or of an unsupported type.
+// the 4xx answers for pictures that are truncated, too large, blank or of an unsupported type, which
+// POST /read (the same picture forms, a number instead of a digit) must give as well.
 import { encode as encodePng } from 'fast-png';
 import jpeg from 'jpeg-js';
 import { describe, expect, it } from 'vitest';
@@ -30,13 +31,13 @@ function scan(i: number, scale = 8, margin = 40): Uint8Array {
 
 const toBase64 = (bytes: Uint8Array) => btoa(Array.from(bytes, (b) => String.fromCharCode(b)).join(''));
 
-const postImage = (bytes: Uint8Array, type = 'image/png') =>
-  request('/classify', { method: 'POST', headers: { 'content-type': type }, body: bytes });
+const postImage = (bytes: Uint8Array, type = 'image/png', path = '/classify') =>
+  request(path, { method: 'POST', headers: { 'content-type': type }, body: bytes });
 
-function postForm(bytes: Uint8Array, field = 'image', type = 'image/png') {
+function postForm(bytes: Uint8Array, field = 'image', type = 'image/png', path = '/classify') {
   const form = new FormData();
   form.set(field, new Blob([bytes], { type }), 'digit');
-  return request('/classify', { method: 'POST', body: form });
+  return request(path, { method: 'POST', body: form });
 }
 
 async function expectError(response: Response, status: number, code: string) {
@@ -92,16 +93,6 @@ describe('pictures on POST /classify', () => {
     expect(batch.predictions.map((p) => p.digit)).toEqual([labels[1], labels[2]]);
   });
 
-  it('answers 422 for truncated or corrupt files and blank pages', async () => {
-    const bytes = scan(5);
-    await expectError(await postImage(bytes.subarray(0, bytes.length >> 1)), 422, 'invalid_image');
-    await expectError(await postImage(new TextEncoder().encode('not a picture')), 422, 'invalid_image');
-    await expectError(await postJson({ image: 'data:image/png;base64,!!!' }), 422, 'invalid_image');
-    const blank = encodePng({ width: 64, height: 64, data: new Uint8Array(64 * 64).fill(255), channels: 1, depth: 8 });
-    await expectError(await postImage(blank), 422, 'no_ink');
-    await expectError(await postForm(blank), 422, 'no_ink');
-  });
-
   it('reads every accepted media type, aliases such as image/jpg included, in every input form', async () => {
     const side = 28 * 4;
     const gray = new Uint8Array(side * side);
@@ -127,22 +118,39 @@ describe('pictures on POST /classify', () => {
       }
     }
   });
+});
+
+// The same hostile pictures on both routes that take pictures.
+describe.each(['/classify', '/read'])('bad pictures on POST %s', (path) => {
+  it('answers 422 for truncated or corrupt files and blank pages', async () => {
+    const bytes = scan(5);
+    await expectError(await postImage(bytes.subarray(0, bytes.length >> 1), 'image/png', path), 422, 'invalid_image');
+    await expectError(
+      await postImage(new TextEncoder().encode('not a picture'), 'image/png', path),
+      422,
+      'invalid_image',
+    );
+    await expectError(await postJson({ image: 'data:image/png;base64,!!!' }, path), 422, 'invalid_image');
+    const blank = encodePng({ width: 64, height: 64, data: new Uint8Array(64 * 64).fill(255), channels: 1, depth: 8 });
+    await expectError(await postImage(blank, 'image/png', path), 422, 'no_ink');
+    await expectError(await postForm(blank, 'image', 'image/png', path), 422, 'no_ink');
+  });
 
   it('refuses over-large pictures from their header with 413', async () => {
     // A PNG that claims 20000×20000 pixels: only the header is read.
     const header = scan(0).slice(0, 33);
     new DataView(header.buffer).setUint32(16, 20_000);
     new DataView(header.buffer).setUint32(20, 20_000);
-    await expectError(await postImage(header), 413, 'image_too_large');
+    await expectError(await postImage(header, 'image/png', path), 413, 'image_too_large');
   });
 
   it('answers 415 for other picture types and 400 for a form without an image field', async () => {
     await expectError(
-      await postImage(Uint8Array.of(0x47, 0x49, 0x46, 0x38, 0x39, 0x61), 'image/gif'),
+      await postImage(Uint8Array.of(0x47, 0x49, 0x46, 0x38, 0x39, 0x61), 'image/gif', path),
       415,
       'unsupported_media_type',
     );
-    await expectError(await postForm(scan(0), 'file'), 400, 'invalid_body');
-    await expectError(await postJson({ image: 42 }), 400, 'invalid_body');
+    await expectError(await postForm(scan(0), 'file', 'image/png', path), 400, 'invalid_body');
+    await expectError(await postJson({ image: 42 }, path), 400, 'invalid_body');
   });
 });

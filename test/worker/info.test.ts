@@ -159,7 +159,19 @@ describe('GET /openapi.json', () => {
       components: { schemas: Record<string, unknown> };
     };
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths).sort()).toEqual(['/classify', '/feedback', '/feedback/stats', '/healthz', '/model']);
+    expect(Object.keys(doc.paths).sort()).toEqual([
+      '/classify',
+      '/feedback',
+      '/feedback/stats',
+      '/healthz',
+      '/model',
+      '/read',
+    ]);
+    const read = doc.paths['/read'].post;
+    expect(Object.keys(read.requestBody!.content).sort()).toEqual(
+      ['application/json', ...Object.keys(PICTURE_MEDIA_TYPES), 'multipart/form-data'].sort(),
+    );
+    expect(Object.keys(read.responses).sort()).toEqual(['200', '400', '401', '413', '415', '422', '429', '500']);
     const classify = doc.paths['/classify'].post;
     expect(Object.keys(classify.requestBody!.content).sort()).toEqual(
       ['application/json', ...Object.keys(PICTURE_MEDIA_TYPES), 'multipart/form-data'].sort(),

@@ -28,14 +28,23 @@ async function call(config: SecurityEnv, path: string, init: RequestInit = {}): 
   return worker.fetch(new Request(`${BASE}${path}`, init), config);
 }
 
-/** POST /classify of one real MNIST digit (or `body`), with extra headers. */
-function classify(config: SecurityEnv, headers: Record<string, string> = {}, body?: BodyInit): Promise<Response> {
-  return call(config, '/classify', {
+/** A JSON POST to `path` (one real MNIST digit unless `body`), with extra headers. */
+function post(
+  path: string,
+  config: SecurityEnv,
+  headers: Record<string, string> = {},
+  body?: BodyInit,
+): Promise<Response> {
+  return call(config, path, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
     body: body ?? JSON.stringify({ pixels: mnist().pixels(0) }),
   });
 }
+
+/** POST /classify of one real MNIST digit (or `body`), with extra headers. */
+const classify = (config: SecurityEnv, headers: Record<string, string> = {}, body?: BodyInit) =>
+  post('/classify', config, headers, body);
 
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 
@@ -74,8 +83,25 @@ describe('no API_KEY: open, as before', () => {
 });
 
 describe('API_KEY set', () => {
+  it('accepts every key of a rotated list, the scheme in any case', async () => {
+    await expectDigit(await classify(keyed, bearer(KEYS[0])));
+    await expectDigit(await classify(keyed, bearer(KEYS[1])));
+    await expectDigit(await classify(keyed, { authorization: `bearer ${KEYS[1]}` }));
+  });
+
+  it('keeps /healthz, /model, /openapi.json open and answers 405 before 401', async () => {
+    for (const path of ['/healthz', '/model', '/openapi.json']) {
+      expect((await call(keyed, path)).status, path).toBe(200);
+    }
+    await expectError(await call(keyed, '/classify'), 405, 'method_not_allowed');
+  });
+});
+
+// Every guarded route refuses the same keys, before it reads the body (POST /read takes pictures
+// only, so its JSON digit would be a 400 — never reached).
+describe.each(['/classify', '/read'])('API_KEY set: POST %s', (path) => {
   it('refuses a request with no key: 401 JSON with a Bearer challenge', async () => {
-    const res = await classify(keyed);
+    const res = await post(path, keyed);
     expect(res.headers.get('www-authenticate')).toBe('Bearer realm="mnist-edge"');
     await expectUnauthorized(res);
   });
@@ -95,15 +121,9 @@ describe('API_KEY set', () => {
       `Token ${KEYS[0]}`,
       `Bearer ${'A'.repeat(10_000)}`, // a huge one
     ];
-    for (const authorization of attempts) await expectUnauthorized(await classify(keyed, { authorization }));
+    for (const authorization of attempts) await expectUnauthorized(await post(path, keyed, { authorization }));
     // The key in another header is no key.
-    await expectUnauthorized(await classify(keyed, { 'x-api-key': KEYS[0] }));
-  });
-
-  it('accepts every key of a rotated list, the scheme in any case', async () => {
-    await expectDigit(await classify(keyed, bearer(KEYS[0])));
-    await expectDigit(await classify(keyed, bearer(KEYS[1])));
-    await expectDigit(await classify(keyed, { authorization: `bearer ${KEYS[1]}` }));
+    await expectUnauthorized(await post(path, keyed, { 'x-api-key': KEYS[0] }));
   });
 
   it('refuses before reading the body', async () => {
@@ -115,21 +135,14 @@ describe('API_KEY set', () => {
         controller.enqueue(new Uint8Array(64 * 1024));
       },
     });
-    await expectUnauthorized(await classify(keyed, {}, body));
+    await expectUnauthorized(await post(path, keyed, {}, body));
     expect(pulled).toBeLessThanOrEqual(2); // the stream's own read-ahead at most
-  });
-
-  it('keeps /healthz, /model, /openapi.json open and answers 405 before 401', async () => {
-    for (const path of ['/healthz', '/model', '/openapi.json']) {
-      expect((await call(keyed, path)).status, path).toBe(200);
-    }
-    await expectError(await call(keyed, '/classify'), 405, 'method_not_allowed');
   });
 
   it('fails closed when API_KEY holds no usable key', async () => {
     // "," is a list of no keys, "has space" is not a bearer token: neither may open the API.
-    await expectUnauthorized(await classify({ API_KEY: ',' }, bearer('x')));
-    await expectUnauthorized(await classify({ API_KEY: 'has space' }, { authorization: 'Bearer has space' }));
+    await expectUnauthorized(await post(path, { API_KEY: ',' }, bearer('x')));
+    await expectUnauthorized(await post(path, { API_KEY: 'has space' }, { authorization: 'Bearer has space' }));
   });
 });
 

@@ -20,36 +20,37 @@ import {
   util,
 } from '@tensorflow/tfjs-core';
 import {
+  backendBatchMatMul,
+  dispose,
+  heapMemory,
+  heapOffset,
+  int32Bytes,
+  type KernelArgs,
+  type Products,
+  releaseView,
+  viewOf,
+  wasmBackend,
+  winogradConvBiasReluPool,
+  winogradProducts,
+} from '../../shared/kernels/tfjs-wasm.ts';
+import { GEMM_COLUMNS } from '../../shared/kernels/winograd-wat.ts';
+import {
   BLOCK,
   filterFromProducts,
   PLANES,
   tilesPerImage,
   transformFilter,
-  type WinogradGeometry,
   winogradFits,
   winogradKernels,
 } from './winograd.ts';
 
 const BACKEND = 'wasm';
 
-/** The part of the wasm backend these kernels use; avoids a type dependency on its internals. */
-interface KernelBackendLike {
-  disposeData(dataId: object): unknown;
-  makeOutput(shape: number[], dtype: string, memoryOffset?: number): TensorInfo;
-  typedArrayFromHeap(t: TensorInfo): Float32Array;
-  dataIdMap: { get(dataId: object): { id: number; memoryOffset: number }; delete(dataId: object): unknown };
-  wasm: {
-    tfjs: { disposeData(id: number): void };
-    asm: { memory: WebAssembly.Memory };
-    cwrap(name: string, returnType: null, argTypes: string[]): (...args: unknown[]) => void;
-  };
-}
-
-function wasmBackend(backend: KernelArgs['backend']): KernelBackendLike {
-  return backend as unknown as KernelBackendLike;
-}
-
-type KernelArgs = Parameters<KernelFunc>[0];
+/**
+ * Who multiplies Winograd's 36 planes (tfjs-wasm.ts): the kernel module's own GEMM, unless
+ * MNIST_EDGE_PRODUCTS=xnnpack asks for the backend's BatchMatMul (to compare them).
+ */
+export const PRODUCTS: Products = process.env.MNIST_EDGE_PRODUCTS === 'xnnpack' ? 'xnnpack' : 'gemm';
 
 function runKernel(name: string, args: KernelArgs): TensorInfo {
   const config = getKernel(name, BACKEND);
@@ -125,10 +126,6 @@ function transposeMatrices(from: Float32Array, to: Float32Array, count: number, 
   }
 }
 
-function dispose(backend: KernelArgs['backend'], ...tensors: TensorInfo[]): void {
-  for (const t of tensors) (backend as unknown as KernelBackendLike).disposeData(t.dataId);
-}
-
 type Padding = { top: number; bottom: number; left: number; right: number };
 
 /** Validates what the rewrite supports and returns the forward convolution's geometry. */
@@ -165,21 +162,6 @@ function explicitPadding(p: Padding): backend_util.ExplicitPadding {
     [p.left, p.right],
     [0, 0],
   ];
-}
-
-/**
- * A float32 tensor over `shape.length` elements of `base`'s memory from element `offset` on: no copy.
- * Release it with `releaseView`, never `dispose`, which would free memory the view does not own.
- */
-function viewOf(base: TensorInfo, offset: number, shape: number[], backend: KernelArgs['backend']): TensorInfo {
-  const wasm = wasmBackend(backend);
-  return wasm.makeOutput(shape, 'float32', wasm.dataIdMap.get(base.dataId).memoryOffset + offset * 4);
-}
-
-function releaseView(view: TensorInfo, backend: KernelArgs['backend']): void {
-  const wasm = wasmBackend(backend);
-  wasm.wasm.tfjs.disposeData(wasm.dataIdMap.get(view.dataId).id);
-  wasm.dataIdMap.delete(view.dataId);
 }
 
 /**
@@ -551,7 +533,7 @@ const convBiasReluPool: KernelFunc = (args) => {
   const [filterHeight, filterWidth, , outChannels] = filter.shape;
   const { winograd } = args.attrs as { winograd?: boolean };
   if (winograd && filterHeight === 3 && filterWidth === 3 && winogradFits(height, width, channels, outChannels)) {
-    return [winogradConvBiasReluPool(args)];
+    return [winogradForward(args)];
   }
   const y = convBiasRelu(args) as TensorInfo;
   const pooled = runKernel('MaxPool', {
@@ -562,97 +544,23 @@ const convBiasReluPool: KernelFunc = (args) => {
   return [pooled, y];
 };
 
-/** Images whose tiles go through the 36 products together: 2–4 keep the planes in L2 (8–16 measured 5–15% slower). */
+/** Images the input gradient's planes hold (and take per pass). */
 const WINOGRAD_CHUNK = 4;
 
-let batchMatMul: ((...args: unknown[]) => void) | undefined;
+/** Images per chunk of the filter gradient (4–16 measured alike); the forward planes have the same room. */
+const FILTER_GRADIENT_CHUNK = 8;
 
-/**
- * Winograd's products, a chunk of images at a time: `tiles(n0, count, v)` writes the chunk's
- * transformed tiles into the 36 planes at byte offset v, the 36 products [tiles × C]·[C × O] with
- * the planes of `u` run through the backend's own BatchMatMul entry point on views (nothing is
- * allocated or copied per chunk), and `blocks(n0, count, m)` turns the result planes at m into outputs.
- */
-function winogradProducts(
-  backend: KernelArgs['backend'],
-  g: WinogradGeometry,
-  batch: number,
-  u: TensorInfo,
-  tiles: (n0: number, count: number, v: number) => void,
-  blocks: (n0: number, count: number, m: number) => void,
-): void {
-  const wasm = wasmBackend(backend);
-  batchMatMul ??= cwrapBatchMatMul(wasm);
-  const perImage = tilesPerImage(g);
-  const rows = g.chunk * perImage;
-  const v = wasm.makeOutput([PLANES * rows * g.channels], 'float32');
-  const m = wasm.makeOutput([PLANES * rows * g.outChannels], 'float32');
-  const views = Array.from({ length: PLANES }, (_, p) => [
-    viewOf(v, p * rows * g.channels, [rows, g.channels], backend),
-    viewOf(u, p * g.channels * g.outChannels, [g.channels, g.outChannels], backend),
-    viewOf(m, p * rows * g.outChannels, [rows, g.outChannels], backend),
-  ]);
-  const ids = views.map((plane) => plane.map((t) => wasm.dataIdMap.get(t.dataId).id));
-  const bShape = int32Bytes([1, g.channels, g.outChannels]);
-  for (let n0 = 0; n0 < batch; n0 += g.chunk) {
-    const count = Math.min(g.chunk, batch - n0);
-    tiles(n0, count, heapOffset(wasm, v));
-    const aShape = int32Bytes([1, count * perImage, g.channels]);
-    for (const [a, b, out] of ids) batchMatMul(a, aShape, 3, b, bShape, 3, 0, 0, out);
-    blocks(n0, count, heapOffset(wasm, m));
-  }
-  for (const plane of views) for (const view of plane) releaseView(view, backend);
-  dispose(backend, v, m);
-}
-
-/** The backend's BatchMatMul entry point: (aId, aShape, aRank, bId, bShape, bRank, transposeA, transposeB, outId). */
-function cwrapBatchMatMul(wasm: KernelBackendLike): (...args: unknown[]) => void {
-  const [id, shape, rank, flag] = ['number', 'array', 'number', 'number'];
-  return wasm.wasm.cwrap('BatchMatMul', null, [id, shape, rank, id, shape, rank, flag, flag, id]);
-}
-
-function int32Bytes(values: number[]): Uint8Array {
-  return new Uint8Array(Int32Array.from(values).buffer);
-}
-
-/** Byte offset of a tensor's data in the wasm heap. */
-function heapOffset(wasm: KernelBackendLike, t: TensorInfo): number {
-  return wasm.dataIdMap.get(t.dataId).memoryOffset;
-}
-
-/** The Winograd path of convBiasReluPool: the pooled output. */
-function winogradConvBiasReluPool({ inputs, backend }: KernelArgs): TensorInfo {
+/** The Winograd path of convBiasReluPool: the pooled output (src/shared/kernels/tfjs-wasm.ts). */
+function winogradForward({ inputs, backend }: KernelArgs): TensorInfo {
   const { x, filter, bias } = inputs as { x: TensorInfo; filter: TensorInfo; bias: TensorInfo };
-  const wasm = wasmBackend(backend);
-  const [batch, height, width, channels] = x.shape;
+  const [, height, width, channels] = x.shape;
   const outChannels = filter.shape[3];
   const [outHeight, outWidth] = [height - 2, width - 2];
-  const g = { height, width, channels, outChannels, outHeight, outWidth, chunk: Math.min(batch, WINOGRAD_CHUNK) };
-  const kernels = winogradKernels(g, wasm.wasm.asm.memory);
-  const u = wasm.makeOutput([PLANES, channels, outChannels], 'float32');
-  const pooled = wasm.makeOutput([batch, outHeight / 2, outWidth / 2, outChannels], 'float32');
-  transformFilter(wasm.typedArrayFromHeap(filter), channels, outChannels, wasm.typedArrayFromHeap(u));
-  // A pooled image is a quarter of the convolution's floats: outHeight·outWidth·outChannels bytes.
-  winogradProducts(
-    backend,
-    g,
-    batch,
-    u,
-    (n0, count, v) => kernels.inputTiles(heapOffset(wasm, x) + n0 * height * width * channels * 4, v, count),
-    (n0, count, m) =>
-      kernels.outputPooled(
-        m,
-        heapOffset(wasm, bias),
-        heapOffset(wasm, pooled) + n0 * outHeight * outWidth * outChannels,
-        count,
-      ),
-  );
-  dispose(backend, u);
-  return pooled;
+  // The filter gradient's room: one module for both (the prebuilt CONV2 at the model's sizes).
+  const g = { height, width, channels, outChannels, outHeight, outWidth, chunk: FILTER_GRADIENT_CHUNK };
+  const kernels = winogradKernels(g, heapMemory(backend));
+  return winogradConvBiasReluPool(backend, g, kernels, PRODUCTS, x, filter, bias);
 }
-
-/** Images per chunk of the filter gradient (4–16 measured alike); each chunk's operands are packed afresh. */
-const FILTER_GRADIENT_CHUNK = 8;
 
 /**
  * The Winograd path of convFilterBiasGrad (3×3 filters). With the forward pass written
@@ -671,23 +579,24 @@ function winogradFilterBiasGrad(
   const wasm = wasmBackend(backend);
   const [batch, height, width, channels] = x.shape;
   const outChannels = filterShape[3];
-  const chunk = Math.min(batch, FILTER_GRADIENT_CHUNK);
+  const chunk = FILTER_GRADIENT_CHUNK;
   const g = { height, width, channels, outChannels, outHeight: height - 2, outWidth: width - 2, chunk };
-  const kernels = winogradKernels(g, wasm.wasm.asm.memory);
-  batchMatMul ??= cwrapBatchMatMul(wasm);
+  const kernels = winogradKernels(g, heapMemory(backend));
   const perImage = tilesPerImage(g);
   const rows = chunk * perImage;
   const pairs = channels * outChannels;
   const v = wasm.makeOutput([PLANES * rows * channels], 'float32');
   const dyt = wasm.makeOutput([PLANES * outChannels * rows], 'float32');
-  const products = wasm.makeOutput([PLANES * pairs], 'float32');
   const sums = wasm.makeOutput([PLANES * pairs], 'float32');
   const dBias = wasm.makeOutput([outChannels], 'float32');
   wasm.typedArrayFromHeap(sums).fill(0);
   wasm.typedArrayFromHeap(dBias).fill(0);
-  const productViews = Array.from({ length: PLANES }, (_, p) =>
-    viewOf(products, p * pairs, [outChannels, channels], backend),
-  );
+  const products =
+    PRODUCTS === 'xnnpack' || channels % GEMM_COLUMNS !== 0 ? wasm.makeOutput([PLANES * pairs], 'float32') : undefined;
+  const productViews = products
+    ? Array.from({ length: PLANES }, (_, p) => viewOf(products, p * pairs, [outChannels, channels], backend))
+    : [];
+  const batchMatMul = backendBatchMatMul(wasm);
   const id = (t: TensorInfo) => wasm.dataIdMap.get(t.dataId).id;
   for (let n0 = 0; n0 < batch; n0 += chunk) {
     const count = Math.min(chunk, batch - n0);
@@ -699,6 +608,23 @@ function winogradFilterBiasGrad(
       heapOffset(wasm, dBias),
       count,
     );
+    if (!products) {
+      // Σ over chunks in the GEMM's accumulators: sums += dyt_p [O × k] · v_p [k × C], every plane.
+      kernels.gemm(
+        heapOffset(wasm, dyt),
+        heapOffset(wasm, v),
+        heapOffset(wasm, sums),
+        outChannels,
+        k,
+        channels,
+        outChannels * k * 4,
+        rows * channels * 4,
+        pairs * 4,
+        PLANES,
+        1,
+      );
+      continue;
+    }
     const aShape = int32Bytes([1, outChannels, k]);
     const bShape = int32Bytes([1, k, channels]);
     for (let p = 0; p < PLANES; p++) {
@@ -714,7 +640,7 @@ function winogradFilterBiasGrad(
   for (const view of productViews) releaseView(view, backend);
   const dW = wasm.makeOutput(filterShape, 'float32');
   filterFromProducts(wasm.typedArrayFromHeap(sums), channels, outChannels, wasm.typedArrayFromHeap(dW));
-  dispose(backend, v, dyt, products, sums);
+  dispose(backend, v, dyt, sums, ...(products ? [products] : []));
   return [dW, dBias];
 }
 
@@ -760,9 +686,9 @@ const convInputGrad: KernelFunc = ({ inputs, backend, attrs }) => {
     outChannels: channels,
     outHeight: height,
     outWidth: width,
-    chunk: Math.min(batch, WINOGRAD_CHUNK),
+    chunk: WINOGRAD_CHUNK,
   };
-  const kernels = winogradKernels(g, wasm.wasm.asm.memory);
+  const kernels = winogradKernels(g, heapMemory(backend));
   const u = wasm.makeOutput([PLANES, outChannels, channels], 'float32');
   const padded = wasm.makeOutput([g.chunk, paddedHeight, paddedWidth, outChannels], 'float32');
   const dx = wasm.makeOutput(inputShape, 'float32');
@@ -772,7 +698,10 @@ const convInputGrad: KernelFunc = ({ inputs, backend, attrs }) => {
   winogradProducts(
     backend,
     g,
+    kernels,
+    PRODUCTS,
     batch,
+    WINOGRAD_CHUNK,
     u,
     (n0, count, v) => {
       const to = wasm.typedArrayFromHeap(padded);

@@ -14,11 +14,15 @@ import {
   type Tensor,
   type Tensor2D,
   type Tensor4D,
+  type TensorInfo,
   tensor,
   tensor4d,
   tidy,
 } from '@tensorflow/tfjs-core';
 import { assertNever } from '../../shared/assert-never';
+import { CONV2 } from '../../shared/kernels/prebuilt';
+import { transformedFilter, winogradConvBiasReluPool } from '../../shared/kernels/tfjs-wasm';
+import { PLANES, tilesPerImage } from '../../shared/kernels/winograd';
 import {
   INPUT_SHAPE,
   LAYERS,
@@ -30,6 +34,8 @@ import {
   scalePixels,
 } from '../../shared/model-spec';
 import type { ModelArtifacts, TopologyLayer } from './artifacts';
+// A type only: the modules (.wasm imports) load in runtime.ts, so Node code can use this file as is.
+import type { Conv2Kernels } from './conv2-kernels';
 
 export interface Prediction {
   digit: number;
@@ -38,6 +44,32 @@ export interface Prediction {
 }
 
 type Weights = Record<string, Tensor>;
+
+/**
+ * Winograd's rounding differs from the direct convolution's by ~1e-6 in a probability: a digit whose
+ * two largest probabilities are closer than this is recomputed on the exact (stock tfjs) path, so
+ * every prediction is stock tfjs's (the trainer's test pass does the same, on logits).
+ */
+export const NEAR_TIE = 1e-3;
+
+/** The second convolution: the one Winograd computes, with the max-pool that follows it. */
+const CONV2_LAYER = LAYERS.filter((layer) => layer.kind === 'conv2d')[1];
+
+/** Whether the two largest of `probs` are within NEAR_TIE. */
+function nearTie(probs: Float32Array): boolean {
+  let [first, second] = [-1, -1];
+  for (const p of probs) {
+    if (p > first) [first, second] = [p, first];
+    else if (p > second) second = p;
+  }
+  return first - second < NEAR_TIE;
+}
+
+/** conv2's kernels with its filter's transform, computed once at load. */
+interface Conv2Winograd extends Conv2Kernels {
+  /** U = G g Gᵀ, [36, C, O], kept on the backend for the isolate's lifetime. */
+  u: TensorInfo;
+}
 
 const KERAS_CLASS: Record<LayerSpec['kind'], string> = {
   conv2d: 'Conv2D',
@@ -109,10 +141,13 @@ class SingleDigitGraph {
     private readonly backend: WasmBackendInternals,
     private readonly input: { id: number; offset: number },
     private readonly output: { offset: number },
-    private readonly steps: Array<() => void>,
+    /** The stock kernels, layer by layer. */
+    private readonly exactSteps: Array<() => void>,
+    /** The same with conv2 + relu + pool as Winograd (the exact steps when there are no kernels). */
+    private readonly fastSteps: Array<() => void>,
   ) {}
 
-  static create(weight: (name: string) => Tensor): SingleDigitGraph | undefined {
+  static create(weight: (name: string) => Tensor, conv2?: Conv2Winograd): SingleDigitGraph | undefined {
     if (getBackend() !== 'wasm') return undefined;
     const backend = engine().backend as unknown as WasmBackendInternals;
     if (!backend.wasm?.cwrap || !backend.dataIdMap) return undefined;
@@ -145,6 +180,10 @@ class SingleDigitGraph {
 
     const input = buffer([1, ...INPUT_SHAPE]);
     const steps: Array<() => void> = [];
+    /** conv2 + pool as one Winograd step writing the pool's output buffer, and where it replaces them. */
+    let winograd: ((pooledOffset: number) => () => void) | undefined;
+    let winogradFrom = -1;
+    let fast: { before: number; step: () => void; after: number } | undefined;
     let current = input;
     let [height, width, channels] = INPUT_SHAPE as unknown as number[];
     let features = 0;
@@ -161,6 +200,34 @@ class SingleDigitGraph {
           const outC = channels;
           const out = buffer([1, height, width, outC]);
           const activation = ACTIVATION[layer.activation];
+          if (conv2 && layer === CONV2_LAYER) {
+            // One image through the Winograd module: tiles → 36 products → bias, relu, 2×2 max-pool.
+            const { kernels } = conv2;
+            const g = CONV2;
+            const perImage = tilesPerImage(g);
+            const rows = g.chunk * perImage;
+            const v = buffer([PLANES * rows * g.channels]);
+            const m = buffer([PLANES * rows * g.outChannels]);
+            const u = info(conv2.u as Tensor).offset;
+            winograd = (pooled) => () => {
+              kernels.inputTiles(x.offset, v.offset, 1);
+              kernels.gemm(
+                v.offset,
+                u,
+                m.offset,
+                perImage,
+                g.channels,
+                g.outChannels,
+                rows * g.channels * 4,
+                g.channels * g.outChannels * 4,
+                rows * g.outChannels * 4,
+                PLANES,
+                0,
+              );
+              kernels.outputPooled(m.offset, bias.offset, pooled, 1);
+            };
+            winogradFrom = steps.length;
+          }
           // Arguments as tfjs-backend-wasm's FusedConv2D kernel passes them for valid padding, unit strides and dilations.
           steps.push(() =>
             conv2d(
@@ -200,6 +267,10 @@ class SingleDigitGraph {
           const out = buffer([1, height, width, c]);
           steps.push(() => pool(x.id, 1, inH, inW, p, p, 0, 0, 0, 0, 1, 1, p, p, c, c, out.id));
           current = out;
+          if (winograd && !fast) {
+            // The Winograd step writes the pool's output: the layers after it read the same buffer.
+            fast = { before: winogradFrom, step: winograd(out.offset), after: steps.length };
+          }
           break;
         }
         case 'flatten':
@@ -228,35 +299,60 @@ class SingleDigitGraph {
       }
       output = current;
     }
-    return new SingleDigitGraph(backend, input, output, steps);
+    const fastSteps = fast ? [...steps.slice(0, fast.before), fast.step, ...steps.slice(fast.after)] : steps;
+    return new SingleDigitGraph(backend, input, output, steps, fastSteps);
   }
 
-  /** Probabilities for one digit of raw 0–255 pixels. */
+  /** Probabilities for one digit of raw 0–255 pixels: Winograd's, or the stock kernels' for a near tie. */
   run(pixels: Float32Array): Float32Array {
+    const probs = this.runSteps(pixels, this.fastSteps);
+    return this.fastSteps !== this.exactSteps && nearTie(probs) ? this.runSteps(pixels, this.exactSteps) : probs;
+  }
+
+  private runSteps(pixels: Float32Array, steps: Array<() => void>): Float32Array {
     // Emscripten replaces HEAPF32 when memory grows: read it on every call.
     const heap = this.backend.wasm.HEAPF32;
     const at = this.input.offset >>> 2;
     for (let i = 0; i < PIXEL_COUNT; i++) heap[at + i] = pixels[i] / MAX_PIXEL_VALUE; // as scalePixels
-    for (const step of this.steps) step();
+    for (const step of steps) step();
     const out = this.output.offset >>> 2;
     return this.backend.wasm.HEAPF32.slice(out, out + NUM_CLASSES);
   }
 }
 
+export interface ClassifierOptions {
+  /** conv2's Winograd kernels (conv2-kernels.ts); without them every pass is stock tfjs's. */
+  conv2?: Conv2Kernels;
+}
+
 export class DigitClassifier {
   private readonly single: SingleDigitGraph | undefined;
+  private readonly conv2: Conv2Winograd | undefined;
 
-  private constructor(private readonly weights: Weights) {
-    this.single = SingleDigitGraph.create((name) => this.weight(name));
+  private constructor(
+    private readonly weights: Weights,
+    options: ClassifierOptions,
+  ) {
+    if (options.conv2) {
+      // The filter's transform, once: the products' right operands for every request.
+      const filter = this.weight(`${CONV2_LAYER.name}/kernel`);
+      this.conv2 = { ...options.conv2, u: transformedFilter(engine().backend, filter) };
+    }
+    this.single = SingleDigitGraph.create((name) => this.weight(name), this.conv2);
   }
 
   /** Decodes (and dequantizes) the weights onto the active backend; call once per isolate. */
-  static load(artifacts: ModelArtifacts): DigitClassifier {
+  static load(artifacts: ModelArtifacts, options: ClassifierOptions = {}): DigitClassifier {
     checkTopology(artifacts.layers);
     const weights: Weights = io.decodeWeights(artifacts.weightData, artifacts.weightSpecs);
     const count = Object.values(weights).reduce((sum, t) => sum + t.size, 0);
     if (count !== parameterCount()) throw new Error(`weights hold ${count} parameters, the spec ${parameterCount()}`);
-    return new DigitClassifier(weights);
+    return new DigitClassifier(weights, options);
+  }
+
+  /** Which conv2 runs: 'winograd-relaxed', 'winograd-plain' or 'direct' (stock tfjs). */
+  get conv2Kernel(): string {
+    return this.conv2 ? `winograd-${this.conv2.variant}` : 'direct';
   }
 
   private weight(name: string): Tensor {
@@ -265,20 +361,51 @@ export class DigitClassifier {
     return tensor;
   }
 
-  /** Probabilities for `count` digits of raw 0–255 pixels laid end to end, as one batch. */
+  /**
+   * Probabilities for `count` digits of raw 0–255 pixels laid end to end, as one batch: conv2 as
+   * Winograd, the near ties (NEAR_TIE) recomputed on the exact path, so the predictions are stock tfjs's.
+   */
   async probabilities(pixels: Float32Array, count: number): Promise<Float32Array> {
     if (pixels.length !== count * PIXEL_COUNT) throw new Error('pixel buffer does not match the batch size');
     if (count === 1 && this.single) return this.single.run(pixels);
-    return this.batchProbabilities(pixels, count);
+    const probs = await this.batchProbabilities(pixels, count, !this.conv2);
+    if (!this.conv2) return probs;
+    const ties: number[] = [];
+    for (let i = 0; i < count; i++) if (nearTie(probs.subarray(i * NUM_CLASSES, (i + 1) * NUM_CLASSES))) ties.push(i);
+    if (ties.length) {
+      const again = new Float32Array(ties.length * PIXEL_COUNT);
+      for (const [r, i] of ties.entries()) {
+        again.set(pixels.subarray(i * PIXEL_COUNT, (i + 1) * PIXEL_COUNT), r * PIXEL_COUNT);
+      }
+      const exact = await this.batchProbabilities(again, ties.length, true);
+      for (const [r, i] of ties.entries()) {
+        probs.set(exact.subarray(r * NUM_CLASSES, (r + 1) * NUM_CLASSES), i * NUM_CLASSES);
+      }
+    }
+    return probs;
   }
 
-  /** The op-by-op forward pass (any batch size, any backend): one batch tensor through tfjs ops. */
-  async batchProbabilities(pixels: Float32Array, count: number): Promise<Float32Array> {
+  /**
+   * The op-by-op forward pass (any batch size, any backend): one batch tensor through tfjs ops, with
+   * conv2 + bias + relu + max-pool as one Winograd pass unless `exact` (or no kernels were loaded).
+   */
+  async batchProbabilities(pixels: Float32Array, count: number, exact = false): Promise<Float32Array> {
+    const conv2 = exact ? undefined : this.conv2;
     const output = tidy(() => {
       let x: Tensor = tensor4d(scalePixels(pixels), [count, ...INPUT_SHAPE]);
+      let pooled = false;
       for (const layer of LAYERS) {
         switch (layer.kind) {
           case 'conv2d':
+            if (conv2 && layer === CONV2_LAYER) {
+              const backend = engine().backend;
+              const filter = this.weight(`${layer.name}/kernel`);
+              const bias = this.weight(`${layer.name}/bias`);
+              const out = winogradConvBiasReluPool(backend, CONV2, conv2.kernels, 'gemm', x, filter, bias, conv2.u);
+              x = engine().makeTensorFromTensorInfo(out, backend);
+              pooled = true; // the max-pool after it is done
+              break;
+            }
             x = fused.conv2d({
               x: x as Tensor4D,
               filter: this.weight(`${layer.name}/kernel`) as Tensor4D,
@@ -289,6 +416,10 @@ export class DigitClassifier {
             });
             break;
           case 'maxPooling2d':
+            if (pooled) {
+              pooled = false;
+              break;
+            }
             x = maxPool(x as Tensor4D, layer.poolSize, layer.poolSize, 'valid');
             break;
           case 'flatten':

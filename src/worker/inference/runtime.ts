@@ -7,6 +7,7 @@ import { ApiError } from '../errors';
 import type { ModelMetadata } from './artifacts';
 import { bundledArtifacts } from './bundled-model';
 import { DigitClassifier } from './classifier';
+import { loadConv2Kernels } from './conv2-kernels';
 import { type BackendInfo, initWasmBackend } from './wasm-adapter';
 
 export interface Runtime {
@@ -18,11 +19,15 @@ export interface Runtime {
 async function start(): Promise<Runtime> {
   const artifacts = bundledArtifacts();
   const backend = await initWasmBackend();
-  const classifier = DigitClassifier.load(artifacts);
+  // conv2 as Winograd from the prebuilt kernel module, on the backend's heap; the filter transform
+  // is computed here, once.
+  const classifier = DigitClassifier.load(artifacts, { conv2: loadConv2Kernels() });
   // One forward pass while the Worker starts: each wasm kernel creates and caches its XNNPACK
   // operator (packing the weights) on its first call, and the code runs once, so the first request
   // costs what a warm one does. A few ms of the 1 s startup budget.
+  // The batch path too (its Winograd pass and the tfjs ops around it), with two digits.
   await classifier.probabilities(new Float32Array(PIXEL_COUNT), 1);
+  await classifier.probabilities(new Float32Array(2 * PIXEL_COUNT), 2);
   return { classifier, metadata: artifacts.metadata, backend };
 }
 

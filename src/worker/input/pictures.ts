@@ -47,25 +47,34 @@ const multipartParser: InputParser = {
   },
   maxBytes: MAX_IMAGE_BYTES + MULTIPART_OVERHEAD,
   async parse(c: Context) {
-    let form: FormData;
-    try {
-      form = await c.req.formData();
-    } catch {
-      throw new ApiError(400, 'invalid_body', 'The multipart body could not be read.');
-    }
-    const part = form.get(MULTIPART_FIELD);
-    if (part === null)
-      throw new ApiError(400, 'invalid_body', `Send the picture in a form field named "${MULTIPART_FIELD}".`);
-    if (typeof part === 'string') {
-      // A text field holding a data URL, as some clients send canvas.toDataURL().
-      const { bytes, mediaType } = parseDataUrl(part);
-      return single(await imageToDigit(bytes, mediaType, limitsOf(c.env).maxPicturePixels));
-    }
-    return single(
-      await imageToDigit(new Uint8Array(await part.arrayBuffer()), part.type, limitsOf(c.env).maxPicturePixels),
-    );
+    const { bytes, mediaType } = await multipartPicture(c);
+    return single(await imageToDigit(bytes, mediaType, limitsOf(c.env).maxPicturePixels));
   },
 };
+
+/** A picture's bytes and the media type it was sent as (undefined: sniff it). */
+export interface PictureBytes {
+  bytes: Uint8Array;
+  mediaType?: string;
+}
+
+/**
+ * The picture in a multipart form's `image` field: a file, or a text field holding a data URL
+ * (as some clients send canvas.toDataURL()). POST /read takes its pictures the same way.
+ */
+export async function multipartPicture(c: Context): Promise<PictureBytes> {
+  let form: FormData;
+  try {
+    form = await c.req.formData();
+  } catch {
+    throw new ApiError(400, 'invalid_body', 'The multipart body could not be read.');
+  }
+  const part = form.get(MULTIPART_FIELD);
+  if (part === null)
+    throw new ApiError(400, 'invalid_body', `Send the picture in a form field named "${MULTIPART_FIELD}".`);
+  if (typeof part === 'string') return parseDataUrl(part);
+  return { bytes: new Uint8Array(await part.arrayBuffer()), mediaType: part.type };
+}
 
 /** Plugs into parsers.ts: tried by media type before the JSON body. */
 export const pictureParsers: readonly InputParser[] = [

@@ -1,9 +1,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import type { MiddlewareHandler } from 'hono';
-import { ApiError } from '../errors';
 import { getRuntime } from '../inference/runtime';
 import { MAX_IMAGE_BYTES } from '../input/image-limits';
-import { isJson, mediaTypeOf, UNSUPPORTED_MEDIA_TYPE } from '../input/media-types';
+import { UNSUPPORTED_MEDIA_TYPE } from '../input/media-types';
 import { findParser, fromJsonBody, inputParsers } from '../input/parsers';
 import { batchTooLarge } from '../input/validation';
 import { limitsOf } from '../limits';
@@ -17,28 +15,7 @@ import {
   SingleResponse,
 } from '../schemas';
 import { guarded } from '../security/guards';
-import { asModelInput, limitTo } from './request';
-
-const jsonLimit = limitTo(MAX_BODY_BYTES);
-const parserLimits = new Map(inputParsers.map((parser) => [parser, limitTo(parser.maxBytes)]));
-
-/** Counts bytes as they stream in, so a huge or chunked body is cut off without buffering it. */
-const limitBody: MiddlewareHandler = (c, next) => {
-  const parser = findParser(c.req.header('content-type'));
-  return ((parser && parserLimits.get(parser)) ?? jsonLimit)(c, next);
-};
-
-/**
- * Only JSON and the registered parsers' types get through. zod-openapi's own gate lets an empty
- * body without Content-Type pass, and treats urlencoded forms as multipart.
- */
-const acceptContentType: MiddlewareHandler = async (c, next) => {
-  const contentType = c.req.header('content-type');
-  if (!(isJson(mediaTypeOf(contentType)) || findParser(contentType))) {
-    throw new ApiError(415, 'unsupported_media_type', UNSUPPORTED_MEDIA_TYPE);
-  }
-  await next();
-};
+import { acceptContentType, asModelInput, limitBody } from './request';
 
 const route = createRoute({
   method: 'post',

@@ -79,6 +79,7 @@ export const info = new OpenAPIHono<{ Bindings: FeedbackBindings }>()
         limits: {
           maxBatch: limits.maxBatch,
           maxPictureMegapixels: limits.maxPictureMegapixels,
+          maxDigits: limits.maxDigits,
           maxPictureSide: MAX_IMAGE_SIDE,
           maxJsonBytes: MAX_BODY_BYTES,
           maxPictureBytes: MAX_IMAGE_BYTES,

@@ -1,0 +1,507 @@
+// A handwritten number → its digits, left to right. Pure functions on the ink map that /classify
+// already computes (ink.ts), so every digit then goes through the very normalisation /classify
+// uses (normalize.ts: normalizeInk). The steps follow NIST's segbinblobdigits and Oliveira et al.
+// (2002): connected components of the strokes; specks dropped by size relative to the largest mark;
+// pieces of one digit merged (blobs stacked over each other, fragments much shorter than the line
+// joined to their neighbour); pieces wider than a digit cut where the recogniser is most confident
+// about both sides (recognition-based segmentation). docs/worker.md, "Reading a number", has the
+// rules and what they measure.
+
+import { BOX_INK_LEVEL, type InkMap } from './ink.ts';
+import { normalizeInk } from './normalize.ts';
+import type { FloatImage } from './resample.ts';
+
+/** Inclusive box, in pixels of the ink map. */
+export interface Box {
+  readonly x0: number;
+  readonly y0: number;
+  readonly x1: number;
+  readonly y1: number;
+}
+
+export interface DigitSegment {
+  readonly box: Box;
+  /** 784 pixels, MNIST-style, exactly as /classify would normalise this digit's ink. */
+  readonly pixels: Uint8Array;
+}
+
+/** The recogniser's confidence in each of these normalised digits (classified as one batch). */
+export type Recognize = (digits: readonly Uint8Array[]) => Promise<ReadonlyArray<{ confidence: number }>>;
+
+/** Raised when a picture holds more digits than the limit in force. */
+export class TooManyDigitsError extends Error {
+  readonly code = 'too_many_digits';
+  constructor(
+    readonly found: number,
+    readonly limit: number,
+  ) {
+    super(`The picture holds at least ${found} marks that look like digits; the limit is ${limit}.`);
+    this.name = 'TooManyDigitsError';
+  }
+}
+
+/** Pixels at least this strong are stroke cores: a faint blur halo must not bridge two digits. */
+const STROKE_LEVEL = 0.5;
+/** The faint fringe around a stroke joins the nearest stroke within this many pixels. */
+const FRINGE_REACH = 2;
+/** A mark smaller than this fraction of the largest one is a speck… */
+const SPECK_AREA = 0.04;
+/** …and so is one under this fraction of the line's height across and under SMALL_AREA. */
+const SPECK_SIDE = 0.2;
+const SMALL_AREA = 0.1;
+/** A small mark this close (× line height) to a digit's box is part of that digit, not a speck. */
+const SPECK_REACH = 0.08;
+/** Blobs whose extents across overlap by this much of the narrower one… */
+const OVERLAP_FRACTION = 0.5;
+/** …and up and down by no more than this of the shorter one are stacked: one digit broken across. */
+const STACK_OVERLAP = 0.25;
+/** A piece shorter than this × the line's height is a fragment of a digit, not a digit. */
+const FRAGMENT_HEIGHT = 0.7;
+/** …and holds less ink than this × the line's typical digit (a flat, wide 5 is a digit). */
+const FRAGMENT_AREA = 0.5;
+/** A fragment joins a neighbour no farther than this (× line height). */
+const MAX_JOIN_GAP = 0.5;
+/**
+ * Pieces wider than this × the line's height may be two digits touching (a 1 against a 3 is
+ * about 0.85); the recogniser decides. Wider than SPLIT_RATIO is more than one digit whatever it
+ * thinks: MNIST's digits fit a square with their longer side, so one is at most as wide as high.
+ */
+const TRY_SPLIT = 0.75;
+const SPLIT_RATIO = 1.1;
+/** A piece no wider than SPLIT_RATIO that the recogniser reads this confidently is one digit. */
+const SURE_WHOLE = 0.99;
+/** Below SPLIT_RATIO a cut is kept only when both sides together are this confident… */
+const MIN_SPLIT_CONFIDENCE = 0.98;
+/** …and the chance that they are wrong is at most this fraction of the whole's. */
+const SPLIT_ERROR_RATIO = 0.1;
+/** No side of a cut is narrower than this (× the piece's height): a 1 is about 0.15 wide. */
+const MIN_SIDE = 0.12;
+/** Cut columns tried per wide piece (the lowest minima of its vertical projection). */
+const MAX_CUTS = 4;
+/** Cutting rounds: each round may split every piece still too wide in two. */
+const MAX_SPLIT_ROUNDS = 3;
+
+interface Component {
+  box: Box;
+  area: number;
+}
+
+/** A set of components (and, once cut, a column range) that is one digit. */
+interface Piece {
+  parts: number[];
+  /** Columns [from, to) of the parts that belong to this piece. */
+  from: number;
+  to: number;
+  box: Box;
+}
+
+const widthOf = (b: Box) => b.x1 - b.x0 + 1;
+const heightOf = (b: Box) => b.y1 - b.y0 + 1;
+const union = (a: Box, b: Box): Box => ({
+  x0: Math.min(a.x0, b.x0),
+  y0: Math.min(a.y0, b.y0),
+  x1: Math.max(a.x1, b.x1),
+  y1: Math.max(a.y1, b.y1),
+});
+
+/**
+ * Labels the 8-connected stroke cores, then lets the faint fringe around them take the label of
+ * the nearest core (breadth first, FRINGE_REACH steps). Label 0 is paper or unclaimed fringe.
+ */
+function labelStrokes(ink: InkMap): { labels: Int32Array; count: number } {
+  const { width, height, data } = ink;
+  const labels = new Int32Array(width * height);
+  const stack = new Int32Array(width * height);
+  let count = 0;
+  for (let seed = 0; seed < data.length; seed++) {
+    if (data[seed] < STROKE_LEVEL || labels[seed]) continue;
+    const id = ++count;
+    let top = 0;
+    stack[top++] = seed;
+    labels[seed] = id;
+    while (top > 0) {
+      const p = stack[--top];
+      const px = p % width;
+      const py = (p - px) / width;
+      for (let ny = Math.max(0, py - 1); ny <= Math.min(height - 1, py + 1); ny++) {
+        for (let nx = Math.max(0, px - 1); nx <= Math.min(width - 1, px + 1); nx++) {
+          const q = ny * width + nx;
+          if (data[q] >= STROKE_LEVEL && !labels[q]) {
+            labels[q] = id;
+            stack[top++] = q;
+          }
+        }
+      }
+    }
+  }
+  let frontier: number[] = [];
+  for (let i = 0; i < data.length; i++) if (labels[i]) frontier.push(i);
+  for (let step = 0; step < FRINGE_REACH && frontier.length; step++) {
+    const next: number[] = [];
+    for (const p of frontier) {
+      const px = p % width;
+      const py = (p - px) / width;
+      for (let ny = Math.max(0, py - 1); ny <= Math.min(height - 1, py + 1); ny++) {
+        for (let nx = Math.max(0, px - 1); nx <= Math.min(width - 1, px + 1); nx++) {
+          const q = ny * width + nx;
+          if (data[q] > 0 && !labels[q]) {
+            labels[q] = labels[p];
+            next.push(q);
+          }
+        }
+      }
+    }
+    frontier = next;
+  }
+  return { labels, count };
+}
+
+/** Box (of the pixels /classify would box: ink ≥ BOX_INK_LEVEL) and area of every component. */
+function measure(ink: InkMap, labels: Int32Array, count: number): Component[] {
+  const comps = Array.from({ length: count + 1 }, () => ({
+    box: { x0: Infinity, y0: Infinity, x1: -1, y1: -1 },
+    area: 0,
+  }));
+  const { width, height, data } = ink;
+  for (let y = 0, i = 0; y < height; y++) {
+    for (let x = 0; x < width; x++, i++) {
+      const id = labels[i];
+      if (!id || data[i] < BOX_INK_LEVEL) continue;
+      const c = comps[id];
+      c.area++;
+      const b = c.box;
+      if (x < b.x0) b.x0 = x;
+      if (x > b.x1) b.x1 = x;
+      if (y < b.y0) b.y0 = y;
+      if (y > b.y1) b.y1 = y;
+    }
+  }
+  return comps;
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length ? sorted[Math.floor(sorted.length / 2)] : 0;
+};
+
+/** The number's line: its digits' height, and a typical digit's ink (pixels at box level). */
+interface Line {
+  height: number;
+  area: number;
+}
+
+function lineOf(comps: Component[], ids: number[]): Line {
+  const largest = Math.max(...ids.map((id) => comps[id].area));
+  const big = ids.filter((id) => comps[id].area >= 0.2 * largest).map((id) => comps[id]);
+  return {
+    height: median(big.map((c) => heightOf(c.box))),
+    area: median(big.map((c) => c.area)),
+  };
+}
+
+/** Box distance in both directions (0 when the boxes touch or overlap). */
+const distanceBetween = (a: Box, b: Box) =>
+  Math.max(0, gapBetween(a, b), Math.max(a.y0, b.y0) - Math.min(a.y1, b.y1) - 1);
+
+/**
+ * The marks that are (parts of) digits, each with the small marks that touch its box: a mark too
+ * small to be a digit is a piece of the digit it sits against (a 6 whose loop the pen did not
+ * close), or a speck of dust when it stands alone.
+ */
+function dropSpecks(comps: Component[]): number[][] {
+  const ids = comps.map((_, id) => id).filter((id) => id > 0 && comps[id].area > 0);
+  if (ids.length === 0) return [];
+  const largest = Math.max(...ids.map((id) => comps[id].area));
+  const { height } = lineOf(comps, ids);
+  const isSmall = (id: number) => {
+    const { area, box } = comps[id];
+    if (area < SPECK_AREA * largest) return true;
+    return Math.max(widthOf(box), heightOf(box)) < SPECK_SIDE * height && area < SMALL_AREA * largest;
+  };
+  const big = ids.filter((id) => !isSmall(id));
+  const groups = new Map(big.map((id) => [id, [id]]));
+  const reach = Math.max(2, SPECK_REACH * height);
+  for (const id of ids) {
+    if (!isSmall(id)) continue;
+    let nearest = -1;
+    let distance = Number.POSITIVE_INFINITY;
+    for (const other of big) {
+      const d = distanceBetween(comps[id].box, comps[other].box);
+      if (d < distance) [nearest, distance] = [other, d];
+    }
+    if (nearest >= 0 && distance <= reach) groups.get(nearest)?.push(id);
+  }
+  return [...groups.values()];
+}
+
+/** Where a digit stands from left to right (pieces without ink last). */
+const centre = (segment: DigitSegment | undefined) =>
+  segment ? segment.box.x0 + segment.box.x1 : Number.POSITIVE_INFINITY;
+
+/** Horizontal distance between two boxes (negative when they overlap). */
+const gapBetween = (a: Box, b: Box) => Math.max(a.x0, b.x0) - Math.min(a.x1, b.x1) - 1;
+
+/** Vertical overlap of two boxes (negative when one is wholly above the other). */
+const verticalOverlap = (a: Box, b: Box) => Math.min(a.y1, b.y1) - Math.max(a.y0, b.y0) + 1;
+
+/** Joins pieces j into i (i < j). */
+function mergeInto(pieces: Piece[], i: number, j: number): void {
+  const [a, b] = [pieces[i], pieces[j]];
+  pieces[i] = { ...a, parts: [...a.parts, ...b.parts], box: union(a.box, b.box) };
+  pieces.splice(j, 1);
+}
+
+/**
+ * Stacked blobs are one digit: a stroke broken where the pen lifted leaves a top and a bottom part
+ * that overlap across but hardly up and down (NIST's paste_digit_blobs). Digits side by side may
+ * overlap across by a few pixels too, but they share most of their height.
+ */
+function mergeStacked(pieces: Piece[]): void {
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (let i = 0; i < pieces.length && !changed; i++) {
+      for (let j = i + 1; j < pieces.length && !changed; j++) {
+        const [a, b] = [pieces[i].box, pieces[j].box];
+        const across = -gapBetween(a, b);
+        const shorter = Math.min(heightOf(a), heightOf(b));
+        if (
+          across >= OVERLAP_FRACTION * Math.min(widthOf(a), widthOf(b)) &&
+          verticalOverlap(a, b) <= STACK_OVERLAP * shorter
+        ) {
+          mergeInto(pieces, i, j);
+          changed = true;
+        }
+      }
+    }
+  }
+}
+
+/**
+ * A piece much shorter than the line's digits is a fragment of one (a 5's or 7's detached bar, the
+ * upper stroke of a 4 written in two, what is left of a broken 0): it joins the neighbour it
+ * overlaps most across, or else the nearest one within MAX_JOIN_GAP (Oliveira et al.'s rule for
+ * pieces that do not cross the middle line). A fragment with no neighbour near stays a digit.
+ */
+function mergeFragments(pieces: Piece[], line: Line, areaOf: (piece: Piece) => number): void {
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (let i = 0; i < pieces.length && !changed; i++) {
+      const { box } = pieces[i];
+      if (heightOf(box) >= FRAGMENT_HEIGHT * line.height || areaOf(pieces[i]) >= FRAGMENT_AREA * line.area) continue;
+      let best = -1;
+      let bestScore = Number.NEGATIVE_INFINITY;
+      for (let j = 0; j < pieces.length; j++) {
+        if (j === i || distanceBetween(box, pieces[j].box) > MAX_JOIN_GAP * line.height) continue;
+        // Overlap across counts positive, a gap negative: the most overlapped, else the nearest.
+        const gap = gapBetween(box, pieces[j].box);
+        const score = gap < 0 ? -gap : -distanceBetween(box, pieces[j].box);
+        if (score > bestScore) [best, bestScore] = [j, score];
+      }
+      if (best >= 0) {
+        mergeInto(pieces, Math.min(i, best), Math.max(i, best));
+        changed = true;
+      }
+    }
+  }
+}
+
+/** The line, measured on the pieces with at least a fifth of the largest one's ink (no bars or specks). */
+function lineOfPieces(pieces: Piece[], areaOf: (piece: Piece) => number): Line {
+  const largest = Math.max(...pieces.map(areaOf));
+  const big = pieces.filter((piece) => areaOf(piece) >= 0.2 * largest);
+  return {
+    height: median(big.map((piece) => heightOf(piece.box))),
+    area: median(big.map(areaOf)),
+  };
+}
+
+/** A piece's own ink, cropped to its box, ready for normalizeInk (and its box, none if empty). */
+function pieceImage(ink: InkMap, labels: Int32Array, piece: Piece): { image: FloatImage; box?: Box } {
+  const { x0, y0, x1, y1 } = piece.box;
+  const from = Math.max(x0, piece.from);
+  const to = Math.min(x1 + 1, piece.to);
+  const width = Math.max(1, to - from);
+  const height = y1 - y0 + 1;
+  const data = new Float32Array(width * height);
+  const own = new Set(piece.parts);
+  let [bx0, by0, bx1, by1] = [width, height, -1, -1];
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < to - from; x++) {
+      const i = (y0 + y) * ink.width + from + x;
+      if (!own.has(labels[i])) continue;
+      const v = ink.data[i];
+      data[y * width + x] = v;
+      if (v < BOX_INK_LEVEL) continue;
+      if (x < bx0) bx0 = x;
+      if (x > bx1) bx1 = x;
+      if (y < by0) by0 = y;
+      if (y > by1) by1 = y;
+    }
+  }
+  const box = bx1 < 0 ? undefined : { x0: bx0, y0: by0, x1: bx1, y1: by1 };
+  return { image: { width, height, data }, box };
+}
+
+/** The piece, normalised as /classify would, with its box in the ink map; undefined when it holds no ink. */
+function normalizePiece(ink: InkMap, labels: Int32Array, piece: Piece): DigitSegment | undefined {
+  const { image, box } = pieceImage(ink, labels, piece);
+  if (!box) return undefined;
+  const from = Math.max(piece.box.x0, piece.from);
+  const inMap = { x0: from + box.x0, y0: piece.box.y0 + box.y0, x1: from + box.x1, y1: piece.box.y0 + box.y1 };
+  return { box: inMap, pixels: normalizeInk(image, box) };
+}
+
+/** Columns to try cutting a piece at: the lowest local minima of its vertical ink projection. */
+function cutColumns(ink: InkMap, labels: Int32Array, piece: Piece): number[] {
+  const { x0, y0, x1, y1 } = piece.box;
+  const own = new Set(piece.parts);
+  const columns = new Float64Array(x1 - x0 + 1);
+  for (let y = y0; y <= y1; y++) {
+    for (let x = x0; x <= x1; x++) {
+      const i = y * ink.width + x;
+      if (own.has(labels[i])) columns[x - x0] += ink.data[i];
+    }
+  }
+  const margin = Math.max(2, Math.round(MIN_SIDE * heightOf(piece.box)));
+  const candidates: Array<{ at: number; mass: number }> = [];
+  // A cut at column c leaves columns < c on the left; a column's mass counts with its neighbours'.
+  const around = (c: number) => columns[c - 1] + 2 * columns[c] + (columns[c + 1] ?? 0);
+  for (let c = margin; c <= columns.length - margin; c++) {
+    const mass = around(c);
+    const isMinimum =
+      (c - 1 < margin || mass <= around(c - 1)) && (c + 1 > columns.length - margin || mass <= around(c + 1));
+    if (isMinimum) candidates.push({ at: x0 + c, mass });
+  }
+  candidates.sort((a, b) => a.mass - b.mass);
+  const chosen: number[] = [];
+  for (const { at } of candidates) {
+    if (chosen.every((c) => Math.abs(c - at) > 2)) chosen.push(at);
+    if (chosen.length === MAX_CUTS) break;
+  }
+  return chosen;
+}
+
+/** A side of a cut that is neither a digit's height nor a flat digit's width is not a digit. */
+const isSliver = (box: Box, lineHeight: number) =>
+  heightOf(box) < FRAGMENT_HEIGHT * lineHeight && widthOf(box) < 0.5 * lineHeight;
+
+/** The two sides of `piece` cut at column `at`, boxes shrunk to their own ink. */
+function cut(piece: Piece, at: number): [Piece, Piece] {
+  return [
+    { ...piece, to: at, box: { ...piece.box, x1: at - 1 } },
+    { ...piece, from: at, box: { ...piece.box, x0: at } },
+  ];
+}
+
+/**
+ * Splits pieces that may be touching digits (recognition-based segmentation). Every piece wider
+ * than TRY_SPLIT × the line's height is normalised whole and cut at each candidate column, and
+ * everything is classified in one batch per round. A piece is cut where the two sides' joint
+ * confidence is highest, if that beats the whole's confidence (a wide 0 or 2 stays whole) or if
+ * the piece is too wide to be one digit at all (SPLIT_RATIO).
+ */
+async function splitWide(
+  ink: InkMap,
+  labels: Int32Array,
+  segments: DigitSegment[],
+  pieces: Piece[],
+  recognize: Recognize,
+  maxDigits: number,
+  lineHeight: number,
+): Promise<void> {
+  // Every digit is classified once, in one batch; the cuts tried and kept add their own answers.
+  const confidence = new Map<Uint8Array, number>();
+  const ask = async (digits: Uint8Array[]) => {
+    const answers = await recognize(digits);
+    digits.forEach((digit, i) => {
+      confidence.set(digit, answers[i].confidence);
+    });
+  };
+  await ask(segments.map((segment) => segment.pixels));
+  const sure = (digit: Uint8Array) => confidence.get(digit) ?? 0;
+  for (let round = 0; round < MAX_SPLIT_ROUNDS; round++) {
+    type Trial = { index: number; sides: [DigitSegment, DigitSegment]; pieces: [Piece, Piece] };
+    const trials: Trial[] = [];
+    pieces.forEach((piece, index) => {
+      const { box, pixels } = segments[index];
+      const height = Math.max(lineHeight, heightOf(box));
+      // A piece too wide to be one digit is always tried; one a digit could be, only when the
+      // recogniser is unsure of it (most digits are nearly as wide as high: a 0, a 2, a 5).
+      const tooWide = widthOf(box) > SPLIT_RATIO * height;
+      if (!tooWide && (widthOf(box) <= TRY_SPLIT * height || sure(pixels) >= SURE_WHOLE)) return;
+      const tight = { ...piece, box };
+      for (const at of cutColumns(ink, labels, tight)) {
+        const sides = cut(tight, at);
+        const left = normalizePiece(ink, labels, sides[0]);
+        const right = normalizePiece(ink, labels, sides[1]);
+        // Each side must be a whole digit's height: a cut that leaves a fragment is not two digits.
+        if (!left || !right || isSliver(left.box, lineHeight) || isSliver(right.box, lineHeight)) continue;
+        trials.push({ index, sides: [left, right], pieces: sides });
+      }
+    });
+    if (trials.length === 0) return;
+    await ask(trials.flatMap((trial) => trial.sides.map((side) => side.pixels)));
+    const best = new Map<number, { score: number; trial: Trial }>();
+    for (const trial of trials) {
+      const score = sure(trial.sides[0].pixels) * sure(trial.sides[1].pixels);
+      const current = best.get(trial.index);
+      if (!current || score > current.score) best.set(trial.index, { score, trial });
+    }
+    // The network is sure of itself on fragments too: below SPLIT_RATIO a cut must be nearly
+    // certain on both sides and make far fewer errors than the whole (odds, not a bare comparison).
+    for (const [index, { score }] of best) {
+      const { box, pixels } = segments[index];
+      if (widthOf(box) > SPLIT_RATIO * Math.max(lineHeight, heightOf(box))) continue;
+      if (!(score >= MIN_SPLIT_CONFIDENCE && 1 - score <= SPLIT_ERROR_RATIO * (1 - sure(pixels)))) best.delete(index);
+    }
+    if (best.size === 0) return;
+    // Replace from the right so that earlier indices stay valid.
+    for (const { trial } of [...best.values()].sort((a, b) => b.trial.index - a.trial.index)) {
+      pieces.splice(trial.index, 1, ...trial.pieces);
+      segments.splice(trial.index, 1, ...trial.sides);
+    }
+    if (segments.length > maxDigits) throw new TooManyDigitsError(segments.length, maxDigits);
+  }
+}
+
+export interface SegmentOptions {
+  /** More digits than this is a TooManyDigitsError, raised before any classification it would cost. */
+  maxDigits: number;
+  /** Scores candidate cuts of touching digits; without it wide blobs are left whole. */
+  recognize?: Recognize;
+}
+
+/**
+ * The digits of a handwritten number in `ink` (extractInk's map of the whole picture), left to
+ * right, each with its box and its 784 MNIST-style pixels. May return none (all specks).
+ */
+export async function segmentDigits(ink: InkMap, options: SegmentOptions): Promise<DigitSegment[]> {
+  const { labels, count } = labelStrokes(ink);
+  const comps = measure(ink, labels, count);
+  const kept = dropSpecks(comps);
+  // Detached bars and broken strokes may merge, but not so many that merging them is the cost.
+  if (kept.length > 4 * options.maxDigits) throw new TooManyDigitsError(kept.length, options.maxDigits);
+  if (kept.length === 0) return [];
+  const areaOf = (piece: Piece) => piece.parts.reduce((sum, id) => sum + comps[id].area, 0);
+  const pieces = kept.map((parts) => ({
+    parts,
+    from: 0,
+    to: ink.width,
+    box: parts.map((id) => comps[id].box).reduce(union),
+  }));
+  // Broken strokes first, so that the line's height is measured on whole digits.
+  mergeStacked(pieces);
+  const line = lineOfPieces(pieces, areaOf);
+  mergeFragments(pieces, line, areaOf);
+  if (pieces.length > options.maxDigits) throw new TooManyDigitsError(pieces.length, options.maxDigits);
+  const found = pieces
+    .map((piece) => ({ piece, segment: normalizePiece(ink, labels, piece) }))
+    .sort((a, b) => centre(a.segment) - centre(b.segment));
+  const present = found.filter((f): f is { piece: Piece; segment: DigitSegment } => f.segment !== undefined);
+  const segments = present.map((f) => f.segment);
+  const keptPieces = present.map((f) => f.piece);
+  if (options.recognize) {
+    await splitWide(ink, labels, segments, keptPieces, options.recognize, options.maxDigits, line.height);
+  }
+  return segments.sort((a, b) => centre(a) - centre(b));
+}
