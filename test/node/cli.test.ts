@@ -9,6 +9,27 @@ import { runTrainer, SMOKE_RUN } from '../support/trainer.ts';
 
 const train = (...args: string[]) => runTrainer(args);
 
+/** A model directory's weights, dequantized, in the model's order, each with its uint8 step. */
+async function flatWeights(dir: string): Promise<{ values: Float32Array; step: number }[]> {
+  const model = await loadModelFiles({
+    modelJson: await readFile(path.join(dir, 'model.json'), 'utf8'),
+    weights: new Uint8Array(await readFile(path.join(dir, 'weights.bin'))),
+  });
+  return model.getWeights().map((w) => {
+    const values = w.dataSync() as Float32Array;
+    const [min, max] = values.reduce(([lo, hi], v) => [Math.min(lo, v), Math.max(hi, v)], [Infinity, -Infinity]);
+    return { values, step: (max - min) / 255 };
+  });
+}
+
+function flatAt(weights: { values: Float32Array }[], index: number): number {
+  for (const { values } of weights) {
+    if (index < values.length) return values[index];
+    index -= values.length;
+  }
+  throw new RangeError(`no weight ${index}`);
+}
+
 describe('npm run train', () => {
   it('documents every flag in --help', async () => {
     const { code, stdout } = await train('--help');
@@ -102,6 +123,28 @@ describe('npm run train', () => {
     expect(after.recipe).toMatchObject({ epochs: 2, trainImages: 256, batchSize: 64, cleanEpochs: 1 });
     expect(after.timing.augmentationMsPerStep).toBe(0);
     expect(after.version).not.toBe(metadata.version);
+
+    // The recipe averages its last 10 epochs' weights: here the two there are, the first from the
+    // checkpoint. The model holds their mean (to uint8's step); the checkpoint, epoch 2's own weights.
+    expect(metadata.recipe.weightAveraging).toBeNull();
+    expect(after.recipe.weightAveraging).toMatchObject({ epochs: 2 });
+    const checkpoint = `${out}.checkpoint`;
+    const state = JSON.parse(await readFile(path.join(checkpoint, 'state.json'), 'utf8'));
+    expect(state.average).toEqual({ from: 0, epochs: 2 });
+    const sum = new Float64Array(new Uint8Array(await readFile(path.join(checkpoint, 'average.bin'))).buffer);
+    const [stored, lastEpoch] = await Promise.all([out, checkpoint].map(flatWeights));
+    let offset = 0;
+    let movedByAveraging = 0;
+    for (const { values, step } of stored) {
+      for (let i = 0; i < values.length; i++) {
+        const mean = sum[offset + i] / 2;
+        expect(Math.abs(values[i] - mean)).toBeLessThanOrEqual(step / 2 + 1e-6);
+        // Weights the average moved further than uint8 can blur: the test fails if nothing was averaged.
+        if (Math.abs(mean - flatAt(lastEpoch, offset + i)) > step) movedByAveraging++;
+      }
+      offset += values.length;
+    }
+    expect(movedByAveraging).toBeGreaterThan(1000);
 
     const done = await train('--resume', '--epochs', '2', '--out', out);
     expect(done.code).toBe(2);

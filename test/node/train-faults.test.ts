@@ -55,6 +55,7 @@ describe('trainer faults', () => {
     noStack(stderr);
     const checkpoint = `${out}.checkpoint`;
     expect((await readdir(checkpoint)).sort()).toEqual([
+      'average.bin',
       'model.json',
       'optimizer.bin',
       'optimizer.json',

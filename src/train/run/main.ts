@@ -36,6 +36,7 @@ import {
   type TrainSummary,
   trainableVariables,
   trainModel,
+  WeightAverage,
 } from './train.ts';
 
 const HELP = `Usage: npm run train -- [options]
@@ -48,7 +49,8 @@ Recipes (--recipe):
   augmented (default)  every training digit but a clean 30% distorted before the Worker's own
                        normalisation: rotation, slant, stretch, elastic wobble, stroke thickness,
                        blur, low resolution, NIST's 8×8 thumbnails, contrast; 30 epochs, the
-                       learning rate falling from 1.0 to 0.05 along a half cosine.
+                       learning rate falling from 1.0 to 0.05 along a half cosine; the model is
+                       the mean of the weights at the ends of the last 10 epochs.
   keras                the tutorial exactly: MNIST as it is, 10 epochs, constant learning rate;
                        the committed model is this recipe's (--recipe keras --seed 14).
   Both: Keras's Adadelta (lr 1.0, ρ 0.95, ε 1e-7), batch 128, shuffled every epoch, validated on
@@ -58,6 +60,8 @@ Options:
   --recipe NAME       augmented (default) or keras
   --epochs N          epochs (default: the recipe's, 30 or 10)
   --clean-epochs N    the last N of them on MNIST as it is, no augmentation (a clean finish; default 0)
+  --average-epochs N  the model is the mean of the weights after each of the last N epochs
+                      (default: the recipe's, 10 or 0; 0 or 1 keeps the last epoch's)
   --batch-size N      batch size (default 128)
   --train-limit N     train on the first N training images only (default: all 60000)
   --test-limit N      validate on the first N test images only (default: all 10000)
@@ -101,8 +105,8 @@ interface Options {
   testLimit: number | null;
   dataDir: string | undefined;
   timings: boolean;
-  /** --clean-epochs was given: it applies to a resumed run too (the checkpoint's recipe otherwise). */
-  cleanEpochsGiven: boolean;
+  /** --clean-epochs / --average-epochs given: they apply to a resumed run too (the checkpoint's recipe otherwise). */
+  given: Partial<Pick<Recipe, 'cleanEpochs' | 'averageEpochs'>>;
 }
 
 function parseOptions(argv: string[]): Options | null {
@@ -113,6 +117,7 @@ function parseOptions(argv: string[]): Options | null {
       recipe: { type: 'string' },
       epochs: { type: 'string' },
       'clean-epochs': { type: 'string' },
+      'average-epochs': { type: 'string' },
       'batch-size': { type: 'string' },
       'train-limit': { type: 'string' },
       'test-limit': { type: 'string' },
@@ -135,12 +140,17 @@ function parseOptions(argv: string[]): Options | null {
   const name = (values.recipe ?? 'augmented') as RecipeName;
   if (!Object.hasOwn(RECIPES, name))
     throw new UsageError(`--recipe must be augmented or keras, got "${values.recipe}"`);
+  const given = {
+    cleanEpochs: integerOption('clean-epochs', values['clean-epochs'], 0),
+    averageEpochs: integerOption('average-epochs', values['average-epochs'], 0),
+  };
   return {
     recipe: {
       name,
       ...RECIPES[name],
       epochs: positiveInt('epochs', values.epochs, RECIPES[name].epochs)!,
-      cleanEpochs: integerOption('clean-epochs', values['clean-epochs'], 0) ?? RECIPES[name].cleanEpochs,
+      cleanEpochs: given.cleanEpochs ?? RECIPES[name].cleanEpochs,
+      averageEpochs: given.averageEpochs ?? RECIPES[name].averageEpochs,
       batchSize: positiveInt('batch-size', values['batch-size'], 128)!,
       trainLimit: positiveInt('train-limit', values['train-limit'], null),
       seed,
@@ -153,7 +163,7 @@ function parseOptions(argv: string[]): Options | null {
     testLimit: positiveInt('test-limit', values['test-limit'], null),
     dataDir: values.data,
     timings: values.timings ?? false,
-    cleanEpochsGiven: values['clean-epochs'] !== undefined,
+    given: Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)),
   };
 }
 
@@ -164,9 +174,16 @@ interface CheckpointState {
   trainSeconds: number;
   /** Set when the run stopped inside an epoch (Ctrl-C): where `--resume` carries on. */
   position?: Position | null;
+  /** The weight average's epochs so far (its sum is average.bin, float64). */
+  average?: { from: number; epochs: number };
 }
 
-async function saveCheckpoint(dir: string, model: tf.LayersModel, state: CheckpointState): Promise<void> {
+async function saveCheckpoint(
+  dir: string,
+  model: tf.LayersModel,
+  state: CheckpointState,
+  average: WeightAverage,
+): Promise<void> {
   const files = encodeModel(await modelArtifacts(model), 'none');
   const optimizerWeights = await model.optimizer.getWeights();
   const optimizer = await tf.io.encodeWeights(optimizerWeights);
@@ -175,11 +192,14 @@ async function saveCheckpoint(dir: string, model: tf.LayersModel, state: Checkpo
     ...modelDirFiles(files),
     'optimizer.bin': new Uint8Array(optimizer.data as ArrayBuffer),
     'optimizer.json': JSON.stringify(optimizer.specs),
-    'state.json': JSON.stringify(state, null, 2),
+    'average.bin': new Uint8Array(average.sum.buffer),
+    'state.json': JSON.stringify({ ...state, average: { from: average.from, epochs: average.epochs } }, null, 2),
   });
 }
 
-async function loadCheckpoint(dir: string): Promise<{ model: tf.LayersModel; state: CheckpointState }> {
+async function loadCheckpoint(
+  dir: string,
+): Promise<{ model: tf.LayersModel; state: CheckpointState; average: WeightAverage }> {
   const read = (name: string) => readFile(path.join(dir, name));
   const state = JSON.parse((await read('state.json')).toString()) as CheckpointState;
   const model = await loadModelFiles({
@@ -195,14 +215,23 @@ async function loadCheckpoint(dir: string): Promise<{ model: tf.LayersModel; sta
     specs,
   );
   await optimizer.setWeights(Object.entries(weights).map(([name, tensor]) => ({ name, tensor })));
-  return { model, state };
+  // Checkpoints from before weight averaging have no average.bin: an empty average.
+  const average = new WeightAverage();
+  if (state.average?.epochs) {
+    const bytes = await read('average.bin');
+    if (bytes.byteLength !== average.sum.byteLength) throw new RunError(`${dir}/average.bin has the wrong size`);
+    average.sum.set(new Float64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)));
+    average.from = state.average.from;
+    average.epochs = state.average.epochs;
+  }
+  return { model, state, average };
 }
 
 /** A new model, or the checkpoint's model, recipe and progress with `--resume`. */
 async function startingPoint(
   options: Options,
   checkpointDir: string,
-): Promise<{ model: tf.LayersModel } & CheckpointState> {
+): Promise<{ model: tf.LayersModel; average: WeightAverage } & CheckpointState> {
   if (!options.resume) {
     const { recipe } = options;
     return {
@@ -211,6 +240,7 @@ async function startingPoint(
       history: [],
       trainSeconds: 0,
       position: null,
+      average: new WeightAverage(),
     };
   }
   const checkpoint = await loadCheckpoint(checkpointDir).catch((error: NodeJS.ErrnoException) => {
@@ -228,16 +258,18 @@ async function startingPoint(
     ? `in epoch ${state.position.epoch + 1} after step ${state.position.step}`
     : `after epoch ${state.history.length}`;
   console.log(`Resuming from ${checkpointDir} ${where}`);
-  // Checkpoints from before the recipes had names were the Keras recipe's.
+  // Checkpoints from before the recipes had names were the Keras recipe's; from before weight
+  // averaging, they averaged nothing.
   const saved: Partial<Recipe> = state.recipe;
   const recipe: Recipe = {
     ...RECIPES.keras,
     name: 'keras',
+    averageEpochs: 0,
     ...saved,
     epochs: options.recipe.epochs,
-    ...(options.cleanEpochsGiven ? { cleanEpochs: options.recipe.cleanEpochs } : {}),
+    ...options.given,
   } as Recipe;
-  return { ...state, model: checkpoint.model, recipe };
+  return { ...state, model: checkpoint.model, recipe, average: checkpoint.average };
 }
 
 /** Fails early, before any training, when the model could not be written at the end. */
@@ -343,6 +375,7 @@ async function run(options: Options): Promise<void> {
     const summary = await trainModel(model, group, recipe, train, {
       history: start.history,
       position: start.position,
+      average: start.average,
       shouldStop,
       nanAtStep: process.env.MNIST_EDGE_TEST_NAN_AT_STEP ? Number(process.env.MNIST_EDGE_TEST_NAN_AT_STEP) : undefined,
       hooks: {
@@ -350,23 +383,28 @@ async function run(options: Options): Promise<void> {
         async onEpochEnd(record, history) {
           mark(`epoch ${record.epoch} (training + test pass)`);
           await progress.onEpochEnd?.(record, history);
-          await saveCheckpoint(checkpointDir, model, {
-            recipe,
-            history: [...history],
-            trainSeconds: trainSeconds(),
-            position: null,
-          });
+          await saveCheckpoint(
+            checkpointDir,
+            model,
+            {
+              recipe,
+              history: [...history],
+              trainSeconds: trainSeconds(),
+              position: null,
+            },
+            start.average,
+          );
           mark('checkpoint written');
         },
       },
     });
     if (summary.stoppedAt) {
-      await saveCheckpoint(checkpointDir, model, {
-        recipe,
-        history: summary.history,
-        trainSeconds: trainSeconds(),
-        position: summary.stoppedAt,
-      });
+      await saveCheckpoint(
+        checkpointDir,
+        model,
+        { recipe, history: summary.history, trainSeconds: trainSeconds(), position: summary.stoppedAt },
+        start.average,
+      );
       console.error(`Checkpoint saved in ${checkpointDir}; continue with --resume --out ${options.outDir}`);
       process.exitCode = 130;
       return;
@@ -405,7 +443,8 @@ async function exportModel(
   },
 ): Promise<void> {
   const { model, group, recipe, summary, test } = run;
-  const last = summary.history.at(-1)!;
+  // The model's own float32 figures: the averaged weights' when the recipe averages.
+  const last = summary.averaged ?? summary.history.at(-1)!;
   const files = encodeModel(await modelArtifacts(model), options.quantize);
   mark('weights quantized');
   // The quantization check, once, and the evaluation report and Keras files from the same pass: the
@@ -449,6 +488,10 @@ async function exportModel(
         ? { ...recipe.augmentation, followedBy: "the Worker's MNIST-style normalisation (src/shared/normalize.ts)" }
         : null,
       cleanEpochs: recipe.cleanEpochs,
+      weightAveraging:
+        summary.averaged === null
+          ? null
+          : { epochs: summary.averaged.epochs, of: 'the weights at the ends of the last epochs, mean' },
       loss: 'categorical_crossentropy',
     },
     backend: run.backend,
@@ -483,7 +526,10 @@ async function exportModel(
     ...extras,
   });
   mark('model directory written (atomic)');
-  console.log(`Test loss ${last.testLoss.toFixed(4)}, test accuracy ${(last.testAccuracy * 100).toFixed(2)}%`);
+  const averaged = summary.averaged ? ` (the mean of the last ${summary.averaged.epochs} epochs' weights)` : '';
+  console.log(
+    `Test loss ${last.testLoss.toFixed(4)}, test accuracy ${(last.testAccuracy * 100).toFixed(2)}%${averaged}`,
+  );
   console.log(
     `Stored as ${options.quantize}: test accuracy ${(quantized.accuracy * 100).toFixed(2)}% ` +
       `(${metadata.quantization.accuracyChangePoints >= 0 ? '+' : ''}${metadata.quantization.accuracyChangePoints} points), ` +
