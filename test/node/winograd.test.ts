@@ -113,6 +113,55 @@ describe('Winograd F(4×4, 3×3)', () => {
     });
   }
 
+  it('the training forward pass (pooled and relu outputs) matches a float64 reference, and equal patches tie exactly', () => {
+    const random = seededRandom(21);
+    tf.tidy(() => {
+      const maps = digitActivations(5, 26, 26, 32, random);
+      const w = randomTensor([3, 3, 32, 64], random, 0.2) as tf.Tensor4D;
+      const bias = randomTensor([64], random, 0.2);
+      // MNIST's background as the first step sees it (zeros) and as later steps do (one vector).
+      for (const x of [maps, tf.where(tf.equal(maps, 0), tf.fill(maps.shape, 0.25), maps) as tf.Tensor4D]) {
+        const [pooled, y] = tf
+          .engine()
+          .runKernel(
+            CONV_BIAS_RELU_POOL,
+            { x, filter: w, bias },
+            { ...VALID, winograd: true, training: true },
+          ) as tf.Tensor[];
+        const conv = referenceConv(x, w);
+        const b = bias.dataSync();
+        const relu = Float32Array.from(conv.values, (v, i) => Math.max(0, v + b[i % 64]));
+        expect(y.shape).toEqual(conv.shape);
+        expect(maxRelativeError(y.dataSync(), relu)).toBeLessThan(1e-5);
+        expect(maxRelativeError(pooled.dataSync(), tf.maxPool(y as tf.Tensor4D, 2, 2, 'valid').dataSync())).toBe(0);
+        // Every position whose 3×3 patch is the background's: the same 64 values, bit for bit.
+        const [xv, yv] = [x.dataSync(), y.dataSync()];
+        const background = xv.slice(0, 32);
+        const values = new Set<string>();
+        let count = 0;
+        for (let n = 0; n < 5; n++)
+          for (let h = 0; h < 24; h++)
+            for (let q = 0; q < 24; q++) {
+              let constant = true;
+              for (let i = 0; i < 3 && constant; i++)
+                for (let j = 0; j < 3 && constant; j++)
+                  for (let c = 0; c < 32 && constant; c++)
+                    constant = xv[((n * 26 + h + i) * 26 + q + j) * 32 + c] === background[c];
+              if (!constant) continue;
+              count++;
+              values.add(
+                Array.from(yv.subarray(((n * 24 + h) * 24 + q) * 64, ((n * 24 + h) * 24 + q + 1) * 64)).join(),
+              );
+            }
+        expect(count).toBeGreaterThan(500);
+        expect(values.size).toBe(1);
+        if (background.every((v) => v === 0)) {
+          expect([...values][0]).toBe(Array.from(b, (v) => Math.max(0, v)).join()); // exactly relu(bias)
+        }
+      }
+    });
+  });
+
   // x 26×26: 7×7 blocks, the last row and column cropped to 2; 11×13: cropped to 3 and 1.
   for (const c of [
     { name: "the model's conv2 on 13 digits", count: 13, x: [26, 26, 32], outChannels: 64 },

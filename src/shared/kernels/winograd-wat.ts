@@ -277,6 +277,173 @@ function outputCroppedWat(g: WinogradGeometry, madd: Madd): string {
   )`;
 }
 
+/**
+ * `outputBias(m, bias, y, n)`: block + bias from the 36 product planes at m, every position, into
+ * [n, outHeight, outWidth, O] at y: the training forward pass before relu (nearTies applies it),
+ * whose gradient needs the relu output before pooling. Only where the blocks tile the output exactly.
+ */
+function outputBiasWat(g: WinogradGeometry, madd: Madd): string {
+  const body = [
+    set('bv', `(v128.load ${get('bp')})`),
+    ...outputBlock(g, madd, (value) => `(f32x4.add ${value} ${get('bv')})`),
+  ];
+  for (let i = 0; i < BLOCK; i++) {
+    for (let j = 0; j < BLOCK; j++) {
+      body.push(`(v128.store offset=${(i * g.outWidth + j) * g.outChannels * 4} ${get('p')} ${get(y(i, j))})`);
+    }
+  }
+  const tile = [
+    set('bp', get('bias')),
+    set('p', position(g, 'y', g.outHeight, g.outWidth, mul(get('ty'), int(BLOCK)), mul(get('tx'), int(BLOCK)))),
+  ];
+  return `
+  (func (export "outputBias") (param $m i32) (param $bias i32) (param $y i32) (param $n i32)
+    (local $img i32) (local $ty i32) (local $tx i32) (local $cg i32) (local $s i32) (local $bp i32)
+    (local $p i32) (local $bv v128) ${outputLocals}
+    ${set('s', get('m'))}
+    ${overTiles(g, g.outChannels / 4, tile, body, ['s', 'bp', 'p'])}
+  )`;
+}
+
+/**
+ * `nearTies(y, n, eps, list, mask)`: relu on y (outputBias's, [n, outHeight, outWidth, O]), and the
+ * 2×2 pooling windows whose decisions Winograd's rounding could have taken (windows whose four
+ * positions constantPatches computed, 1 in `mask`, are exact already): for each window and group of
+ * four channels where, in some channel, the maximum m is within eps of 0 without being 0, or m > 0
+ * and another value is within eps of m without being equal to it, the index
+ * (window·O/4 + group) goes to the i32 list at `list`. Returns how many. Equal values are exact ties
+ * (constantPatches makes them), decided as a direct convolution decides them: the first maximum.
+ */
+function nearTiesWat(g: WinogradGeometry): string {
+  const [pooledHeight, pooledWidth] = [g.outHeight / 2, g.outWidth / 2];
+  const row = g.outWidth * g.outChannels * 4;
+  const corners = [0, g.outChannels * 4, row, row + g.outChannels * 4];
+  const names = ['va', 'vb', 'vd', 've'];
+  const near = (v: string) =>
+    `(v128.and (f32x4.lt (f32x4.sub ${get('mx')} ${get(v)}) ${get('eps')}) (f32x4.ne ${get('mx')} ${get(v)}))`;
+  const maskCorners = [0, 4, g.outWidth * 4, g.outWidth * 4 + 4];
+  const body = [
+    ...names.map((v, k) => set(v, `(v128.load offset=${corners[k]} ${get('p')})`)),
+    `(if (i32.eqz ${get('exact')}) (then`,
+    set('mx', `(f32x4.max (f32x4.max ${get('va')} ${get('vb')}) (f32x4.max ${get('vd')} ${get('ve')}))`),
+    set(
+      'flag',
+      `(v128.or (v128.and (f32x4.lt (f32x4.abs ${get('mx')}) ${get('eps')}) (f32x4.ne ${get('mx')} ${get('zero')})) ` +
+        `(v128.and (f32x4.gt ${get('mx')} ${get('zero')}) (v128.or (v128.or ${near('va')} ${near('vb')}) (v128.or ${near('vd')} ${near('ve')}))))`,
+    ),
+    `(if (v128.any_true ${get('flag')}) (then (i32.store ${get('l')} ${get('w')}) ${set('l', plus(get('l'), int(4)))}))))`,
+    ...names.map((v, k) => `(v128.store offset=${corners[k]} ${get('p')} (f32x4.max ${get(v)} ${get('zero')}))`),
+    set('p', plus(get('p'), int(16))),
+    set('w', plus(get('w'), int(1))),
+  ];
+  return `
+  (func (export "nearTies") (param $y i32) (param $n i32) (param $epsilon f32) (param $list i32) (param $mask i32)
+    (result i32) (local $exact i32) (local $img i32) (local $pr i32) (local $pc i32) (local $cg i32) (local $p i32) (local $l i32) (local $w i32)
+    (local $eps v128) (local $zero v128) (local $mx v128) (local $flag v128)
+    ${v128Locals(names)}
+    ${set('eps', `(f32x4.splat ${get('epsilon')})`)}
+    ${set('p', get('y'))}
+    ${set('l', get('list'))}
+    ${loop('img', get('n'), [
+      ...loop('pr', int(pooledHeight), [
+        ...loop('pc', int(pooledWidth), [
+          set(
+            'exact',
+            maskCorners.map((o) => `(i32.load offset=${o} ${get('mask')})`).reduce((a, b) => `(i32.and ${a} ${b})`),
+          ),
+          set('mask', plus(get('mask'), int(8))),
+          ...loop('cg', int(g.outChannels / 4), body),
+          // Past the window's second column: the next window starts two positions on.
+          set('p', plus(get('p'), int(g.outChannels * 4))),
+        ]),
+        // Past the windows' second row.
+        set('p', plus(get('p'), int(row))),
+        set('mask', plus(get('mask'), int(g.outWidth * 4))),
+      ]),
+    ]).join('\n')}
+    (i32.shr_u (i32.sub ${get('l')} ${get('list')}) (i32.const 2))
+  )`;
+}
+
+/**
+ * `constantPatches(x, s, bias, y, n, mask)`: the training forward pass's rule for exact ties. Every output
+ * position whose 3×3 input patch holds one vector u at all nine positions (MNIST's background, and
+ * at the first step every zero patch) gets bias + Σ_c u_c·S_c instead of Winograd's value,
+ * S = Σ_ij filter[i, j] ([C × O] at s): the same value wherever the patch is the same, exactly the
+ * bias where it is zero, as a direct convolution gives, so that relu's and the max-pool's decisions
+ * there do not follow Winograd's rounding. Rewrites those positions of y ([n, outHeight, outWidth,
+ * O], outputBias's, before relu). The last u's value is kept: a run of background positions
+ * computes it once. Writes 1 for those positions, 0 for the others, to the i32 array `mask`
+ * ([n, outHeight, outWidth]). Returns max |x| over the patches' first positions, the scale of
+ * nearTies' eps.
+ */
+function constantPatchesWat(g: WinogradGeometry, madd: Madd): string {
+  const groups = g.channels / 4;
+  const outGroups = g.outChannels / 4;
+  const pixel = g.channels * 4;
+  const neighbours = range(9)
+    .slice(1)
+    .map((k) => (Math.floor(k / 3) * g.width + (k % 3)) * pixel);
+  const check = neighbours.map((offset) => {
+    const eqs = range(groups).map(
+      (q) => `(f32x4.eq (v128.load offset=${offset + q * 16} ${get('p')}) ${get(`u${q}`)})`,
+    );
+    const all = eqs.reduce((acc, e) => `(v128.and ${acc} ${e})`);
+    return `(br_if $skip (i32.eqz (i32x4.all_true ${all})))`;
+  });
+  const same = range(groups)
+    .map((q) => `(f32x4.eq ${get(`u${q}`)} ${get(`c${q}`)})`)
+    .reduce((acc, e) => `(v128.and ${acc} ${e})`);
+  const recompute = [
+    ...range(groups).map((q) => set(`c${q}`, get(`u${q}`))),
+    ...range(outGroups).map((o) => set(`d${o}`, `(v128.load offset=${o * 16} ${get('bias')})`)),
+    ...range(g.channels).flatMap((c) => [
+      set('av', `(v128.load32_splat offset=${c * 4} ${get('p')})`),
+      ...range(outGroups).map((o) =>
+        set(
+          `d${o}`,
+          madd(get('av'), `(v128.load offset=${(c * g.outChannels + o * 4) * 4} ${get('s')})`, get(`d${o}`)),
+        ),
+      ),
+    ]),
+    set('valid', int(1)),
+  ];
+  const position = [
+    ...range(groups).flatMap((q) => [
+      set(`u${q}`, `(v128.load offset=${q * 16} ${get('p')})`),
+      set('xm', `(f32x4.max ${get('xm')} (f32x4.abs ${get(`u${q}`)}))`),
+    ]),
+    `(i32.store ${get('mask')} (i32.const 0))`,
+    '(block $skip',
+    ...check,
+    `(i32.store ${get('mask')} (i32.const 1))`,
+    `(if (i32.eqz (i32.and ${get('valid')} (i32x4.all_true ${same}))) (then ${recompute.join(' ')}))`,
+    ...range(outGroups).map((o) => `(v128.store offset=${o * 16} ${get('q')} ${get(`d${o}`)})`),
+    ')',
+    set('p', plus(get('p'), int(pixel))),
+    set('q', plus(get('q'), int(g.outChannels * 4))),
+    set('mask', plus(get('mask'), int(4))),
+  ];
+  return `
+  (func (export "constantPatches") (param $x i32) (param $s i32) (param $bias i32) (param $y i32) (param $n i32)
+    (param $mask i32) (result f32)
+    (local $img i32) (local $r i32) (local $col i32) (local $p i32) (local $q i32) (local $valid i32)
+    (local $av v128) (local $xm v128)
+    ${v128Locals([...range(groups).flatMap((q) => [`u${q}`, `c${q}`]), ...range(outGroups).map((o) => `d${o}`)])}
+    ${set('p', get('x'))}
+    ${set('q', get('y'))}
+    ${loop('img', get('n'), [
+      ...loop('r', int(g.outHeight), [
+        ...loop('col', int(g.outWidth), position),
+        set('p', plus(get('p'), int((g.width - g.outWidth) * pixel))),
+      ]),
+      set('p', plus(get('p'), int((g.height - g.outHeight) * g.width * pixel))),
+    ]).join('\n')}
+    (f32.max (f32.max (f32x4.extract_lane 0 ${get('xm')}) (f32x4.extract_lane 1 ${get('xm')}))
+      (f32.max (f32x4.extract_lane 2 ${get('xm')}) (f32x4.extract_lane 3 ${get('xm')})))
+  )`;
+}
+
 /** Lanes (l0…l3) of the 8 lanes of a and b: `i8x16.shuffle` on their bytes. */
 function shuffle32(a: string, b: string, lanes: number[]): string {
   const bytes = lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]);
@@ -490,6 +657,9 @@ function gemmWat(madd: Madd): string {
   )`;
 }
 
+/** Whether the blocks tile the output exactly (no cropping): the training forward pass's kernels. */
+const exactBlocks = (g: WinogradGeometry) => g.outHeight === g.height - 2 && g.outWidth === g.width - 2;
+
 /** The module's text for geometry `g` in `variant`. */
 export function winogradWat(g: WinogradGeometry, variant: SimdVariant): string {
   const madd = madds[variant];
@@ -498,6 +668,7 @@ export function winogradWat(g: WinogradGeometry, variant: SimdVariant): string {
   ${inputTilesWat(g, madd)}
   ${g.outHeight % 2 === 0 && g.outWidth % 2 === 0 ? outputPooledWat(g, madd) : ''}
   ${outputCroppedWat(g, madd)}
+  ${exactBlocks(g) && g.outHeight % 2 === 0 && g.outWidth % 2 === 0 ? outputBiasWat(g, madd) + constantPatchesWat(g, madd) + nearTiesWat(g) : ''}
   ${tilesPerImage(g) % 4 === 0 ? gradientBlocksWat(g, madd) : ''}
   ${accumulateWat}
   ${gemmWat(madd)}

@@ -129,6 +129,12 @@ export interface WinogradKernels {
   inputTiles(x: number, v: number, n: number): void;
   outputPooled(m: number, bias: number, pooled: number, n: number): void;
   outputCropped(m: number, out: number, n: number): void;
+  /** Training forward pass (geometries whose blocks tile the output): block + bias everywhere. */
+  outputBias(m: number, bias: number, y: number, n: number): void;
+  /** Its exact rule for patches that hold one vector at all nine positions (winograd-wat.ts). */
+  constantPatches(x: number, s: number, bias: number, y: number, n: number, mask: number): number;
+  /** relu, and the pooling windows with a decision closer than eps (indices into `list`): how many. */
+  nearTies(y: number, n: number, eps: number, list: number, mask: number): number;
   gradientBlocks(dy: number, dyt: number, bias: number, n: number): void;
   accumulate(from: number, to: number, count: number): void;
   gemm(

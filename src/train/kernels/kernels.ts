@@ -22,12 +22,14 @@ import {
 import {
   backendBatchMatMul,
   dispose,
+  FORWARD_PASS_IMAGES,
   heapMemory,
   heapOffset,
   int32Bytes,
   type KernelArgs,
   type Products,
   releaseView,
+  transformedFilter,
   viewOf,
   wasmBackend,
   winogradConvBiasReluPool,
@@ -520,20 +522,21 @@ const convBiasRelu: KernelFunc = (args) =>
 
 /**
  * maxPool₂ₓ₂(relu(conv2d(x, filter) + bias)), and the relu output for network.ts's fused gradient.
- * With attr `winograd` (network.ts sets it when no gradient is recorded), a 3×3 valid convolution
- * whose output splits into 4×4 blocks runs as Winograd F(4×4, 3×3) and returns the pooled output
- * only. Not while training: XNNPACK gives positions with equal input patches (MNIST's background)
- * exactly equal outputs, Winograd's rounding does not, and relu's and the pool's gradients would
- * then route through whichever of them rounding lifts by 1e-8.
+ * With attr `winograd`, a 3×3 valid convolution whose output splits into 4×4 blocks runs as
+ * Winograd F(4×4, 3×3): outside gradients it returns the pooled output only; with attr `training`
+ * (network.ts sets it while a gradient is recorded) also the relu output, with the exact rule for
+ * ties (winogradTrainingForward). MNIST_EDGE_TRAINING_FORWARD=xnnpack sends the training forward
+ * pass to XNNPACK's convolution instead (to compare them).
  */
 export const CONV_BIAS_RELU_POOL = 'MnistEdgeConvBiasReluPool';
 const convBiasReluPool: KernelFunc = (args) => {
   const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
   const [, height, width, channels] = x.shape;
   const [filterHeight, filterWidth, , outChannels] = filter.shape;
-  const { winograd } = args.attrs as { winograd?: boolean };
+  const { winograd, training } = args.attrs as { winograd?: boolean; training?: boolean };
   if (winograd && filterHeight === 3 && filterWidth === 3 && winogradFits(height, width, channels, outChannels)) {
-    return [winogradForward(args)];
+    if (!training) return [winogradForward(args)];
+    if (process.env[TRAINING_FORWARD_ENV] !== 'xnnpack') return winogradTrainingForward(args);
   }
   const y = convBiasRelu(args) as TensorInfo;
   const pooled = runKernel('MaxPool', {
@@ -560,6 +563,158 @@ function winogradForward({ inputs, backend }: KernelArgs): TensorInfo {
   const g = { height, width, channels, outChannels, outHeight, outWidth, chunk: FILTER_GRADIENT_CHUNK };
   const kernels = winogradKernels(g, heapMemory(backend));
   return winogradConvBiasReluPool(backend, g, kernels, PRODUCTS, x, filter, bias);
+}
+
+/** Environment variable: `xnnpack` runs the training forward pass of conv2 through XNNPACK. */
+export const TRAINING_FORWARD_ENV = 'MNIST_EDGE_TRAINING_FORWARD';
+
+/**
+ * The training forward pass of convBiasReluPool as Winograd: [pooled, relu output]. XNNPACK gives
+ * positions with equal input patches exactly equal outputs (MNIST's background; at the first step,
+ * with zero biases, every zero patch gives exactly 0), Winograd's rounding does not, and relu's and
+ * the pool's gradients would then route through whichever of them rounding lifts by 1e-8 (the first
+ * step's bias gradient was 47% off that way). So every position whose patch holds one vector u at
+ * all nine positions is recomputed directly, relu(bias + u·S) with S the filter summed over its 3×3
+ * taps (`constantPatches`): equal patches give equal values and zero patches exactly the bias, as
+ * a direct convolution; the rest keeps Winograd's value (~1e-6 relative, no tie to decide).
+ */
+function winogradTrainingForward({ inputs, backend }: KernelArgs): TensorInfo[] {
+  const { x, filter, bias } = inputs as { x: TensorInfo; filter: TensorInfo; bias: TensorInfo };
+  const wasm = wasmBackend(backend);
+  const [batch, height, width, channels] = x.shape;
+  const outChannels = filter.shape[3];
+  const [outHeight, outWidth] = [height - 2, width - 2];
+  const g = { height, width, channels, outChannels, outHeight, outWidth, chunk: FILTER_GRADIENT_CHUNK };
+  const kernels = winogradKernels(g, heapMemory(backend));
+  const y = wasm.makeOutput([batch, outHeight, outWidth, outChannels], 'float32');
+  const u = transformedFilter(backend, filter);
+  const s = wasm.makeOutput([channels, outChannels], 'float32');
+  sumTaps(wasm.typedArrayFromHeap(filter), channels * outChannels, wasm.typedArrayFromHeap(s));
+  const imageBytes = (h: number, w: number, c: number) => h * w * c * 4;
+  winogradProducts(
+    backend,
+    g,
+    kernels,
+    PRODUCTS,
+    batch,
+    FORWARD_PASS_IMAGES,
+    u,
+    (n0, count, v) => kernels.inputTiles(heapOffset(wasm, x) + n0 * imageBytes(height, width, channels), v, count),
+    (n0, count, m) =>
+      kernels.outputBias(
+        m,
+        heapOffset(wasm, bias),
+        heapOffset(wasm, y) + n0 * imageBytes(outHeight, outWidth, outChannels),
+        count,
+      ),
+  );
+  const mask = wasm.makeOutput([batch * outHeight * outWidth], 'int32');
+  const xMax = kernels.constantPatches(
+    heapOffset(wasm, x),
+    heapOffset(wasm, s),
+    heapOffset(wasm, bias),
+    heapOffset(wasm, y),
+    batch,
+    heapOffset(wasm, mask),
+  );
+  const groups = outChannels / 4;
+  const list = wasm.makeOutput([(batch * outHeight * outWidth * groups) / 4], 'int32');
+  const eps = NEAR_TIE_SCALE * xMax * largestColumnSum(wasm.typedArrayFromHeap(filter), outChannels);
+  const near = kernels.nearTies(heapOffset(wasm, y), batch, eps, heapOffset(wasm, list), heapOffset(wasm, mask));
+  if (near > 0) {
+    const windows = new Int32Array(wasm.typedArrayFromHeap(list).buffer, heapOffset(wasm, list), near);
+    directWindows(
+      wasm.typedArrayFromHeap(x),
+      wasm.typedArrayFromHeap(filter),
+      wasm.typedArrayFromHeap(bias),
+      wasm.typedArrayFromHeap(y),
+      x.shape,
+      outChannels,
+      windows,
+    );
+  }
+  nearTieCount += near;
+  dispose(backend, u, s, list, mask);
+  const pooled = runKernel('MaxPool', {
+    inputs: { x: y },
+    attrs: { filterSize: 2, strides: 2, pad: 'valid', dilations: 1 },
+    backend,
+  });
+  return [pooled, y];
+}
+
+/**
+ * Decisions closer than NEAR_TIE_SCALE · max|x| · max_o Σ|filter[·, ·, ·, o]| are retaken on float64
+ * values: Winograd F(4×4, 3×3)'s error stays below ~1e-6 of that bound (the tests measure its error
+ * against float64 at < 1e-5 of the largest output), so beyond it rounding cannot reverse a decision.
+ */
+const NEAR_TIE_SCALE = 1e-6;
+
+/** Pooling windows retaken on float64 values since the process started (for the tests and benches). */
+export let nearTieCount = 0;
+
+/** max over o of Σ_{tap, c} |filter[tap, c, o]|. */
+function largestColumnSum(filter: Float32Array, outChannels: number): number {
+  const sums = new Float64Array(outChannels);
+  for (let i = 0; i < filter.length; i++) sums[i % outChannels] += Math.abs(filter[i]);
+  return Math.max(...sums);
+}
+
+/**
+ * The listed windows (index window·O/4 + group of four channels, nearTies'), retaken exactly: their
+ * four positions' values in those channels as a float64 direct convolution, rounded once, then relu,
+ * written into y; the max-pool after this sees values whose order is the direct convolution's.
+ */
+function directWindows(
+  x: Float32Array,
+  filter: Float32Array,
+  bias: Float32Array,
+  y: Float32Array,
+  [, height, width, channels]: number[],
+  outChannels: number,
+  windows: Int32Array,
+): void {
+  const [outHeight, outWidth] = [height - 2, width - 2];
+  const groups = outChannels / 4;
+  const [pooledHeight, pooledWidth] = [outHeight / 2, outWidth / 2];
+  const v = new Float64Array(4);
+  for (const index of windows) {
+    const group = index % groups;
+    const window = (index - group) / groups;
+    const pc = window % pooledWidth;
+    const pr = ((window - pc) / pooledWidth) % pooledHeight;
+    const n = Math.floor(window / (pooledWidth * pooledHeight));
+    for (let k = 0; k < 4; k++) {
+      const [r, q] = [2 * pr + (k >> 1), 2 * pc + (k & 1)];
+      v.fill(0);
+      for (let i = 0; i < 3; i++) {
+        for (let j = 0; j < 3; j++) {
+          const at = ((n * height + r + i) * width + q + j) * channels;
+          const tap = (i * 3 + j) * channels * outChannels + group * 4;
+          for (let c = 0; c < channels; c++) {
+            const xv = x[at + c];
+            const w = tap + c * outChannels;
+            v[0] += xv * filter[w];
+            v[1] += xv * filter[w + 1];
+            v[2] += xv * filter[w + 2];
+            v[3] += xv * filter[w + 3];
+          }
+        }
+      }
+      const out = ((n * outHeight + r) * outWidth + q) * outChannels + group * 4;
+      for (let o = 0; o < 4; o++) y[out + o] = Math.max(0, Math.fround(v[o] + bias[group * 4 + o]));
+    }
+  }
+}
+
+/** S[c, o] = Σ over the taps of filter[tap, c, o] (`pairs` = C·O floats a tap), summed in float64. */
+function sumTaps(filter: Float32Array, pairs: number, out: Float32Array): void {
+  const taps = filter.length / pairs;
+  for (let p = 0; p < pairs; p++) {
+    let v = 0;
+    for (let t = 0; t < taps; t++) v += filter[t * pairs + p];
+    out[p] = v;
+  }
 }
 
 /**

@@ -4,11 +4,13 @@
 // dependency) and loadWinogradCompiler() has run. The variant, relaxed or plain SIMD, is chosen once
 // per process (chooseVariant: WebAssembly.validate, MNIST_EDGE_PLAIN_SIMD forces plain).
 import { readFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
 import type wabtInit from 'wabt';
 import { prebuiltName, wasmFileName } from '../../shared/kernels/prebuilt.ts';
 import {
   chooseVariant,
   instantiateKernels,
+  relaxedSimdSupported,
   type WinogradGeometry,
   type WinogradKernels,
 } from '../../shared/kernels/winograd.ts';
@@ -34,8 +36,20 @@ export async function loadWinogradCompiler(): Promise<void> {
 
 let chosen: SimdVariant | undefined;
 
-/** The SIMD variant this process runs, chosen on first use. */
+/**
+ * The SIMD variant this process runs, chosen on first use. Node 20's V8 (11.3) has relaxed SIMD
+ * behind --experimental-wasm-relaxed-simd; the flag is turned on here, before any module is compiled
+ * (V8's flags are the process's: the worker threads get it too), so Node 20 runs the relaxed kernels
+ * as Node 22/24 do. MNIST_EDGE_PLAIN_SIMD=1 still forces plain SIMD.
+ */
 export function kernelVariant(): SimdVariant {
+  if (!chosen && !relaxedSimdSupported()) {
+    try {
+      setFlagsFromString('--experimental-wasm-relaxed-simd');
+    } catch {
+      // An engine without the flag: plain SIMD.
+    }
+  }
   chosen ??= chooseVariant();
   return chosen;
 }

@@ -150,11 +150,15 @@ tf.registerGradient({
  * second is only for the gradient.
  */
 function convBiasReluPool(x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D, exact: boolean): tf.Tensor4D {
-  // Winograd's faster arithmetic only where no gradient is recorded (see the kernel).
-  const winograd = !exact && tf.engine().state.gradientDepth === 0;
+  // Winograd's faster arithmetic; while a gradient is recorded with the exact rule for ties (see the kernel).
+  const training = tf.engine().state.gradientDepth > 0;
   const [pooled] = tf
     .engine()
-    .runKernel(CONV_BIAS_RELU_POOL, { x, filter: w, bias: b }, { ...VALID_CONV, winograd }) as tf.Tensor[];
+    .runKernel(
+      CONV_BIAS_RELU_POOL,
+      { x, filter: w, bias: b },
+      { ...VALID_CONV, winograd: !exact, training },
+    ) as tf.Tensor[];
   return pooled as tf.Tensor4D;
 }
 
