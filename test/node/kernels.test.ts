@@ -310,6 +310,59 @@ describe('wasm Conv2DBackpropFilter / Conv2DBackpropInput', () => {
     });
   });
 
+  it("conv1's filter and bias gradient (the trainer's module) matches a float64 reference on 13 digits", async () => {
+    await tf.setBackend('wasm');
+    const digits = loadSplitSync('t10k');
+    const random = seededRandom(13);
+    const filterShape = [3, 3, 1, 32];
+    tf.tidy(() => {
+      const x = tf
+        .tensor4d(digits.images.subarray(0, 13 * 784), [13, 28, 28, 1])
+        .toFloat()
+        .div(255) as tf.Tensor4D;
+      const w = tf.tensor4d(randomArray(9 * 32, random), filterShape as never);
+      const dy = tf.relu(tf.conv2d(x, w, 1, 'valid').sub(0.1)) as tf.Tensor4D;
+      const wide = dy.pad([
+        [0, 0],
+        [0, 0],
+        [0, 2],
+        [0, 0],
+      ]);
+      const [dw, dBias] = tf.engine().runKernel(CONV_FILTER_BIAS_GRAD, { x, dy: wide }, { filterShape }) as tf.Tensor[];
+      expect(
+        maxRelativeError(dw.dataSync() as Float32Array, referenceFilterGrad(x, dy, filterShape, 0, 0)),
+      ).toBeLessThan(1e-5);
+      const sums = new Float64Array(32);
+      dy.dataSync().forEach((v, i) => {
+        sums[i % 32] += v;
+      });
+      expect(maxRelativeError(dBias.dataSync() as Float32Array, Float32Array.from(sums))).toBeLessThan(1e-5);
+    });
+  });
+
+  it("A·B and Aᵀ·B in the trainer's module (k in blocks, rows past 4) match the cpu backend", async () => {
+    const random = seededRandom(5);
+    for (const [m, k, n] of [
+      [6, 600, 16],
+      [13, 37, 8],
+    ]) {
+      const a = randomArray(m * k, random);
+      const b = randomArray(k * n, random);
+      const products = async (backend: string) => {
+        await tf.setBackend(backend);
+        return tf.tidy(() => {
+          const bt = tf.tensor2d(b, [k, n]);
+          return [
+            tf.matMul(tf.tensor2d(a, [m, k]), bt).dataSync() as Float32Array,
+            tf.matMul(tf.tensor2d(a, [k, m]), bt, true, false).dataSync() as Float32Array,
+          ];
+        });
+      };
+      const [wasm, cpu] = [await products('wasm'), await products('cpu')];
+      for (const i of [0, 1]) expect(maxRelativeError(wasm[i], cpu[i])).toBeLessThan(1e-5);
+    }
+  });
+
   it('leave no intermediate tensors behind', async () => {
     await tf.setBackend('wasm');
     const x = tf.randomNormal([2, 6, 6, 3]) as tf.Tensor4D;

@@ -6,7 +6,8 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import wabtInit from 'wabt';
-import { PREBUILT, VARIANTS, wasmFileName } from './prebuilt.ts';
+import { CONV1, PREBUILT, TRAIN_MODULE, VARIANTS, wasmFileName } from './prebuilt.ts';
+import { trainWat } from './train-wat.ts';
 import type { WinogradGeometry } from './winograd.ts';
 import { type SimdVariant, watFeatures, winogradWat } from './winograd-wat.ts';
 
@@ -15,10 +16,11 @@ export const WASM_DIR = fileURLToPath(new URL('./wasm/', import.meta.url));
 type Wabt = Awaited<ReturnType<typeof wabtInit>>;
 let wabt: Wabt | undefined;
 
-/** wabt's assembly of the module for `g` in `variant`. */
-export async function assemble(g: WinogradGeometry, variant: SimdVariant): Promise<Uint8Array<ArrayBuffer>> {
+/** wabt's assembly of the module for `g` in `variant` (Winograd's), or of the trainer's module. */
+export async function assemble(g: WinogradGeometry | 'train', variant: SimdVariant): Promise<Uint8Array<ArrayBuffer>> {
   wabt ??= await wabtInit();
-  const text = wabt.parseWat(`winograd-${variant}.wat`, winogradWat(g, variant), watFeatures(variant));
+  const wat = g === 'train' ? trainWat(CONV1, variant) : winogradWat(g, variant);
+  const text = wabt.parseWat(`${g === 'train' ? 'train' : 'winograd'}-${variant}.wat`, wat, watFeatures(variant));
   try {
     text.validate();
     return Uint8Array.from(text.toBinary({}).buffer);
@@ -34,6 +36,9 @@ export async function expectedFiles(): Promise<Array<{ path: string; bytes: Uint
     for (const variant of VARIANTS) {
       files.push({ path: WASM_DIR + wasmFileName(name, variant), bytes: await assemble(geometry, variant) });
     }
+  }
+  for (const variant of VARIANTS) {
+    files.push({ path: WASM_DIR + wasmFileName(TRAIN_MODULE, variant), bytes: await assemble('train', variant) });
   }
   return files;
 }

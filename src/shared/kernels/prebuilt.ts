@@ -4,6 +4,7 @@
 // trainer reads the same files. Any other geometry (the kernel tests' small ones) is assembled by
 // the trainer at run time with wabt, which only Node can do.
 import { IMAGE_SIZE, LAYERS } from '../model-spec.ts';
+import type { Conv1Geometry } from './train-wat.ts';
 import { geometryKey, type WinogradGeometry } from './winograd.ts';
 import type { SimdVariant } from './winograd-wat.ts';
 
@@ -41,6 +42,12 @@ export const PREBUILT: ReadonlyArray<{ name: string; geometry: WinogradGeometry 
   { name: 'conv2', geometry: CONV2 },
   { name: 'conv2-input-gradient', geometry: CONV2_INPUT_GRADIENT },
 ];
+
+/** conv1's filter gradient in the trainer's module (train-wat.ts): the model's input, conv1's filters. */
+export const CONV1: Conv1Geometry = { height: IMAGE_SIZE, width: IMAGE_SIZE, outChannels: conv1.filters };
+
+/** The trainer's module (dense GEMM, conv1's filter gradient): wasm/train.<variant>.wasm. */
+export const TRAIN_MODULE = 'train';
 
 export const VARIANTS: readonly SimdVariant[] = ['relaxed', 'plain'];
 

@@ -24,8 +24,8 @@ const range = (n: number) => [...Array(n).keys()];
 const v128Locals = (names: string[]) => names.map((n) => `(local $${n} v128)`).join(' ');
 
 /** The variant's a·b + c. */
-type Madd = (a: string, b: string, c: string) => string;
-const madds: Record<SimdVariant, Madd> = {
+export type Madd = (a: string, b: string, c: string) => string;
+export const madds: Record<SimdVariant, Madd> = {
   relaxed: (a, b, c) => `(f32x4.relaxed_madd ${a} ${b} ${c})`,
   plain: (a, b, c) => add(`(f32x4.mul ${a} ${b})`, c),
 };

@@ -19,6 +19,7 @@ import {
   unregisterKernel,
   util,
 } from '@tensorflow/tfjs-core';
+import { CONV1 } from '../../shared/kernels/prebuilt.ts';
 import {
   backendBatchMatMul,
   dispose,
@@ -36,6 +37,7 @@ import {
   winogradProducts,
 } from '../../shared/kernels/tfjs-wasm.ts';
 import { GEMM_COLUMNS } from '../../shared/kernels/winograd-wat.ts';
+import { trainKernels } from './train-module.ts';
 import {
   BLOCK,
   filterFromProducts,
@@ -47,6 +49,12 @@ import {
 } from './winograd.ts';
 
 const BACKEND = 'wasm';
+
+/**
+ * Whether the trainer's module (train-module.ts) runs the dense layers' products and conv1's filter
+ * gradient; MNIST_EDGE_TRAIN_MODULE=off sends them to XNNPACK as before (to compare them).
+ */
+const ownKernels = () => process.env.MNIST_EDGE_TRAIN_MODULE !== 'off';
 
 /**
  * Who multiplies Winograd's 36 planes (tfjs-wasm.ts): the kernel module's own GEMM, unless
@@ -205,6 +213,17 @@ const convFilterBiasGrad: KernelFunc = ({ inputs, backend, attrs }) => {
   const [filterHeight, filterWidth, channels, outChannels] = filterShape;
   const [, height, width] = x.shape;
   if (
+    ownKernels() &&
+    channels === 1 &&
+    filterHeight === 3 &&
+    filterWidth === 3 &&
+    height === CONV1.height &&
+    width === CONV1.width &&
+    outChannels === CONV1.outChannels
+  ) {
+    return conv1FilterBiasGrad(x, dy, filterShape, backend);
+  }
+  if (
     filterHeight === 3 &&
     filterWidth === 3 &&
     winogradFits(height, width, channels, outChannels) &&
@@ -214,6 +233,49 @@ const convFilterBiasGrad: KernelFunc = ({ inputs, backend, attrs }) => {
   }
   return filterGradient(x, dy, filterShape, { top: 0, bottom: 0, left: 0, right: 0 }, true, backend);
 };
+
+/** Images per call of conv1's filter gradient kernel (their float32 partial sums are added in float64). */
+const CONV1_CHUNK = 16;
+
+/**
+ * conv1's filter and bias gradients (one input channel, 3×3) in the trainer's module: per image,
+ * each tap's Σ x·dy over the image's positions in float32 registers, then the images added up in
+ * float64 here. 27M multiply-adds a step of 128, which XNNPACK ran as nine [2 × K]·[K × 32] products
+ * (two rows: too few for its kernels) in ~20 ms.
+ */
+function conv1FilterBiasGrad(
+  x: TensorInfo,
+  dy: TensorInfo,
+  filterShape: number[],
+  backend: KernelArgs['backend'],
+): TensorInfo[] {
+  const wasm = wasmBackend(backend);
+  const kernels = trainKernels(heapMemory(backend));
+  const [batch, height, width] = x.shape;
+  const outChannels = filterShape[3];
+  const per = 10 * outChannels;
+  const partial = wasm.makeOutput([CONV1_CHUNK * per], 'float32');
+  const sum = new Float64Array(per);
+  for (let n0 = 0; n0 < batch; n0 += CONV1_CHUNK) {
+    const count = Math.min(CONV1_CHUNK, batch - n0);
+    kernels.conv1Filter(
+      heapOffset(wasm, x) + n0 * height * width * 4,
+      heapOffset(wasm, dy) + n0 * (height - 2) * width * outChannels * 4,
+      heapOffset(wasm, partial),
+      count,
+    );
+    const values = wasm.typedArrayFromHeap(partial);
+    for (let e = 0; e < count; e++) {
+      for (let i = 0, at = e * per; i < per; i++, at++) sum[i] += values[at];
+    }
+  }
+  dispose(backend, partial);
+  const dW = wasm.makeOutput(filterShape, 'float32');
+  wasm.typedArrayFromHeap(dW).set(sum.subarray(0, 9 * outChannels));
+  const dBias = wasm.makeOutput([outChannels], 'float32');
+  wasm.typedArrayFromHeap(dBias).set(sum.subarray(9 * outChannels));
+  return [dW, dBias];
+}
 
 /**
  * The filter gradient (and, with `withBias`, the bias gradient Σ dy) as XNNPACK matrix products,
@@ -403,11 +465,42 @@ function swapLastTwo(rank: number): number[] {
   return perm;
 }
 
+/** Depth of a block of the dense GEMM's k: [256 × 128] floats of B (128 KB) stay in L2 across A's rows. */
+const GEMM_DEPTH = 256;
+
+/**
+ * A·B or Aᵀ·B for 2D float32 operands (a batch of one) with B's columns a multiple of 8, in the
+ * trainer's module (register-blocked 4 × 8, relaxed FMA where the engine runs it), k in blocks of
+ * GEMM_DEPTH; Aᵀ is read in place (no transpose). Undefined for any other case.
+ */
+function ownMatMul(a: TensorInfo, b: TensorInfo, transposeA: boolean, backend: KernelArgs['backend']) {
+  if (!ownKernels() || a.dtype !== 'float32' || b.dtype !== 'float32') return undefined;
+  const [ra, ca] = a.shape.slice(-2);
+  const [k, n] = b.shape.slice(-2);
+  if (size(a.shape) !== ra * ca || size(b.shape) !== k * n || n % GEMM_COLUMNS !== 0) return undefined;
+  const m = transposeA ? ca : ra;
+  if ((transposeA ? ra : ca) !== k) return undefined;
+  const wasm = wasmBackend(backend);
+  const out = wasm.makeOutput([...a.shape.slice(0, -2), m, n], 'float32');
+  const kernels = trainKernels(heapMemory(backend));
+  const [rowA, stepA] = transposeA ? [4, ca * 4] : [ca * 4, 4];
+  const [aAt, bAt, cAt] = [heapOffset(wasm, a), heapOffset(wasm, b), heapOffset(wasm, out)];
+  for (let l0 = 0; l0 < k; l0 += GEMM_DEPTH) {
+    const depth = Math.min(GEMM_DEPTH, k - l0);
+    kernels.gemm(aAt + l0 * stepA, bAt + l0 * n * 4, cAt, m, depth, n, rowA, stepA, n * 4, n * 4, l0 > 0 ? 1 : 0);
+  }
+  return out;
+}
+
 /** Wraps the stock BatchMatMul so that transposed operands are materialised first (10–30× faster). */
 function withExplicitTransposes(stock: KernelConfig): KernelConfig {
   const kernelFunc: KernelFunc = (args) => {
     const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
     const { transposeA, transposeB } = args.attrs as unknown as BatchMatMulAttrs;
+    if (!transposeB) {
+      const own = ownMatMul(a, b, transposeA, args.backend);
+      if (own) return own;
+    }
     if (!transposeA && !transposeB) return stock.kernelFunc(args);
     if (!transposeA && a.shape.length === 2 && b.shape.length === 2 && size(b.shape) > 8 * size(a.shape)) {
       // a·bᵀ = (b·aᵀ)ᵀ: transposing the small a and the product instead of the large b, which XNNPACK
@@ -521,11 +614,10 @@ const convBiasRelu: KernelFunc = (args) =>
   runKernel('FusedConv2D', { ...args, attrs: { ...args.attrs, activation: 'relu' } });
 
 /**
- * maxPool₂ₓ₂(relu(conv2d(x, filter) + bias)), and the relu output for network.ts's fused gradient.
- * With attr `winograd`, a 3×3 valid convolution whose output splits into 4×4 blocks runs as
- * Winograd F(4×4, 3×3): outside gradients it returns the pooled output only; with attr `training`
- * (network.ts sets it while a gradient is recorded) also the relu output, with the exact rule for
- * ties (winogradTrainingForward). MNIST_EDGE_TRAINING_FORWARD=xnnpack sends the training forward
+ * maxPool₂ₓ₂(relu(conv2d(x, filter) + bias)); with attr `training` (network.ts sets it while a
+ * gradient is recorded) the relu output is kept for the fused gradient (takeReluOutput). With attr
+ * `winograd`, a 3×3 valid convolution whose output splits into 4×4 blocks runs as Winograd
+ * F(4×4, 3×3), while training with the exact rule for ties (winogradTrainingForward). MNIST_EDGE_TRAINING_FORWARD=xnnpack sends the training forward
  * pass to XNNPACK's convolution instead (to compare them).
  */
 export const CONV_BIAS_RELU_POOL = 'MnistEdgeConvBiasReluPool';
@@ -534,18 +626,42 @@ const convBiasReluPool: KernelFunc = (args) => {
   const [, height, width, channels] = x.shape;
   const [filterHeight, filterWidth, , outChannels] = filter.shape;
   const { winograd, training } = args.attrs as { winograd?: boolean; training?: boolean };
+  let outputs: TensorInfo[] | undefined;
   if (winograd && filterHeight === 3 && filterWidth === 3 && winogradFits(height, width, channels, outChannels)) {
     if (!training) return [winogradForward(args)];
-    if (process.env[TRAINING_FORWARD_ENV] !== 'xnnpack') return winogradTrainingForward(args);
+    if (process.env[TRAINING_FORWARD_ENV] !== 'xnnpack') outputs = winogradTrainingForward(args);
   }
-  const y = convBiasRelu(args) as TensorInfo;
-  const pooled = runKernel('MaxPool', {
-    inputs: { x: y },
-    attrs: { filterSize: 2, strides: 2, pad: 'valid', dilations: 1 },
-    backend: args.backend,
-  });
-  return [pooled, y];
+  if (!outputs) {
+    const y = convBiasRelu(args) as TensorInfo;
+    const pooled = runKernel('MaxPool', {
+      inputs: { x: y },
+      attrs: { filterSize: 2, strides: 2, pad: 'valid', dilations: 1 },
+      backend: args.backend,
+    });
+    outputs = [pooled, y];
+  }
+  const [pooled, y] = outputs;
+  if (training) reluOutputs.set(pooled.dataId, y);
+  else dispose(args.backend, y);
+  return [pooled];
 };
+
+/**
+ * The relu outputs convBiasReluPool keeps for its gradient (attr `training`), by the pooled output's
+ * dataId: not a second output of the kernel, since tfjs's backward pass gives every output that
+ * feeds nothing a gradient of zeros, made in JavaScript and copied into wasm memory (18.9 MB for
+ * conv2's at a batch of 128: 37 ms a step). The gradient takes it back (takeReluOutput) and disposes
+ * of it; the engine's saved copy of the pooled output shares its dataId (Identity shares memory).
+ */
+const reluOutputs = new Map<object, TensorInfo>();
+
+/** The relu output kept with `pooled` (convBiasReluPool's), handed over to the caller, who disposes of it. */
+export function takeReluOutput(pooled: { dataId: object }): TensorInfo {
+  const y = reluOutputs.get(pooled.dataId);
+  if (!y) throw new Error(`${CONV_BIAS_RELU_POOL}: no relu output kept for this pooled output`);
+  reluOutputs.delete(pooled.dataId);
+  return y;
+}
 
 /** Images the input gradient's planes hold (and take per pass). */
 const WINOGRAD_CHUNK = 4;

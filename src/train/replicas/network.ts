@@ -13,6 +13,7 @@ import {
   CONV_INPUT_GRAD,
   MAX_POOL_RELU_GRAD,
   RELU_GRAD,
+  takeReluOutput,
 } from '../kernels/kernels.ts';
 
 export interface ParamSpec {
@@ -146,8 +147,8 @@ tf.registerGradient({
  * maxPool₂ₓ₂(relu(conv(x, w) + b)): the conv layer and the max-pool after it as one kernel, so that
  * their backward passes are one pass too: the pooled gradient goes to each window's first maximum
  * if that is > 0 (relu's gradient), written at the input's width, instead of MaxPoolGrad writing the
- * full-size gradient and relu's gradient reading it again. Outputs [pooled, relu output]; the
- * second is only for the gradient.
+ * full-size gradient and relu's gradient reading it again. While a gradient is recorded the kernel
+ * keeps the relu output for it (takeReluOutput).
  */
 function convBiasReluPool(x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D, exact: boolean): tf.Tensor4D {
   // Winograd's faster arithmetic; while a gradient is recorded with the exact rule for ties (see the kernel).
@@ -165,12 +166,13 @@ function convBiasReluPool(x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D, exact:
 tf.registerGradient({
   kernelName: CONV_BIAS_RELU_POOL,
   inputsToSave: ['x', 'filter'],
-  outputsToSave: [false, true],
-  gradFunc: (dys, saved) => {
-    const [x, filter, y] = saved;
-    const [dy] = dys as tf.Tensor[];
+  outputsToSave: [true],
+  gradFunc: (dy, saved) => {
+    const [x, filter, pooled] = saved;
+    // The relu output the kernel kept, as a tensor of this backward pass (disposed with its scope).
+    const y = tf.engine().makeTensorFromTensorInfo(takeReluOutput(pooled));
     const paddedWidth = x.shape[2]!;
-    const dyA = tf.engine().runKernel(MAX_POOL_RELU_GRAD, { dy, y }, { paddedWidth }) as tf.Tensor;
+    const dyA = tf.engine().runKernel(MAX_POOL_RELU_GRAD, { dy: dy as tf.Tensor, y }, { paddedWidth }) as tf.Tensor;
     return convGradients(x, filter, dyA);
   },
 });

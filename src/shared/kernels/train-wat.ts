@@ -1,0 +1,175 @@
+// The wasm text of the trainer's other kernel module (prebuilt to wasm/train.*.wasm by build.ts;
+// the Worker does not use it): a strided register-blocked GEMM for the dense layers' forward pass
+// and both their gradients, and conv1's filter and bias gradient. Two variants as for Winograd's
+// module: `relaxed` multiplies and adds with one f32x4.relaxed_madd (one vfmadd on x86 with FMA),
+// `plain` with f32x4.mul then f32x4.add.
+import { type Madd, madds, type SimdVariant } from './winograd-wat.ts';
+
+const get = (name: string) => `(local.get $${name})`;
+const set = (name: string, value: string) => `(local.set $${name} ${value})`;
+const int = (n: number) => `(i32.const ${n})`;
+const plus = (a: string, b: string) => `(i32.add ${a} ${b})`;
+const mul = (a: string, b: string) => `(i32.mul ${a} ${b})`;
+const range = (n: number) => [...Array(n).keys()];
+const v128Locals = (names: string[]) => names.map((n) => `(local $${n} v128)`).join(' ');
+
+/** The sizes conv1's filter gradient kernel is unrolled for: one input channel, a 3×3 filter. */
+export interface Conv1Geometry {
+  /** The input image (one channel). */
+  height: number;
+  width: number;
+  /** Output channels (a multiple of 4). */
+  outChannels: number;
+}
+
+/**
+ * `gemm(a, b, c, m, k, n, rowA, stepA, rowB, rowC, accumulate)`: C = A·B (or C += A·B with
+ * accumulate ≠ 0), A [m × k] with element (i, l) at a + i·rowA + l·stepA bytes (row-major A:
+ * rowA = 4k, stepA = 4; A stored transposed: rowA = 4, stepA = its row's bytes), B [k × n] row-major
+ * with rowB bytes a row, C [m × n] with rowC bytes a row; n a multiple of 8. Blocks of 4 rows × 8
+ * columns, 8 accumulators in registers, one multiply-add per accumulator and step of l; the rows past a
+ * multiple of 4 one at a time. The caller blocks k (so that B's rows stay in cache) with accumulate.
+ */
+function gemmWat(madd: Madd): string {
+  const acc = (r: number, q: number) => `acc${r}${q}`;
+  const block = (rows: number) => {
+    const cAt = (r: number) => plus(get('cp'), mul(get('rowC'), int(r)));
+    const lines: string[] = [];
+    for (let r = 0; r < rows; r++) {
+      lines.push(set(`a${r}p`, plus(get('ap'), mul(get('rowA'), int(r)))));
+      for (let q = 0; q < 2; q++) {
+        lines.push(
+          set(
+            acc(r, q),
+            `(if (result v128) ${get('accumulate')} (then (v128.load offset=${q * 16} ${cAt(r)})) (else ${get('zero')}))`,
+          ),
+        );
+      }
+    }
+    lines.push(set('bq', get('bj')), set('l', int(0)));
+    const step: string[] = [set('b0', `(v128.load ${get('bq')})`), set('b1', `(v128.load offset=16 ${get('bq')})`)];
+    for (let r = 0; r < rows; r++) {
+      step.push(set('av', `(v128.load32_splat ${get(`a${r}p`)})`));
+      for (let q = 0; q < 2; q++) step.push(set(acc(r, q), madd(get('av'), get(`b${q}`), get(acc(r, q)))));
+      step.push(set(`a${r}p`, plus(get(`a${r}p`), get('stepA'))));
+    }
+    step.push(set('bq', plus(get('bq'), get('rowB'))), set('l', plus(get('l'), int(1))));
+    lines.push(
+      `(block $l_end (loop $l_next (br_if $l_end (i32.ge_u ${get('l')} ${get('k')}))`,
+      ...step,
+      '(br $l_next)))',
+    );
+    for (let r = 0; r < rows; r++) {
+      for (let q = 0; q < 2; q++) lines.push(`(v128.store offset=${q * 16} ${cAt(r)} ${get(acc(r, q))})`);
+    }
+    return lines;
+  };
+  const columns = (rows: number) => [
+    set('bj', get('b')),
+    set('cp', get('ci')),
+    `(block $j_end${rows} (loop $j_next${rows}`,
+    `(br_if $j_end${rows} (i32.ge_u ${get('bj')} ${get('bEnd')}))`,
+    ...block(rows),
+    set('bj', plus(get('bj'), int(32))),
+    set('cp', plus(get('cp'), int(32))),
+    `(br $j_next${rows})))`,
+  ];
+  return `
+  (func (export "gemm") (param $a i32) (param $b i32) (param $c i32) (param $m i32) (param $k i32)
+    (param $n i32) (param $rowA i32) (param $stepA i32) (param $rowB i32) (param $rowC i32)
+    (param $accumulate i32)
+    (local $i i32) (local $l i32) (local $ap i32) (local $ci i32) (local $bj i32) (local $cp i32)
+    (local $bq i32) (local $bEnd i32) (local $a0p i32) (local $a1p i32) (local $a2p i32) (local $a3p i32)
+    (local $zero v128) (local $av v128) (local $b0 v128) (local $b1 v128)
+    ${v128Locals(range(8).map((x) => acc(x >> 1, x & 1)))}
+    ${set('bEnd', plus(get('b'), mul(get('n'), int(4))))}
+    ${set('ap', get('a'))}
+    ${set('ci', get('c'))}
+    ${set('i', int(0))}
+    (block $i_end (loop $i_next (br_if $i_end (i32.gt_u (i32.add ${get('i')} ${int(4)}) ${get('m')}))
+      ${columns(4).join('\n')}
+      ${set('i', plus(get('i'), int(4)))}
+      ${set('ap', plus(get('ap'), mul(get('rowA'), int(4))))}
+      ${set('ci', plus(get('ci'), mul(get('rowC'), int(4))))}
+      (br $i_next)))
+    (block $r_end (loop $r_next (br_if $r_end (i32.ge_u ${get('i')} ${get('m')}))
+      ${columns(1).join('\n')}
+      ${set('i', plus(get('i'), int(1)))}
+      ${set('ap', plus(get('ap'), get('rowA')))}
+      ${set('ci', plus(get('ci'), get('rowC')))}
+      (br $r_next)))
+  )`;
+}
+
+/**
+ * `conv1Filter(x, dy, out, n)`: for each of n images, the filter and bias gradients of a 3×3 valid
+ * convolution of a one-channel image: out[image] = [dW (9 taps × O), Σ dy (O)] as float32, summed
+ * over the image's positions (the caller adds the images up in float64). x [n, height, width, 1];
+ * dy [n, height − 2, width, O] at the input's width, as relu's gradient writes it (the last two
+ * columns are not read). One tap at a time, O/4 accumulators in registers, over the image's
+ * positions: each step one splat of x and O/4 multiply-adds with the position's dy.
+ */
+function conv1FilterWat(g: Conv1Geometry, madd: Madd): string {
+  const groups = g.outChannels / 4;
+  const [outHeight, outWidth] = [g.height - 2, g.width - 2];
+  const dyRow = g.width * g.outChannels * 4;
+  const image = `(i32.mul ${get('img')} ${int(g.height * g.width * 4)})`;
+  const tap = (i: number, j: number, bias: boolean) => {
+    const id = `${i}${j}${bias ? 'b' : ''}`;
+    return [
+      ...range(groups).map((q) => set(`s${q}`, get('zero'))),
+      set('xp', plus(plus(get('x'), image), int((i * g.width + j) * 4))),
+      set('dp', plus(get('dy'), mul(get('img'), int(outHeight * dyRow)))),
+      `(block $h_end${id} (loop $h_next${id}`,
+      set('end', plus(get('dp'), int(outWidth * g.outChannels * 4))),
+      `(block $w_end${id} (loop $w_next${id}`,
+      `(br_if $w_end${id} (i32.ge_u ${get('dp')} ${get('end')}))`,
+      bias ? '' : set('xv', `(v128.load32_splat ${get('xp')})`),
+      ...range(groups).map((q) =>
+        set(
+          `s${q}`,
+          bias
+            ? `(f32x4.add (v128.load offset=${q * 16} ${get('dp')}) ${get(`s${q}`)})`
+            : madd(get('xv'), `(v128.load offset=${q * 16} ${get('dp')})`, get(`s${q}`)),
+        ),
+      ),
+      set('xp', plus(get('xp'), int(4))),
+      set('dp', plus(get('dp'), int(g.outChannels * 4))),
+      `(br $w_next${id})))`,
+      // The next row: dy skips its two extra columns, x the two positions past the window's reach.
+      set('dp', plus(get('dp'), int((g.width - outWidth) * g.outChannels * 4))),
+      set('xp', plus(get('xp'), int((g.width - outWidth) * 4))),
+      `(br_if $h_next${id} (i32.lt_u ${get('dp')} ${plus(get('dy'), mul(plus(get('img'), int(1)), int(outHeight * dyRow)))}))))`,
+      ...range(groups).map(
+        (q) =>
+          `(v128.store offset=${((bias ? 9 : i * 3 + j) * g.outChannels + q * 4) * 4} ${get('op')} ${get(`s${q}`)})`,
+      ),
+    ];
+  };
+  const body = [
+    set('op', plus(get('out'), mul(get('img'), int(10 * g.outChannels * 4)))),
+    ...range(9).flatMap((t) => tap(Math.floor(t / 3), t % 3, false)),
+    ...tap(0, 0, true),
+  ];
+  return `
+  (func (export "conv1Filter") (param $x i32) (param $dy i32) (param $out i32) (param $n i32)
+    (local $img i32) (local $xp i32) (local $dp i32) (local $op i32) (local $end i32)
+    (local $zero v128) (local $xv v128) ${v128Locals(range(groups).map((q) => `s${q}`))}
+    (local.set $img (i32.const 0))
+    (block $img_end (loop $img_next
+      (br_if $img_end (i32.ge_u ${get('img')} ${get('n')}))
+      ${body.join('\n')}
+      ${set('img', plus(get('img'), int(1)))}
+      (br $img_next)))
+  )`;
+}
+
+/** The module's text in `variant`, its conv1 kernel for geometry `conv1`. */
+export function trainWat(conv1: Conv1Geometry, variant: SimdVariant): string {
+  const madd = madds[variant];
+  return `(module
+  (memory (import "env" "memory") 1)
+  ${gemmWat(madd)}
+  ${conv1FilterWat(conv1, madd)}
+)`;
+}
