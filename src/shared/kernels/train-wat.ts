@@ -164,6 +164,91 @@ function conv1FilterWat(g: Conv1Geometry, madd: Madd): string {
   )`;
 }
 
+/**
+ * `reluGrad(dy, y, out, rows, row, paddedRow)`: out = dy where y > 0, else 0, row by row: `rows`
+ * rows of `row` floats in dy and y, written `paddedRow` floats apart with zeros after each (the
+ * layout the filter gradient reads); row a multiple of 4. The mask is y > 0 as a comparison, no branch.
+ */
+const reluGradWat = `
+  (func (export "reluGrad") (param $dy i32) (param $y i32) (param $out i32) (param $rows i32) (param $row i32)
+    (param $paddedRow i32)
+    (local $r i32) (local $end i32) (local $padEnd i32) (local $zero v128)
+    ${set('r', int(0))}
+    (block $r_end (loop $r_next
+      (br_if $r_end (i32.ge_u ${get('r')} ${get('rows')}))
+      ${set('end', plus(get('y'), mul(get('row'), int(4))))}
+      (block $k_end (loop $k_next
+        (br_if $k_end (i32.ge_u ${get('y')} ${get('end')}))
+        (v128.store ${get('out')} (v128.and (v128.load ${get('dy')}) (f32x4.gt (v128.load ${get('y')}) ${get('zero')})))
+        ${set('y', plus(get('y'), int(16)))}
+        ${set('dy', plus(get('dy'), int(16)))}
+        ${set('out', plus(get('out'), int(16)))}
+        (br $k_next)))
+      ${set('padEnd', plus(get('out'), mul(`(i32.sub ${get('paddedRow')} ${get('row')})`, int(4))))}
+      (block $z_end (loop $z_next
+        (br_if $z_end (i32.ge_u ${get('out')} ${get('padEnd')}))
+        (i32.store ${get('out')} (i32.const 0))
+        ${set('out', plus(get('out'), int(4)))}
+        (br $z_next)))
+      ${set('r', plus(get('r'), int(1)))}
+      (br $r_next)))
+  )`;
+
+/**
+ * `maxPoolReluGrad(dy, y, out, n, height, width, channels, paddedWidth)`: the gradient of
+ * maxPool₂ₓ₂(y) followed by relu's (y = relu(·), [n, height, width, channels], both even), written
+ * [n, height, paddedWidth, channels]: each window's pooled gradient (dy, [n, height/2, width/2,
+ * channels]) to its first maximum in the order a, b, d, e (≥ against later ones, > against earlier
+ * ones, as TensorFlow's MaxPoolGrad) if that maximum is > 0, zeros elsewhere; channels a multiple of 4.
+ */
+const maxPoolReluGradWat = `
+  (func (export "maxPoolReluGrad") (param $dy i32) (param $y i32) (param $out i32) (param $n i32)
+    (param $height i32) (param $width i32) (param $channels i32) (param $paddedWidth i32)
+    (local $r i32) (local $p i32) (local $end i32) (local $rowY i32) (local $rowOut i32) (local $pad i32)
+    (local $zero v128) (local $a v128) (local $b v128) (local $d v128) (local $e v128) (local $g v128)
+    (local $ta v128) (local $tb v128) (local $td v128) (local $te v128)
+    ${set('rowY', mul(mul(get('width'), get('channels')), int(4)))}
+    ${set('rowOut', mul(mul(get('paddedWidth'), get('channels')), int(4)))}
+    ${set('pad', mul(mul(`(i32.sub ${get('paddedWidth')} ${get('width')})`, get('channels')), int(4)))}
+    ${set('r', int(0))}
+    ;; Pairs of rows: y's rows 2i and 2i+1, out's the same at the padded width.
+    (block $r_end (loop $r_next
+      (br_if $r_end (i32.ge_u ${get('r')} ${mul(get('n'), `(i32.shr_u ${get('height')} (i32.const 1))`)}))
+      ${set('end', plus(get('y'), get('rowY')))}
+      (block $w_end (loop $w_next
+        (br_if $w_end (i32.ge_u ${get('y')} ${get('end')}))
+        ${set('p', int(0))}
+        (block $c_end (loop $c_next
+          (br_if $c_end (i32.ge_u ${get('p')} ${mul(get('channels'), int(4))}))
+          ${set('a', `(v128.load ${plus(get('y'), get('p'))})`)}
+          ${set('b', `(v128.load ${plus(plus(get('y'), get('p')), mul(get('channels'), int(4)))})`)}
+          ${set('d', `(v128.load ${plus(plus(get('y'), get('p')), get('rowY'))})`)}
+          ${set('e', `(v128.load ${plus(plus(plus(get('y'), get('p')), get('rowY')), mul(get('channels'), int(4)))})`)}
+          ${set('ta', `(v128.and (f32x4.ge ${get('a')} ${get('b')}) (v128.and (f32x4.ge ${get('a')} ${get('d')}) (f32x4.ge ${get('a')} ${get('e')})))`)}
+          ${set('tb', `(v128.and (f32x4.gt ${get('b')} ${get('a')}) (v128.and (f32x4.ge ${get('b')} ${get('d')}) (f32x4.ge ${get('b')} ${get('e')})))`)}
+          ${set('td', `(v128.and (f32x4.gt ${get('d')} ${get('a')}) (v128.and (f32x4.gt ${get('d')} ${get('b')}) (f32x4.ge ${get('d')} ${get('e')})))`)}
+          ${set('te', `(v128.not (v128.or ${get('ta')} (v128.or ${get('tb')} ${get('td')})))`)}
+          ;; The pooled gradient where the window's maximum is > 0 (relu's gradient).
+          ${set('g', `(v128.and (v128.load ${plus(get('dy'), get('p'))}) (f32x4.gt (f32x4.max (f32x4.max ${get('a')} ${get('b')}) (f32x4.max ${get('d')} ${get('e')})) ${get('zero')}))`)}
+          (v128.store ${plus(get('out'), get('p'))} (v128.and ${get('g')} ${get('ta')}))
+          (v128.store ${plus(plus(get('out'), get('p')), mul(get('channels'), int(4)))} (v128.and ${get('g')} ${get('tb')}))
+          (v128.store ${plus(plus(get('out'), get('p')), get('rowOut'))} (v128.and ${get('g')} ${get('td')}))
+          (v128.store ${plus(plus(plus(get('out'), get('p')), get('rowOut')), mul(get('channels'), int(4)))} (v128.and ${get('g')} ${get('te')}))
+          ${set('p', plus(get('p'), int(16)))}
+          (br $c_next)))
+        ${set('y', plus(get('y'), mul(get('channels'), int(8))))}
+        ${set('out', plus(get('out'), mul(get('channels'), int(8))))}
+        ${set('dy', plus(get('dy'), mul(get('channels'), int(4))))}
+        (br $w_next)))
+      ;; The padded columns of both rows: zeros.
+      (memory.fill ${get('out')} (i32.const 0) ${get('pad')})
+      (memory.fill ${plus(get('out'), get('rowOut'))} (i32.const 0) ${get('pad')})
+      ${set('y', plus(get('y'), get('rowY')))}
+      ${set('out', plus(plus(get('out'), get('pad')), get('rowOut')))}
+      ${set('r', plus(get('r'), int(1)))}
+      (br $r_next)))
+  )`;
+
 /** The module's text in `variant`, its conv1 kernel for geometry `conv1`. */
 export function trainWat(conv1: Conv1Geometry, variant: SimdVariant): string {
   const madd = madds[variant];
@@ -171,5 +256,7 @@ export function trainWat(conv1: Conv1Geometry, variant: SimdVariant): string {
   (memory (import "env" "memory") 1)
   ${gemmWat(madd)}
   ${conv1FilterWat(conv1, madd)}
+  ${reluGradWat}
+  ${maxPoolReluGradWat}
 )`;
 }

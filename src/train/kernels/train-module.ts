@@ -1,6 +1,6 @@
 // The trainer's own kernel module (src/shared/kernels/train-wat.ts, prebuilt to
-// src/shared/kernels/wasm/train.<variant>.wasm): a strided GEMM for the dense layers and conv1's
-// filter gradient, instantiated in each wasm backend's heap, in the variant the Winograd kernels run.
+// src/shared/kernels/wasm/train.<variant>.wasm): a strided GEMM for the dense layers, conv1's
+// filter gradient and the relu and max-pool gradients, instantiated in each wasm backend's heap, in the variant the Winograd kernels run.
 import { readFileSync } from 'node:fs';
 import { TRAIN_MODULE, wasmFileName } from '../../shared/kernels/prebuilt.ts';
 import { kernelVariant } from './winograd.ts';
@@ -20,6 +20,17 @@ export interface TrainKernels {
     accumulate: number,
   ): void;
   conv1Filter(x: number, dy: number, out: number, n: number): void;
+  reluGrad(dy: number, y: number, out: number, rows: number, row: number, paddedRow: number): void;
+  maxPoolReluGrad(
+    dy: number,
+    y: number,
+    out: number,
+    n: number,
+    height: number,
+    width: number,
+    channels: number,
+    paddedWidth: number,
+  ): void;
 }
 
 let module: WebAssembly.Module | undefined;
