@@ -249,6 +249,42 @@ const maxPoolReluGradWat = `
       (br $r_next)))
   )`;
 
+/**
+ * `dropoutMask(out, seeds, n, perExample, threshold, keep)`: Keras's inverted dropout mask for n
+ * examples of perExample units (a multiple of 4), each example's units from Mulberry32 seeded with
+ * its i32 at `seeds` (src/shared/random.ts's stream, network.ts's exampleSeed): unit i of an
+ * example draws u from state₀ + (i + 1)·0x6d2b79f5, and is `keep` (the f32 1/(1 − rate)) where
+ * u ≥ threshold (unsigned: ⌈rate·2³²⌉), else 0. The states of four units are independent, so four
+ * lanes draw at once, the same numbers as one at a time.
+ */
+const dropoutMaskWat = `
+  (func (export "dropoutMask") (param $out i32) (param $seeds i32) (param $n i32) (param $perExample i32)
+    (param $threshold i32) (param $keep f32)
+    (local $e i32) (local $end i32) (local $s v128) (local $t v128) (local $th v128) (local $kv v128)
+    (local $step v128)
+    ${set('th', `(i32x4.splat ${get('threshold')})`)}
+    ${set('kv', `(f32x4.splat ${get('keep')})`)}
+    ${set('step', '(v128.const i32x4 0xb4ade7d4 0xb4ade7d4 0xb4ade7d4 0xb4ade7d4)')}
+    ${set('e', int(0))}
+    (block $e_end (loop $e_next
+      (br_if $e_end (i32.ge_u ${get('e')} ${get('n')}))
+      ${set('s', `(i32x4.add (i32x4.splat (i32.load ${get('seeds')})) (v128.const i32x4 0x6d2b79f5 0xda56f3ea 0x47826ddf 0xb4ade7d4))`)}
+      ${set('end', plus(get('out'), mul(get('perExample'), int(4))))}
+      (block $i_end (loop $i_next
+        (br_if $i_end (i32.ge_u ${get('out')} ${get('end')}))
+        ;; t = imul(s ^ (s >>> 15), s | 1); t ^= t + imul(t ^ (t >>> 7), t | 61); u = t ^ (t >>> 14)
+        ${set('t', `(i32x4.mul (v128.xor ${get('s')} (i32x4.shr_u ${get('s')} (i32.const 15))) (v128.or ${get('s')} (v128.const i32x4 1 1 1 1)))`)}
+        ${set('t', `(v128.xor ${get('t')} (i32x4.add ${get('t')} (i32x4.mul (v128.xor ${get('t')} (i32x4.shr_u ${get('t')} (i32.const 7))) (v128.or ${get('t')} (v128.const i32x4 61 61 61 61)))))`)}
+        ${set('t', `(v128.xor ${get('t')} (i32x4.shr_u ${get('t')} (i32.const 14)))`)}
+        (v128.store ${get('out')} (v128.and (i32x4.ge_u ${get('t')} ${get('th')}) ${get('kv')}))
+        ${set('s', `(i32x4.add ${get('s')} ${get('step')})`)}
+        ${set('out', plus(get('out'), int(16)))}
+        (br $i_next)))
+      ${set('seeds', plus(get('seeds'), int(4)))}
+      ${set('e', plus(get('e'), int(1)))}
+      (br $e_next)))
+  )`;
+
 /** The module's text in `variant`, its conv1 kernel for geometry `conv1`. */
 export function trainWat(conv1: Conv1Geometry, variant: SimdVariant): string {
   const madd = madds[variant];
@@ -258,5 +294,6 @@ export function trainWat(conv1: Conv1Geometry, variant: SimdVariant): string {
   ${conv1FilterWat(conv1, madd)}
   ${reluGradWat}
   ${maxPoolReluGradWat}
+  ${dropoutMaskWat}
 )`;
 }

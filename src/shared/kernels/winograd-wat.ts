@@ -311,8 +311,9 @@ function outputBiasWat(g: WinogradGeometry, madd: Madd): string {
  * positions constantPatches computed, 1 in `mask`, are exact already): for each window and group of
  * four channels where, in some channel, the maximum m is within eps of 0 without being 0, or m > 0
  * and another value is within eps of m without being equal to it, the index
- * (window·O/4 + group) goes to the i32 list at `list`. Returns how many. Equal values are exact ties
- * (constantPatches makes them), decided as a direct convolution decides them: the first maximum.
+ * (window·O/4 + group) goes to the i32 list at `list`, and those four channels are left before
+ * relu for the caller to decide. Returns how many. Equal values are exact ties (constantPatches
+ * makes them), decided as a direct convolution decides them: the first maximum.
  */
 function nearTiesWat(g: WinogradGeometry): string {
   const [pooledHeight, pooledWidth] = [g.outHeight / 2, g.outWidth / 2];
@@ -331,8 +332,11 @@ function nearTiesWat(g: WinogradGeometry): string {
       `(v128.or (v128.and (f32x4.lt (f32x4.abs ${get('mx')}) ${get('eps')}) (f32x4.ne ${get('mx')} ${get('zero')})) ` +
         `(v128.and (f32x4.gt ${get('mx')} ${get('zero')}) (v128.or (v128.or ${near('va')} ${near('vb')}) (v128.or ${near('vd')} ${near('ve')}))))`,
     ),
-    `(if (v128.any_true ${get('flag')}) (then (i32.store ${get('l')} ${get('w')}) ${set('l', plus(get('l'), int(4)))}))))`,
+    '))',
+    `(if (v128.any_true ${get('flag')}) (then (i32.store ${get('l')} ${get('w')}) ${set('l', plus(get('l'), int(4)))}) (else`,
     ...names.map((v, k) => `(v128.store offset=${corners[k]} ${get('p')} (f32x4.max ${get(v)} ${get('zero')}))`),
+    '))',
+    set('flag', get('zero')),
     set('p', plus(get('p'), int(16))),
     set('w', plus(get('w'), int(1))),
   ];

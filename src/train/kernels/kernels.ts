@@ -752,7 +752,7 @@ function winogradTrainingForward({ inputs, backend }: KernelArgs): TensorInfo[] 
   const near = kernels.nearTies(heapOffset(wasm, y), batch, eps, heapOffset(wasm, list), heapOffset(wasm, mask));
   if (near > 0) {
     const windows = new Int32Array(wasm.typedArrayFromHeap(list).buffer, heapOffset(wasm, list), near);
-    directWindows(
+    nearTieCount += directWindows(
       wasm.typedArrayFromHeap(x),
       wasm.typedArrayFromHeap(filter),
       wasm.typedArrayFromHeap(bias),
@@ -760,9 +760,9 @@ function winogradTrainingForward({ inputs, backend }: KernelArgs): TensorInfo[] 
       x.shape,
       outChannels,
       windows,
+      eps,
     );
   }
-  nearTieCount += near;
   dispose(backend, u, s, list, mask);
   const pooled = runKernel('MaxPool', {
     inputs: { x: y },
@@ -779,7 +779,7 @@ function winogradTrainingForward({ inputs, backend }: KernelArgs): TensorInfo[] 
  */
 const NEAR_TIE_SCALE = 1e-6;
 
-/** Pooling windows retaken on float64 values since the process started (for the tests and benches). */
+/** Positions (of one channel) retaken on float64 values since the process started (for the benches). */
 export let nearTieCount = 0;
 
 /** max over o of Σ_{tap, c} |filter[tap, c, o]|. */
@@ -790,9 +790,11 @@ function largestColumnSum(filter: Float32Array, outChannels: number): number {
 }
 
 /**
- * The listed windows (index window·O/4 + group of four channels, nearTies'), retaken exactly: their
- * four positions' values in those channels as a float64 direct convolution, rounded once, then relu,
- * written into y; the max-pool after this sees values whose order is the direct convolution's.
+ * The listed windows (index window·O/4 + group of four channels, nearTies', left before relu),
+ * decided exactly: in each channel, the positions within eps of the window's maximum are the only
+ * ones that can be the first maximum or decide relu (the others are further below it than
+ * Winograd's error); they are recomputed as a float64 direct convolution, rounded once, unless
+ * only one of them is there and the maximum is not within eps of 0. Then relu, written into y.
  */
 function directWindows(
   x: Float32Array,
@@ -802,11 +804,13 @@ function directWindows(
   [, height, width, channels]: number[],
   outChannels: number,
   windows: Int32Array,
-): void {
+  eps: number,
+): number {
   const [outHeight, outWidth] = [height - 2, width - 2];
   const groups = outChannels / 4;
   const [pooledHeight, pooledWidth] = [outHeight / 2, outWidth / 2];
-  const v = new Float64Array(4);
+  const at = [0, 0, 0, 0];
+  let recomputed = 0;
   for (const index of windows) {
     const group = index % groups;
     const window = (index - group) / groups;
@@ -814,26 +818,34 @@ function directWindows(
     const pr = ((window - pc) / pooledWidth) % pooledHeight;
     const n = Math.floor(window / (pooledWidth * pooledHeight));
     for (let k = 0; k < 4; k++) {
-      const [r, q] = [2 * pr + (k >> 1), 2 * pc + (k & 1)];
-      v.fill(0);
-      for (let i = 0; i < 3; i++) {
-        for (let j = 0; j < 3; j++) {
-          const at = ((n * height + r + i) * width + q + j) * channels;
-          const tap = (i * 3 + j) * channels * outChannels + group * 4;
-          for (let c = 0; c < channels; c++) {
-            const xv = x[at + c];
-            const w = tap + c * outChannels;
-            v[0] += xv * filter[w];
-            v[1] += xv * filter[w + 1];
-            v[2] += xv * filter[w + 2];
-            v[3] += xv * filter[w + 3];
+      at[k] = ((n * outHeight + 2 * pr + (k >> 1)) * outWidth + 2 * pc + (k & 1)) * outChannels + group * 4;
+    }
+    for (let o = group * 4; o < group * 4 + 4; o++) {
+      const d = o - group * 4;
+      const m = Math.max(y[at[0] + d], y[at[1] + d], y[at[2] + d], y[at[3] + d]);
+      let near = 0;
+      for (let k = 0; k < 4; k++) if (y[at[k] + d] >= m - eps) near++;
+      if (near > 1 || Math.abs(m) < eps) {
+        for (let k = 0; k < 4; k++) {
+          if (y[at[k] + d] < m - eps) continue;
+          const r = 2 * pr + (k >> 1);
+          const q = 2 * pc + (k & 1);
+          let v = 0;
+          for (let i = 0; i < 3; i++) {
+            for (let j = 0; j < 3; j++) {
+              const from = ((n * height + r + i) * width + q + j) * channels;
+              const tap = (i * 3 + j) * channels * outChannels + o;
+              for (let c = 0; c < channels; c++) v += x[from + c] * filter[tap + c * outChannels];
+            }
           }
+          y[at[k] + d] = Math.fround(v + bias[o]);
+          recomputed++;
         }
       }
-      const out = ((n * outHeight + r) * outWidth + q) * outChannels + group * 4;
-      for (let o = 0; o < 4; o++) y[out + o] = Math.max(0, Math.fround(v[o] + bias[group * 4 + o]));
+      for (let k = 0; k < 4; k++) y[at[k] + d] = Math.max(0, y[at[k] + d]);
     }
   }
+  return recomputed;
 }
 
 /** S[c, o] = Σ over the taps of filter[tap, c, o] (`pairs` = C·O floats a tap), summed in float64. */
@@ -1189,6 +1201,38 @@ function withSharedIdentity(stock: KernelConfig): KernelConfig {
     return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
   };
   return { ...stock, kernelFunc };
+}
+
+/**
+ * Keras's inverted dropout mask, [n, …] with `perExample` units an example, drawn in the trainer's
+ * module straight into wasm memory (dropoutMask there: the same stream as network.ts's JavaScript
+ * loop, four units at a time): unit i of example e is `keep` where Mulberry32 seeded with
+ * seeds[e] draws u ≥ threshold (an integer, ⌈rate·2³²⌉), else 0. Undefined when the units of an
+ * example are not a multiple of 4 or the module is off (network.ts then draws them in JavaScript).
+ */
+export function dropoutMaskInfo(
+  backend: KernelArgs['backend'],
+  shape: number[],
+  seeds: Int32Array,
+  threshold: number,
+  keep: number,
+): TensorInfo | undefined {
+  const perExample = size(shape) / shape[0];
+  if (!ownKernels() || perExample % 4 !== 0) return undefined;
+  const wasm = wasmBackend(backend);
+  const out = wasm.makeOutput(shape, 'float32');
+  const seedBuffer = wasm.makeOutput([seeds.length], 'int32');
+  new Int32Array(wasm.typedArrayFromHeap(seedBuffer).buffer, heapOffset(wasm, seedBuffer), seeds.length).set(seeds);
+  trainKernels(heapMemory(backend)).dropoutMask(
+    heapOffset(wasm, out),
+    heapOffset(wasm, seedBuffer),
+    shape[0],
+    perExample,
+    threshold | 0,
+    keep,
+  );
+  dispose(backend, seedBuffer);
+  return out;
 }
 
 /** Replaces a stock wasm kernel by a wrapper around it (keeping its setup function). */

@@ -31,6 +31,7 @@ export interface TrainKernels {
     channels: number,
     paddedWidth: number,
   ): void;
+  dropoutMask(out: number, seeds: number, n: number, perExample: number, threshold: number, keep: number): void;
 }
 
 let module: WebAssembly.Module | undefined;

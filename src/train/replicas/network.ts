@@ -11,6 +11,7 @@ import {
   CONV_BIAS_RELU_POOL,
   CONV_FILTER_BIAS_GRAD,
   CONV_INPUT_GRAD,
+  dropoutMaskInfo,
   MAX_POOL_RELU_GRAD,
   RELU_GRAD,
   takeReluOutput,
@@ -200,9 +201,15 @@ function convGradients(x: tf.Tensor, filter: tf.Tensor, dyA: tf.Tensor) {
  */
 export function dropoutMask(shape: number[], rate: number, draw: DropoutDraw, layerIndex: number): tf.Tensor {
   const perExample = shape.slice(1).reduce((a, b) => a * b, 1);
-  const mask = new Float32Array(shape[0] * perExample);
   const values = Float32Array.of(0, 1 / (1 - rate));
   const threshold = rate * 2 ** 32;
+  if (tf.getBackend() === 'wasm' && threshold < 2 ** 32) {
+    // In wasm, four units at a time (kernels.ts): the same draws; u ≥ threshold ⇔ u ≥ ⌈threshold⌉.
+    const seeds = Int32Array.from({ length: shape[0] }, (_, e) => exampleSeed(draw, e, layerIndex) | 0);
+    const info = dropoutMaskInfo(tf.backend(), shape, seeds, Math.ceil(threshold) >>> 0, values[1]);
+    if (info) return tf.engine().makeTensorFromTensorInfo(info);
+  }
+  const mask = new Float32Array(shape[0] * perExample);
   for (let e = 0; e < shape[0]; e++) {
     // Mulberry32, as in seededRandom (src/shared/random.ts), on the int32 bits of its state.
     let state = exampleSeed(draw, e, layerIndex) | 0;
