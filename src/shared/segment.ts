@@ -26,7 +26,9 @@ export interface DigitSegment {
 }
 
 /** The recogniser's confidence in each of these normalised digits (classified as one batch). */
-export type Recognize = (digits: readonly Uint8Array[]) => Promise<ReadonlyArray<{ confidence: number }>>;
+export type Recognize = (
+  digits: readonly Uint8Array[],
+) => Promise<ReadonlyArray<{ digit: number; confidence: number }>>;
 
 /** Raised when a picture holds more digits than the limit in force. */
 export class TooManyDigitsError extends Error {
@@ -76,10 +78,30 @@ const MIN_SPLIT_CONFIDENCE = 0.98;
 const SPLIT_ERROR_RATIO = 0.1;
 /** No side of a cut is narrower than this (× the piece's height): a 1 is about 0.15 wide. */
 const MIN_SIDE = 0.12;
-/** Cut columns tried per wide piece (the lowest minima of its vertical projection). */
-const MAX_CUTS = 4;
+/** Cut columns tried per wide piece (the lowest minima of its vertical projection; 4 read fewer right). */
+const MAX_CUTS = 8;
 /** Cutting rounds: each round may split every piece still too wide in two. */
 const MAX_SPLIT_ROUNDS = 3;
+/**
+ * The 95th percentile of width / height of the ink box (ink ≥ 0.2) of MNIST's 60,000 training
+ * digits, per class: a piece read as a digit but wider than nearly every such digit (a 9 and a 1
+ * pressed together, read as a 9) is tried cut however sure the recogniser is.
+ */
+const USUAL_WIDTH = [1.25, 0.8, 1.33, 1.11, 1.11, 1.43, 1.0, 1.05, 1.05, 0.95];
+/** Below SPLIT_RATIO both sides of a cut are at least this × the whole's height (a 6's loop is not). */
+const SIDE_HEIGHT = 0.85;
+/**
+ * Below SPLIT_RATIO a cut is also kept, whatever the whole's confidence, when both sides are this
+ * confident and the cut crosses no more ink than CLEAN_STROKES strokes across (digits that touch;
+ * cutting one digit through crosses two strokes or more, a 0 or an 8).
+ */
+const CLEAN_CONFIDENCE = 0.98;
+const CLEAN_STROKES = 1;
+/** A cut path stays within this × the piece's height of its column… */
+const CUT_REACH = 0.1;
+/** …a step aside costs as much as a pixel of full ink, and each pixel off the column a tenth of one. */
+const CUT_STEP = 1;
+const CUT_AWAY = 0.1;
 
 interface Component {
   box: Box;
@@ -89,9 +111,9 @@ interface Component {
 /** A set of components (and, once cut, a column range) that is one digit. */
 interface Piece {
   parts: number[];
-  /** Columns [from, to) of the parts that belong to this piece. */
-  from: number;
-  to: number;
+  /** Per row of the ink map, the columns from[y] ≤ x < to[y] of the parts are this piece's (cut paths bound it). */
+  from: Int32Array;
+  to: Int32Array;
   box: Box;
 }
 
@@ -315,21 +337,24 @@ function lineOfPieces(pieces: Piece[], areaOf: (piece: Piece) => number): Line {
   };
 }
 
+/** The piece's ink at (x, y) of the ink map: its components', between its cut paths. */
+function ownInk(ink: InkMap, labels: Int32Array, own: Set<number>, piece: Piece, x: number, y: number): number {
+  if (x < piece.from[y] || x >= piece.to[y]) return 0;
+  const i = y * ink.width + x;
+  return own.has(labels[i]) ? ink.data[i] : 0;
+}
+
 /** A piece's own ink, cropped to its box, ready for normalizeInk (and its box, none if empty). */
 function pieceImage(ink: InkMap, labels: Int32Array, piece: Piece): { image: FloatImage; box?: Box } {
   const { x0, y0, x1, y1 } = piece.box;
-  const from = Math.max(x0, piece.from);
-  const to = Math.min(x1 + 1, piece.to);
-  const width = Math.max(1, to - from);
+  const width = x1 - x0 + 1;
   const height = y1 - y0 + 1;
   const data = new Float32Array(width * height);
   const own = new Set(piece.parts);
   let [bx0, by0, bx1, by1] = [width, height, -1, -1];
   for (let y = 0; y < height; y++) {
-    for (let x = 0; x < to - from; x++) {
-      const i = (y0 + y) * ink.width + from + x;
-      if (!own.has(labels[i])) continue;
-      const v = ink.data[i];
+    for (let x = 0; x < width; x++) {
+      const v = ownInk(ink, labels, own, piece, x0 + x, y0 + y);
       data[y * width + x] = v;
       if (v < BOX_INK_LEVEL) continue;
       if (x < bx0) bx0 = x;
@@ -346,22 +371,30 @@ function pieceImage(ink: InkMap, labels: Int32Array, piece: Piece): { image: Flo
 function normalizePiece(ink: InkMap, labels: Int32Array, piece: Piece): DigitSegment | undefined {
   const { image, box } = pieceImage(ink, labels, piece);
   if (!box) return undefined;
-  const from = Math.max(piece.box.x0, piece.from);
-  const inMap = { x0: from + box.x0, y0: piece.box.y0 + box.y0, x1: from + box.x1, y1: piece.box.y0 + box.y1 };
+  const { x0, y0 } = piece.box;
+  const inMap = { x0: x0 + box.x0, y0: y0 + box.y0, x1: x0 + box.x1, y1: y0 + box.y1 };
   return { box: inMap, pixels: normalizeInk(image, box) };
 }
 
 /** Columns to try cutting a piece at: the lowest local minima of its vertical ink projection. */
-function cutColumns(ink: InkMap, labels: Int32Array, piece: Piece): number[] {
+function cutColumns(ink: InkMap, labels: Int32Array, piece: Piece): { columns: number[]; strokeWidth: number } {
   const { x0, y0, x1, y1 } = piece.box;
   const own = new Set(piece.parts);
   const columns = new Float64Array(x1 - x0 + 1);
+  // The stroke's width across: core pixels per run of them along a row.
+  let [core, runs] = [0, 0];
   for (let y = y0; y <= y1; y++) {
+    let inRun = false;
     for (let x = x0; x <= x1; x++) {
-      const i = y * ink.width + x;
-      if (own.has(labels[i])) columns[x - x0] += ink.data[i];
+      const v = ownInk(ink, labels, own, piece, x, y);
+      const isCore = v >= STROKE_LEVEL;
+      columns[x - x0] += v;
+      if (isCore) core++;
+      if (isCore && !inRun) runs++;
+      inRun = isCore;
     }
   }
+  const strokeWidth = Math.max(1, core / Math.max(1, runs));
   const margin = Math.max(2, Math.round(MIN_SIDE * heightOf(piece.box)));
   const candidates: Array<{ at: number; mass: number }> = [];
   // A cut at column c leaves columns < c on the left; a column's mass counts with its neighbours'.
@@ -378,19 +411,61 @@ function cutColumns(ink: InkMap, labels: Int32Array, piece: Piece): number[] {
     if (chosen.every((c) => Math.abs(c - at) > 2)) chosen.push(at);
     if (chosen.length === MAX_CUTS) break;
   }
-  return chosen;
+  return { columns: chosen, strokeWidth };
 }
 
 /** A side of a cut that is neither a digit's height nor a flat digit's width is not a digit. */
 const isSliver = (box: Box, lineHeight: number) =>
   heightOf(box) < FRAGMENT_HEIGHT * lineHeight && widthOf(box) < 0.5 * lineHeight;
 
-/** The two sides of `piece` cut at column `at`, boxes shrunk to their own ink. */
-function cut(piece: Piece, at: number): [Piece, Piece] {
-  return [
-    { ...piece, to: at, box: { ...piece.box, x1: at - 1 } },
-    { ...piece, from: at, box: { ...piece.box, x0: at } },
-  ];
+/**
+ * The two sides of `piece` cut near column `at`, along the path from top to bottom through the
+ * least ink within CUT_REACH × its height of that column (a step aside costing CUT_STEP): digits
+ * that overlap are parted round their strokes, where a straight cut would slice one of them. Also
+ * the ink the path crosses.
+ */
+function cut(ink: InkMap, labels: Int32Array, piece: Piece, at: number): { sides: [Piece, Piece]; crossed: number } {
+  const { y0, y1 } = piece.box;
+  const height = y1 - y0 + 1;
+  const reach = Math.round(CUT_REACH * height);
+  const lo = Math.max(piece.box.x0 + 1, at - reach);
+  const hi = Math.min(piece.box.x1, at + reach);
+  const span = hi - lo + 1;
+  const own = new Set(piece.parts);
+  const cost = new Float64Array(span * height);
+  const move = new Int8Array(span * height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < span; x++) {
+      // Cutting before column lo + x: the ink of the pixel the path runs through.
+      const here = ownInk(ink, labels, own, piece, lo + x, y0 + y);
+      // A path drawn off the candidate column costs a little, so that it stays straight in paper.
+      const aside = CUT_AWAY * Math.abs(lo + x - at);
+      if (y === 0) {
+        cost[x] = here + aside;
+        continue;
+      }
+      const above = (y - 1) * span;
+      let [best, step] = [cost[above + x], 0];
+      if (x > 0 && cost[above + x - 1] + CUT_STEP < best) [best, step] = [cost[above + x - 1] + CUT_STEP, -1];
+      if (x < span - 1 && cost[above + x + 1] + CUT_STEP < best) [best, step] = [cost[above + x + 1] + CUT_STEP, 1];
+      cost[y * span + x] = here + best + aside;
+      move[y * span + x] = step;
+    }
+  }
+  let end = 0;
+  for (let x = 1; x < span; x++) if (cost[(height - 1) * span + x] < cost[(height - 1) * span + end]) end = x;
+  const from = piece.from.slice();
+  const to = piece.to.slice();
+  let crossed = 0;
+  for (let y = height - 1, x = end; y >= 0; y--) {
+    crossed += ownInk(ink, labels, own, piece, lo + x, y0 + y);
+    to[y0 + y] = Math.min(to[y0 + y], lo + x);
+    from[y0 + y] = Math.max(from[y0 + y], lo + x);
+    x += move[y * span + x];
+  }
+  const left = { ...piece, to };
+  const right = { ...piece, from };
+  return { sides: [left, right], crossed };
 }
 
 /**
@@ -410,17 +485,22 @@ async function splitWide(
   lineHeight: number,
 ): Promise<void> {
   // Every digit is classified once, in one batch; the cuts tried and kept add their own answers.
-  const confidence = new Map<Uint8Array, number>();
+  const answers = new Map<Uint8Array, { digit: number; confidence: number }>();
   const ask = async (digits: Uint8Array[]) => {
-    const answers = await recognize(digits);
+    const read = await recognize(digits);
     digits.forEach((digit, i) => {
-      confidence.set(digit, answers[i].confidence);
+      answers.set(digit, read[i]);
     });
   };
   await ask(segments.map((segment) => segment.pixels));
-  const sure = (digit: Uint8Array) => confidence.get(digit) ?? 0;
+  const sure = (digit: Uint8Array) => answers.get(digit)?.confidence ?? 0;
+  // Wider for its height than nearly every MNIST digit of the class it is read as.
+  const unusual = ({ box, pixels }: DigitSegment) => {
+    const read = answers.get(pixels);
+    return read !== undefined && widthOf(box) > USUAL_WIDTH[read.digit] * Math.max(lineHeight, heightOf(box));
+  };
   for (let round = 0; round < MAX_SPLIT_ROUNDS; round++) {
-    type Trial = { index: number; sides: [DigitSegment, DigitSegment]; pieces: [Piece, Piece] };
+    type Trial = { index: number; sides: [DigitSegment, DigitSegment]; pieces: [Piece, Piece]; strokes: number };
     const trials: Trial[] = [];
     pieces.forEach((piece, index) => {
       const { box, pixels } = segments[index];
@@ -428,32 +508,42 @@ async function splitWide(
       // A piece too wide to be one digit is always tried; one a digit could be, only when the
       // recogniser is unsure of it (most digits are nearly as wide as high: a 0, a 2, a 5).
       const tooWide = widthOf(box) > SPLIT_RATIO * height;
-      if (!tooWide && (widthOf(box) <= TRY_SPLIT * height || sure(pixels) >= SURE_WHOLE)) return;
+      if (!tooWide && (widthOf(box) <= TRY_SPLIT * height || (sure(pixels) >= SURE_WHOLE && !unusual(segments[index]))))
+        return;
       const tight = { ...piece, box };
-      for (const at of cutColumns(ink, labels, tight)) {
-        const sides = cut(tight, at);
+      const { columns, strokeWidth } = cutColumns(ink, labels, tight);
+      for (const at of columns) {
+        const { sides, crossed } = cut(ink, labels, tight, at);
+        const strokes = crossed / strokeWidth;
         const left = normalizePiece(ink, labels, sides[0]);
         const right = normalizePiece(ink, labels, sides[1]);
         // Each side must be a whole digit's height: a cut that leaves a fragment is not two digits.
         if (!left || !right || isSliver(left.box, lineHeight) || isSliver(right.box, lineHeight)) continue;
-        trials.push({ index, sides: [left, right], pieces: sides });
+        trials.push({ index, sides: [left, right], pieces: sides, strokes });
       }
     });
     if (trials.length === 0) return;
     await ask(trials.flatMap((trial) => trial.sides.map((side) => side.pixels)));
+    // The network is sure of itself on fragments too: below SPLIT_RATIO a cut must leave two
+    // sides of nearly the whole's height (side-by-side digits, not a 6's stem and loop), be nearly
+    // certain on both, and either cross no more than a stroke (digits that touch, not one digit
+    // cut through) or make far fewer errors than the whole (odds, not a bare comparison).
+    const acceptable = (trial: Trial, score: number) => {
+      const { box, pixels } = segments[trial.index];
+      if (widthOf(box) > SPLIT_RATIO * Math.max(lineHeight, heightOf(box))) return true;
+      const tall = trial.sides.every((side) => heightOf(side.box) >= SIDE_HEIGHT * heightOf(box));
+      if (score >= CLEAN_CONFIDENCE && trial.strokes <= CLEAN_STROKES && tall) return true;
+      // A width unusual for the digit read stands for the whole's odds of an error.
+      const wholeError = unusual(segments[trial.index]) ? 1 : 1 - sure(pixels);
+      return tall && score >= MIN_SPLIT_CONFIDENCE && 1 - score <= SPLIT_ERROR_RATIO * wholeError;
+    };
     const best = new Map<number, { score: number; trial: Trial }>();
     for (const trial of trials) {
       const score = sure(trial.sides[0].pixels) * sure(trial.sides[1].pixels);
       const current = best.get(trial.index);
       if (!current || score > current.score) best.set(trial.index, { score, trial });
     }
-    // The network is sure of itself on fragments too: below SPLIT_RATIO a cut must be nearly
-    // certain on both sides and make far fewer errors than the whole (odds, not a bare comparison).
-    for (const [index, { score }] of best) {
-      const { box, pixels } = segments[index];
-      if (widthOf(box) > SPLIT_RATIO * Math.max(lineHeight, heightOf(box))) continue;
-      if (!(score >= MIN_SPLIT_CONFIDENCE && 1 - score <= SPLIT_ERROR_RATIO * (1 - sure(pixels)))) best.delete(index);
-    }
+    for (const [index, { score, trial }] of best) if (!acceptable(trial, score)) best.delete(index);
     if (best.size === 0) return;
     // Replace from the right so that earlier indices stay valid.
     for (const { trial } of [...best.values()].sort((a, b) => b.trial.index - a.trial.index)) {
@@ -483,10 +573,13 @@ export async function segmentDigits(ink: InkMap, options: SegmentOptions): Promi
   if (kept.length > 4 * options.maxDigits) throw new TooManyDigitsError(kept.length, options.maxDigits);
   if (kept.length === 0) return [];
   const areaOf = (piece: Piece) => piece.parts.reduce((sum, id) => sum + comps[id].area, 0);
-  const pieces = kept.map((parts) => ({
+  // Uncut pieces own every column of every row.
+  const from = new Int32Array(ink.height);
+  const to = new Int32Array(ink.height).fill(ink.width);
+  const pieces: Piece[] = kept.map((parts) => ({
     parts,
-    from: 0,
-    to: ink.width,
+    from,
+    to,
     box: parts.map((id) => comps[id].box).reduce(union),
   }));
   // Broken strokes first, so that the line's height is measured on whole digits.

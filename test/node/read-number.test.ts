@@ -1,7 +1,8 @@
 // POST /read's segmentation on pictures of numbers made from MNIST *test* digits (2–8 digits,
 // scanned paper, canvas exports and JPEG photos; test/support/number-images.ts), read by the
 // Worker's own code and the committed model. It measures the share of numbers read right as a
-// whole, and asserts it stays at what was measured on these seeded sets.
+// whole on the first PICTURES of each seeded set, and asserts floors just under what they measured
+// (docs/worker.md, "Reading a number", has the figures on all 150; bench/read-accuracy.ts prints them).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { extractInk } from '../../src/shared/ink.ts';
 import { segmentDigits, TooManyDigitsError } from '../../src/shared/segment.ts';
@@ -10,79 +11,51 @@ import { decodeToGray, imageToDigit } from '../../src/worker/input/decode-image.
 import { READ_WORK_SIDE, readNumber } from '../../src/worker/input/read-number.ts';
 import { loadServedClassifier } from '../support/classifier.ts';
 import { loadMnistTest } from '../support/mnist-files.ts';
-import { cropDigit, type NumberPicture, numberSet, renderNumber } from '../support/number-images.ts';
+import { cropDigit, numberSet, READ_SETS, renderNumber } from '../support/number-images.ts';
+import { describeScore, READ_LIMITS, readSet, scoreOf } from '../support/read-score.ts';
 
 const mnist = loadMnistTest();
-const PICTURES = 150;
+const PICTURES = 60;
 const SEED = 11;
-const LIMITS = { maxPicturePixels: 16_000_000, maxDigits: 32 };
 
 let classifier: DigitClassifier;
 const classify = (pixels: Float32Array, count: number) => classifier.classify(pixels, count);
+const aloneRight = new Map<string, boolean>();
 
 beforeAll(async () => {
   classifier = await loadServedClassifier();
 });
 
-/** Whether /classify reads every digit of `pic` right when it is drawn alone (same size and style). */
-async function readableAlone(pic: NumberPicture): Promise<boolean> {
-  for (const [k, index] of pic.indices.entries()) {
-    const alone = renderNumber(mnist, {
-      indices: [index],
-      gap: [0, 0],
-      height: pic.digitHeight,
-      style: pic.style,
-      seed: k,
-    });
-    const [p] = await classify(Float32Array.from(await imageToDigit(alone.bytes, alone.mediaType)), 1);
-    if (p.digit !== mnist.labels[index]) return false;
-  }
-  return true;
-}
+// Measured on these first 60 pictures (2026-12-07): apart 55 of 56 readable (98.2%), 55 of 60 in
+// all (91.7%); broken 51 of 56 (91.1%); touching 38 of 56 (67.9%). One number more misread fails.
+const APART_READABLE_FLOOR = 0.98;
+const APART_ALL_FLOOR = 0.91;
+const BROKEN_READABLE_FLOOR = 0.9;
+const TOUCH_READABLE_FLOOR = 0.67;
 
-interface Score {
-  right: number;
-  total: number;
-  /** Numbers whose every digit /classify reads right alone: what segmentation can be asked for. */
-  readable: number;
-  readableRight: number;
-}
-
-async function score(set: NumberPicture[]): Promise<Score> {
-  const s = { right: 0, total: set.length, readable: 0, readableRight: 0 };
-  for (const pic of set) {
-    const { number } = await readNumber(pic.bytes, pic.mediaType, LIMITS, classify);
-    const alone = await readableAlone(pic);
-    if (alone) s.readable++;
-    if (number === pic.label) {
-      s.right++;
-      if (alone) s.readableRight++;
-    }
-  }
-  const pct = (a: number, b: number) => `${((100 * a) / b).toFixed(1)}%`;
-  console.log(
-    `  ${pct(s.right, s.total)} of ${s.total} numbers read right; ${pct(s.readableRight, s.readable)} of the ${s.readable} whose digits /classify reads right alone`,
-  );
-  return s;
+async function score(set: keyof typeof READ_SETS) {
+  const s = scoreOf(await readSet(mnist, numberSet(mnist, PICTURES, SEED, READ_SETS[set]), classify, aloneRight));
+  console.log(`  ${describeScore(s)}`);
+  return { all: s.right / s.total, readable: s.readableRight / s.readable };
 }
 
 describe('reading numbers made of MNIST test digits', () => {
-  // Floors a little under what these seeded sets measured (README "Read a number" has the figures):
-  // they fail when segmentation gets worse, not when the machine does.
+  // Floors a little under what these seeded sets measured: they fail when segmentation gets
+  // worse, not when the machine does (the reading is deterministic).
   it('digits standing apart (gaps of 2–15 px, vertical jitter)', async () => {
-    const s = await score(numberSet(mnist, PICTURES, SEED, { gap: [2, 15], jitter: 0.1 }));
-    expect(s.readableRight / s.readable).toBeGreaterThanOrEqual(0.95);
-    expect(s.right / s.total).toBeGreaterThanOrEqual(0.9);
+    const s = await score('apart');
+    expect(s.readable).toBeGreaterThanOrEqual(APART_READABLE_FLOOR);
+    expect(s.all).toBeGreaterThanOrEqual(APART_ALL_FLOOR);
   });
 
   it('digits apart with broken strokes and specks of dust', async () => {
-    const s = await score(numberSet(mnist, PICTURES, SEED, { gap: [2, 15], jitter: 0.1, broken: 0.5, specks: 4 }));
-    expect(s.readableRight / s.readable).toBeGreaterThanOrEqual(0.89);
+    const s = await score('broken');
+    expect(s.readable).toBeGreaterThanOrEqual(BROKEN_READABLE_FLOOR);
   });
 
   it('neighbours touching or overlapping by up to 4 px', async () => {
-    const s = await score(numberSet(mnist, PICTURES, SEED, { gap: [-4, 0], jitter: 0.05 }));
-    expect(s.readableRight / s.readable).toBeGreaterThanOrEqual(0.45);
+    const s = await score('touching');
+    expect(s.readable).toBeGreaterThanOrEqual(TOUCH_READABLE_FLOOR);
   });
 
   it('gives each digit the answer /classify gives the same digit cropped out', async () => {
@@ -90,7 +63,7 @@ describe('reading numbers made of MNIST test digits', () => {
     let total = 0;
     // Gaps of at least 6 px and a 2 px margin: the crop holds none of the neighbours' ink.
     for (const pic of numberSet(mnist, 40, SEED + 1, { gap: [6, 15], jitter: 0.1 })) {
-      const { digits } = await readNumber(pic.bytes, pic.mediaType, LIMITS, classify);
+      const { digits } = await readNumber(pic.bytes, pic.mediaType, READ_LIMITS, classify);
       for (const d of digits) {
         const crop = cropDigit(pic, d.box, 2);
         const [alone] = await classify(Float32Array.from(await imageToDigit(crop)), 1);
@@ -121,7 +94,7 @@ describe('segmentDigits', () => {
     let asked = 0;
     const recognize = async (digits: readonly Uint8Array[]) => {
       asked += digits.length;
-      return digits.map(() => ({ confidence: 1 }));
+      return digits.map(() => ({ digit: 0, confidence: 1 }));
     };
     await expect(segmentDigits(await ink(), { maxDigits: 4, recognize })).rejects.toBeInstanceOf(TooManyDigitsError);
     expect(asked).toBe(0);

@@ -158,6 +158,13 @@ export function renderNumber(mnist: DigitSet, options: NumberOptions): NumberPic
   }
 }
 
+/** The three sets POST /read is measured on (docs/worker.md, "Reading a number"). */
+export const READ_SETS = {
+  apart: { gap: [2, 15], jitter: 0.1 },
+  broken: { gap: [2, 15], jitter: 0.1, broken: 0.5, specks: 4 },
+  touching: { gap: [-4, 0], jitter: 0.05 },
+} satisfies Record<string, Omit<NumberOptions, 'indices' | 'style' | 'seed' | 'height'>>;
+
 /** `count` seeded pictures of 2–8 random test digits each, styles in rotation. */
 export function numberSet(
   mnist: DigitSet,
