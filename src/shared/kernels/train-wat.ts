@@ -29,6 +29,9 @@ export interface Conv1Geometry {
  * with rowB bytes a row, C [m × n] with rowC bytes a row; n a multiple of 8. Blocks of 4 rows × 8
  * columns, 8 accumulators in registers, one multiply-add per accumulator and step of l; the rows past a
  * multiple of 4 one at a time. The caller blocks k (so that B's rows stay in cache) with accumulate.
+ * With pack ≠ 0 (scratch room for 4k floats), each block of 4 rows of A is first copied row-major
+ * there: A stored transposed has its 4 values of a step in one cache line, but k lines a whole
+ * row of the stored matrix apart, which the cache cannot keep across the column blocks.
  */
 function gemmWat(madd: Madd): string {
   const acc = (r: number, q: number) => `acc${r}${q}`;
@@ -36,7 +39,7 @@ function gemmWat(madd: Madd): string {
     const cAt = (r: number) => plus(get('cp'), mul(get('rowC'), int(r)));
     const lines: string[] = [];
     for (let r = 0; r < rows; r++) {
-      lines.push(set(`a${r}p`, plus(get('ap'), mul(get('rowA'), int(r)))));
+      lines.push(set(`a${r}p`, plus(get('apk'), mul(get('rowAk'), int(r)))));
       for (let q = 0; q < 2; q++) {
         lines.push(
           set(
@@ -51,7 +54,7 @@ function gemmWat(madd: Madd): string {
     for (let r = 0; r < rows; r++) {
       step.push(set('av', `(v128.load32_splat ${get(`a${r}p`)})`));
       for (let q = 0; q < 2; q++) step.push(set(acc(r, q), madd(get('av'), get(`b${q}`), get(acc(r, q)))));
-      step.push(set(`a${r}p`, plus(get(`a${r}p`), get('stepA'))));
+      step.push(set(`a${r}p`, plus(get(`a${r}p`), get('stepAk'))));
     }
     step.push(set('bq', plus(get('bq'), get('rowB'))), set('l', plus(get('l'), int(1))));
     lines.push(
@@ -77,7 +80,8 @@ function gemmWat(madd: Madd): string {
   return `
   (func (export "gemm") (param $a i32) (param $b i32) (param $c i32) (param $m i32) (param $k i32)
     (param $n i32) (param $rowA i32) (param $stepA i32) (param $rowB i32) (param $rowC i32)
-    (param $accumulate i32)
+    (param $accumulate i32) (param $pack i32)
+    (local $apk i32) (local $rowAk i32) (local $stepAk i32) (local $r i32)
     (local $i i32) (local $l i32) (local $ap i32) (local $ci i32) (local $bj i32) (local $cp i32)
     (local $bq i32) (local $bEnd i32) (local $a0p i32) (local $a1p i32) (local $a2p i32) (local $a3p i32)
     (local $zero v128) (local $av v128) (local $b0 v128) (local $b1 v128)
@@ -87,12 +91,34 @@ function gemmWat(madd: Madd): string {
     ${set('ci', get('c'))}
     ${set('i', int(0))}
     (block $i_end (loop $i_next (br_if $i_end (i32.gt_u (i32.add ${get('i')} ${int(4)}) ${get('m')}))
+      ${set('apk', get('ap'))}
+      ${set('rowAk', get('rowA'))}
+      ${set('stepAk', get('stepA'))}
+      (if ${get('pack')} (then
+        ;; The block's 4 rows of A, row-major into the scratch at pack: read once, not once per column block.
+        ${set('l', int(0))}
+        (block $p_end (loop $p_next (br_if $p_end (i32.ge_u ${get('l')} ${get('k')}))
+          ${range(4)
+            .map(
+              (r) =>
+                `(f32.store ${plus(get('pack'), mul(plus(mul(get('k'), int(r)), get('l')), int(4)))} (f32.load ${plus(plus(get('ap'), mul(get('rowA'), int(r))), mul(get('l'), get('stepA')))}))`,
+            )
+            .join(' ')}
+          ${set('l', plus(get('l'), int(1)))}
+          (br $p_next)))
+        ${set('apk', get('pack'))}
+        ${set('rowAk', mul(get('k'), int(4)))}
+        ${set('stepAk', int(4))}))
       ${columns(4).join('\n')}
       ${set('i', plus(get('i'), int(4)))}
       ${set('ap', plus(get('ap'), mul(get('rowA'), int(4))))}
       ${set('ci', plus(get('ci'), mul(get('rowC'), int(4))))}
       (br $i_next)))
+    ${set('apk', get('ap'))}
+    ${set('rowAk', get('rowA'))}
+    ${set('stepAk', get('stepA'))}
     (block $r_end (loop $r_next (br_if $r_end (i32.ge_u ${get('i')} ${get('m')}))
+      ${set('apk', get('ap'))}
       ${columns(1).join('\n')}
       ${set('i', plus(get('i'), int(1)))}
       ${set('ap', plus(get('ap'), get('rowA')))}

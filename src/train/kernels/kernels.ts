@@ -471,7 +471,8 @@ const GEMM_DEPTH = 256;
 /**
  * A·B or Aᵀ·B for 2D float32 operands (a batch of one) with B's columns a multiple of 8, in the
  * trainer's module (register-blocked 4 × 8, relaxed FMA where the engine runs it), k in blocks of
- * GEMM_DEPTH; Aᵀ is read in place (no transpose). Undefined for any other case.
+ * GEMM_DEPTH; Aᵀ is read in place (no transpose), each block of 4 of its rows packed first.
+ * Undefined for any other case.
  */
 function ownMatMul(a: TensorInfo, b: TensorInfo, transposeA: boolean, backend: KernelArgs['backend']) {
   if (!ownKernels() || a.dtype !== 'float32' || b.dtype !== 'float32') return undefined;
@@ -484,11 +485,15 @@ function ownMatMul(a: TensorInfo, b: TensorInfo, transposeA: boolean, backend: K
   const out = wasm.makeOutput([...a.shape.slice(0, -2), m, n], 'float32');
   const kernels = trainKernels(heapMemory(backend));
   const [rowA, stepA] = transposeA ? [4, ca * 4] : [ca * 4, 4];
+  const pack = transposeA ? wasm.makeOutput([4 * Math.min(GEMM_DEPTH, k)], 'float32') : undefined;
   const [aAt, bAt, cAt] = [heapOffset(wasm, a), heapOffset(wasm, b), heapOffset(wasm, out)];
+  const packAt = pack ? heapOffset(wasm, pack) : 0;
   for (let l0 = 0; l0 < k; l0 += GEMM_DEPTH) {
     const depth = Math.min(GEMM_DEPTH, k - l0);
-    kernels.gemm(aAt + l0 * stepA, bAt + l0 * n * 4, cAt, m, depth, n, rowA, stepA, n * 4, n * 4, l0 > 0 ? 1 : 0);
+    const accumulate = l0 > 0 ? 1 : 0;
+    kernels.gemm(aAt + l0 * stepA, bAt + l0 * n * 4, cAt, m, depth, n, rowA, stepA, n * 4, n * 4, accumulate, packAt);
   }
+  if (pack) dispose(backend, pack);
   return out;
 }
 

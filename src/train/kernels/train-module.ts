@@ -18,6 +18,7 @@ export interface TrainKernels {
     rowB: number,
     rowC: number,
     accumulate: number,
+    pack: number,
   ): void;
   conv1Filter(x: number, dy: number, out: number, n: number): void;
   reluGrad(dy: number, y: number, out: number, rows: number, row: number, paddedRow: number): void;
