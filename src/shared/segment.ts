@@ -337,11 +337,18 @@ function lineOfPieces(pieces: Piece[], areaOf: (piece: Piece) => number): Line {
   };
 }
 
+/** Which component labels are the piece's, as a lookup table: read for every pixel, cheaper than a Set. */
+function partsOf(piece: Piece): Uint8Array {
+  const own = new Uint8Array(Math.max(...piece.parts) + 1);
+  for (const id of piece.parts) own[id] = 1;
+  return own;
+}
+
 /** The piece's ink at (x, y) of the ink map: its components', between its cut paths. */
-function ownInk(ink: InkMap, labels: Int32Array, own: Set<number>, piece: Piece, x: number, y: number): number {
+function ownInk(ink: InkMap, labels: Int32Array, own: Uint8Array, piece: Piece, x: number, y: number): number {
   if (x < piece.from[y] || x >= piece.to[y]) return 0;
   const i = y * ink.width + x;
-  return own.has(labels[i]) ? ink.data[i] : 0;
+  return own[labels[i]] ? ink.data[i] : 0;
 }
 
 /** A piece's own ink, cropped to its box, ready for normalizeInk (and its box, none if empty). */
@@ -350,7 +357,7 @@ function pieceImage(ink: InkMap, labels: Int32Array, piece: Piece): { image: Flo
   const width = x1 - x0 + 1;
   const height = y1 - y0 + 1;
   const data = new Float32Array(width * height);
-  const own = new Set(piece.parts);
+  const own = partsOf(piece);
   let [bx0, by0, bx1, by1] = [width, height, -1, -1];
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
@@ -379,7 +386,7 @@ function normalizePiece(ink: InkMap, labels: Int32Array, piece: Piece): DigitSeg
 /** Columns to try cutting a piece at: the lowest local minima of its vertical ink projection. */
 function cutColumns(ink: InkMap, labels: Int32Array, piece: Piece): { columns: number[]; strokeWidth: number } {
   const { x0, y0, x1, y1 } = piece.box;
-  const own = new Set(piece.parts);
+  const own = partsOf(piece);
   const columns = new Float64Array(x1 - x0 + 1);
   // The stroke's width across: core pixels per run of them along a row.
   let [core, runs] = [0, 0];
@@ -431,7 +438,7 @@ function cut(ink: InkMap, labels: Int32Array, piece: Piece, at: number): { sides
   const lo = Math.max(piece.box.x0 + 1, at - reach);
   const hi = Math.min(piece.box.x1, at + reach);
   const span = hi - lo + 1;
-  const own = new Set(piece.parts);
+  const own = partsOf(piece);
   const cost = new Float64Array(span * height);
   const move = new Int8Array(span * height);
   for (let y = 0; y < height; y++) {
