@@ -60,8 +60,7 @@ const G = [
  * U = G g Gᵀ for every (input, output) channel pair of a [3, 3, C, O] filter, as 36 planes of
  * [C × O] (plane k·6 + l holds element (k, l)): the right operands of the 36 products. With
  * `rotated`, the filter of the input gradient instead: g turned 180° and its channel axes swapped,
- * so the planes are [O × C]. Computed a whole plane of pairs at a time in float64 (the same sums, in
- * the same order, as pair by pair, without reading the filter 9 planes apart for every pair).
+ * so the planes are [O × C].
  */
 export function transformFilter(
   filter: Float32Array,
@@ -71,38 +70,20 @@ export function transformFilter(
   rotated = false,
 ): void {
   const pairs = channels * outChannels;
-  // gg[k·3 + b] = Σ_a G[k][a] · g[a·3 + b] over every pair, a ascending.
-  const gg = Array.from({ length: TILE * 3 }, () => new Float64Array(pairs));
-  for (let k = 0; k < TILE; k++) {
-    for (let b = 0; b < 3; b++) {
-      const row = gg[k * 3 + b];
-      for (let a = 0; a < 3; a++) {
-        const coefficient = G[k][a];
-        if (coefficient === 0) continue;
-        const tap = rotated ? 8 - (a * 3 + b) : a * 3 + b;
-        const from = filter.subarray(tap * pairs, (tap + 1) * pairs);
-        for (let p = 0; p < pairs; p++) row[p] += coefficient * from[p];
+  const g = new Float64Array(9);
+  const gg = new Float64Array(TILE * 3);
+  for (let c = 0; c < channels; c++) {
+    for (let o = 0; o < outChannels; o++) {
+      const from = c * outChannels + o;
+      for (let a = 0; a < 9; a++) g[a] = filter[(rotated ? 8 - a : a) * pairs + from];
+      for (let k = 0; k < TILE; k++) {
+        for (let b = 0; b < 3; b++) gg[k * 3 + b] = G[k][0] * g[b] + G[k][1] * g[3 + b] + G[k][2] * g[6 + b];
       }
-    }
-  }
-  const plane = new Float64Array(pairs);
-  for (let k = 0; k < TILE; k++) {
-    for (let l = 0; l < TILE; l++) {
-      plane.fill(0);
-      for (let b = 0; b < 3; b++) {
-        const coefficient = G[l][b];
-        if (coefficient === 0) continue;
-        const row = gg[k * 3 + b];
-        for (let p = 0; p < pairs; p++) plane[p] += row[p] * coefficient;
-      }
-      const at = (k * TILE + l) * pairs;
-      if (!rotated) {
-        out.set(plane, at);
-        continue;
-      }
-      // Pair (c, o) at c·O + o goes to o·C + c.
-      for (let c = 0, p = 0; c < channels; c++) {
-        for (let o = 0; o < outChannels; o++, p++) out[at + o * channels + c] = plane[p];
+      const to = rotated ? o * channels + c : from;
+      for (let k = 0; k < TILE; k++) {
+        for (let l = 0; l < TILE; l++) {
+          out[(k * TILE + l) * pairs + to] = gg[k * 3] * G[l][0] + gg[k * 3 + 1] * G[l][1] + gg[k * 3 + 2] * G[l][2];
+        }
       }
     }
   }
@@ -111,7 +92,6 @@ export function transformFilter(
 /**
  * The filter gradient's last step, dW = Gᵀ P G for every channel pair, into `dW` ([3, 3, C, O]):
  * P holds the 36 planes of products [O × C] (plane k·6 + l is element (k, l)) summed over tiles.
- * A whole plane of pairs at a time in float64, as transformFilter.
  */
 export function filterFromProducts(
   products: Float32Array,
@@ -120,33 +100,25 @@ export function filterFromProducts(
   dW: Float32Array,
 ): void {
   const pairs = channels * outChannels;
-  // gp[i·6 + l] = Σ_k G[k][i] · P[k·6 + l], k ascending: Gᵀ P, 3 × 6.
-  const gp = Array.from({ length: 3 * TILE }, () => new Float64Array(pairs));
-  for (let i = 0; i < 3; i++) {
-    for (let l = 0; l < TILE; l++) {
-      const row = gp[i * TILE + l];
-      for (let k = 0; k < TILE; k++) {
-        const coefficient = G[k][i];
-        if (coefficient === 0) continue;
-        const from = products.subarray((k * TILE + l) * pairs, (k * TILE + l + 1) * pairs);
-        for (let p = 0; p < pairs; p++) row[p] += coefficient * from[p];
+  const gp = new Float64Array(3 * TILE);
+  for (let o = 0; o < outChannels; o++) {
+    for (let c = 0; c < channels; c++) {
+      const from = o * channels + c;
+      // Gᵀ P: 3 × 6
+      for (let i = 0; i < 3; i++) {
+        for (let l = 0; l < TILE; l++) {
+          let v = 0;
+          for (let k = 0; k < TILE; k++) v += G[k][i] * products[(k * TILE + l) * pairs + from];
+          gp[i * TILE + l] = v;
+        }
       }
-    }
-  }
-  const plane = new Float64Array(pairs);
-  for (let i = 0; i < 3; i++) {
-    for (let j = 0; j < 3; j++) {
-      plane.fill(0);
-      for (let l = 0; l < TILE; l++) {
-        const coefficient = G[l][j];
-        if (coefficient === 0) continue;
-        const row = gp[i * TILE + l];
-        for (let p = 0; p < pairs; p++) plane[p] += row[p] * coefficient;
-      }
-      // Pair (o, c) at o·C + c goes to c·O + o of tap (i, j).
-      const at = (i * 3 + j) * pairs;
-      for (let o = 0, p = 0; o < outChannels; o++) {
-        for (let c = 0; c < channels; c++, p++) dW[at + c * outChannels + o] = plane[p];
+      // (Gᵀ P) G: 3 × 3
+      for (let i = 0; i < 3; i++) {
+        for (let j = 0; j < 3; j++) {
+          let v = 0;
+          for (let l = 0; l < TILE; l++) v += gp[i * TILE + l] * G[l][j];
+          dW[(i * 3 + j) * pairs + c * outChannels + o] = v;
+        }
       }
     }
   }
