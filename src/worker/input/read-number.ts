@@ -6,6 +6,7 @@
 import { imageSize } from 'image-size';
 import { extractInk } from '../../shared/ink.ts';
 import { PIXEL_COUNT } from '../../shared/model-spec.ts';
+import { reduceForWork } from '../../shared/normalize.ts';
 import { type Box, segmentDigits, TooManyDigitsError } from '../../shared/segment.ts';
 import { ApiError } from '../errors.ts';
 import type { Prediction } from '../inference/classifier.ts';
@@ -14,8 +15,9 @@ import { decodeToGray, refuseNoInk } from './decode-image.ts';
 /**
  * Numbers are decoded to at most this many pixels a side (a digit alone to MAX_WORK_SIDE, 256),
  * since a number is wider than a digit: a 4-digit 0.3 MP scan (858×374) is read at 286×125, its
- * digits ~57 px tall (a JPEG at 1/2 scale, 429×187). 512 read the test sets no better and cost a
- * 0.3 MP PNG scan ~2.5 ms more (the ink map has twice the pixels).
+ * digits ~57 px tall (a JPEG, decoded at 1/2 DCT scale, at 215×94). 512 read the test sets no
+ * better and cost a 0.3 MP PNG scan ~2.5 ms more (the ink map has twice the pixels); 280 read
+ * touching digits 3.5 points worse (seed 11, bench/read-accuracy.ts).
  */
 export const READ_WORK_SIDE = 384;
 
@@ -62,7 +64,13 @@ export async function readNumber(
   limits: { maxPicturePixels: number; maxDigits: number },
   classify: Classify,
 ): Promise<ReadResult> {
-  const gray = await decodeToGray(bytes, mediaType, READ_WORK_SIDE, limits.maxPicturePixels);
+  // A JPEG may come back up to 5/4 of the working side (its DCT scale is nearly free, see
+  // jpegDenominator); a number's ink map and segmentation cost by the pixel, so it is held to the
+  // working side like a PNG: the 0.3 MP photo is read at 215×94 instead of 429×187 (~3 ms less).
+  const gray = reduceForWork(
+    await decodeToGray(bytes, mediaType, READ_WORK_SIDE, limits.maxPicturePixels),
+    READ_WORK_SIDE,
+  );
   const ink = refuseNoInk(() => extractInk(gray), 'The picture');
   // Digits the segmentation classified while choosing where to cut keep that answer: the same
   // network on the same 784 pixels.
