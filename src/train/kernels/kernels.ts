@@ -673,6 +673,17 @@ const convBiasReluPool: KernelFunc = (args) => {
  */
 const reluOutputs = new Map<object, TensorInfo>();
 
+/**
+ * Disposes of relu outputs no gradient took (a backward pass that did not reach the kernel, or
+ * failed); network.ts calls it after every step, so none outlives one.
+ */
+export function disposeUntakenReluOutputs(backend: KernelArgs['backend']): number {
+  const count = reluOutputs.size;
+  for (const y of reluOutputs.values()) dispose(backend, y);
+  reluOutputs.clear();
+  return count;
+}
+
 /** The relu output kept with `pooled` (convBiasReluPool's), handed over to the caller, who disposes of it. */
 export function takeReluOutput(pooled: { dataId: object }): TensorInfo {
   const y = reluOutputs.get(pooled.dataId);

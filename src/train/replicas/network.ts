@@ -11,6 +11,7 @@ import {
   CONV_BIAS_RELU_POOL,
   CONV_FILTER_BIAS_GRAD,
   CONV_INPUT_GRAD,
+  disposeUntakenReluOutputs,
   dropoutMaskInfo,
   MAX_POOL_RELU_GRAD,
   RELU_GRAD,
@@ -315,13 +316,19 @@ export function shardGradients(
   if (augment) onAugmented?.(performance.now() - started);
   let logitValues: Float32Array = new Float32Array(0);
   let lossSum = NaN;
-  const { value, grads } = tf.variableGrads(() => {
-    const out = logits(variables, x, dropout);
-    logitValues = out.dataSync() as Float32Array;
-    const sum = tf.losses.softmaxCrossEntropy(oneHot, out, undefined, 0, tf.Reduction.SUM);
-    lossSum = sum.dataSync()[0];
-    return tf.div(sum, batchSize) as tf.Scalar;
-  }, variables as tf.Variable[]);
+  let value: tf.Scalar;
+  let grads: tf.NamedTensorMap;
+  try {
+    ({ value, grads } = tf.variableGrads(() => {
+      const out = logits(variables, x, dropout);
+      logitValues = out.dataSync() as Float32Array;
+      const sum = tf.losses.softmaxCrossEntropy(oneHot, out, undefined, 0, tf.Reduction.SUM);
+      lossSum = sum.dataSync()[0];
+      return tf.div(sum, batchSize) as tf.Scalar;
+    }, variables as tf.Variable[]));
+  } finally {
+    disposeUntakenReluOutputs(tf.backend());
+  }
   tf.dispose([x, oneHot, value]);
   return {
     grads: variables.map((v) => grads[v.name]),
