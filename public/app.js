@@ -3,10 +3,9 @@
 // box-averaged to at most 256 px a side; 280×280 → 140×140) and sent to POST /classify as a small
 // opaque PNG: the same digit and probabilities as the full canvas, for a fraction of the CPU.
 import { askForKey, authHeaders } from './api-key.js';
-import { reduceCanvas } from './reduce.js';
+import { drawingPad } from './pad.js';
 
 const canvas = document.getElementById('pad');
-const ctx = canvas.getContext('2d', { willReadFrequently: true });
 const clearButton = document.getElementById('clear');
 const statusEl = document.getElementById('status');
 const predictionEl = document.getElementById('prediction');
@@ -14,7 +13,7 @@ const confidenceEl = document.getElementById('confidence');
 const barsEl = document.getElementById('bars');
 
 // A pen about 1/14 of the pad: a digit drawn across most of the box ends up with MNIST-like strokes.
-const PEN_WIDTH = canvas.width / 14;
+const pad = drawingPad(canvas, { penWidth: canvas.width / 14, onStrokeEnd: () => classify() });
 
 const bars = Array.from({ length: 10 }, (_, digit) => {
   const item = document.createElement('li');
@@ -29,8 +28,6 @@ const bars = Array.from({ length: 10 }, (_, digit) => {
   return { item, fill: item.querySelector('.bar-fill'), value: item.querySelector('.bar-value') };
 });
 
-let drawing = null; // { id, x, y } of the pointer that is drawing
-let hasInk = false;
 let requestSeq = 0; // only the latest answer is shown
 
 function setStatus(text, isError = false) {
@@ -60,74 +57,12 @@ function resetResult() {
   showProbabilities(null, -1);
 }
 
-function point(event) {
-  const rect = canvas.getBoundingClientRect();
-  return {
-    x: ((event.clientX - rect.left) / rect.width) * canvas.width,
-    y: ((event.clientY - rect.top) / rect.height) * canvas.height,
-  };
-}
-
-function startStroke(event) {
-  if (drawing || (event.pointerType === 'mouse' && event.button !== 0)) return;
-  event.preventDefault();
-  canvas.setPointerCapture(event.pointerId);
-  const p = point(event);
-  drawing = { id: event.pointerId, ...p };
-  // A tap leaves a dot.
-  ctx.beginPath();
-  ctx.arc(p.x, p.y, PEN_WIDTH / 2, 0, Math.PI * 2);
-  ctx.fill();
-  hasInk = true;
-  canvas.classList.add('drawn');
-}
-
-function moveStroke(event) {
-  if (!drawing || event.pointerId !== drawing.id) return;
-  event.preventDefault();
-  // Coalesced events keep fast strokes smooth where the browser batches them.
-  const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [];
-  for (const e of events.length ? events : [event]) {
-    const p = point(e);
-    ctx.beginPath();
-    ctx.moveTo(drawing.x, drawing.y);
-    ctx.lineTo(p.x, p.y);
-    ctx.stroke();
-    drawing.x = p.x;
-    drawing.y = p.y;
-  }
-}
-
-function endStroke(event) {
-  if (!drawing || event.pointerId !== drawing.id) return;
-  drawing = null;
-  if (hasInk) classify();
-}
-
 function clearPad() {
   requestSeq++; // drop any answer still on its way
   setBusy(false);
-  ctx.clearRect(0, 0, canvas.width, canvas.height);
-  hasInk = false;
-  canvas.classList.remove('drawn');
+  pad.clear();
   resetResult();
   setStatus('Draw in the box.');
-}
-
-const reducedCanvas = document.createElement('canvas');
-
-/** The drawing, reduced like the server would reduce it, as a PNG blob. */
-function toPngBlob() {
-  const reduced = reduceCanvas(ctx.getImageData(0, 0, canvas.width, canvas.height).data, canvas.width, canvas.height);
-  reducedCanvas.width = reduced.width;
-  reducedCanvas.height = reduced.height;
-  reducedCanvas.getContext('2d').putImageData(new ImageData(reduced.rgba, reduced.width, reduced.height), 0, 0);
-  return new Promise((resolve, reject) =>
-    reducedCanvas.toBlob(
-      (blob) => (blob ? resolve(blob) : reject(new Error('The browser could not export the drawing.'))),
-      'image/png',
-    ),
-  );
 }
 
 async function classify() {
@@ -135,7 +70,7 @@ async function classify() {
   setStatus('Reading…');
   setBusy(true);
   try {
-    const body = await toPngBlob();
+    const { blob: body } = await pad.toPng();
     const response = await fetch('/classify', {
       method: 'POST',
       headers: { 'Content-Type': 'image/png', ...authHeaders() },
@@ -170,17 +105,6 @@ async function classify() {
   }
 }
 
-ctx.lineWidth = PEN_WIDTH;
-ctx.lineCap = 'round';
-ctx.lineJoin = 'round';
-ctx.strokeStyle = '#000';
-ctx.fillStyle = '#000';
-
-canvas.addEventListener('pointerdown', startStroke);
-canvas.addEventListener('pointermove', moveStroke);
-canvas.addEventListener('pointerup', endStroke);
-canvas.addEventListener('pointercancel', endStroke);
-canvas.addEventListener('lostpointercapture', endStroke);
 clearButton.addEventListener('click', clearPad);
 document.addEventListener('keydown', (event) => {
   if (event.key === 'Escape') clearPad();
