@@ -526,23 +526,26 @@ async function splitWide(
         const right = normalizePiece(ink, labels, sides[1]);
         // Each side must be a whole digit's height: a cut that leaves a fragment is not two digits.
         if (!left || !right || isSliver(left.box, lineHeight) || isSliver(right.box, lineHeight)) continue;
+        // Below SPLIT_RATIO only a cut leaving two sides of nearly the whole's height may be kept:
+        // the others are not worth classifying.
+        if (!tooWide && [left, right].some((side) => heightOf(side.box) < SIDE_HEIGHT * heightOf(box))) continue;
         trials.push({ index, sides: [left, right], pieces: sides, strokes });
       }
     });
     if (trials.length === 0) return;
     await ask(trials.flatMap((trial) => trial.sides.map((side) => side.pixels)));
     // The network is sure of itself on fragments too: below SPLIT_RATIO a cut must leave two
-    // sides of nearly the whole's height (side-by-side digits, not a 6's stem and loop), be nearly
+    // sides of nearly the whole's height (side-by-side digits, not a 6's stem and loop: the only
+    // cuts classified), be nearly
     // certain on both, and either cross no more than a stroke (digits that touch, not one digit
     // cut through) or make far fewer errors than the whole (odds, not a bare comparison).
     const acceptable = (trial: Trial, score: number) => {
       const { box, pixels } = segments[trial.index];
       if (widthOf(box) > SPLIT_RATIO * Math.max(lineHeight, heightOf(box))) return true;
-      const tall = trial.sides.every((side) => heightOf(side.box) >= SIDE_HEIGHT * heightOf(box));
-      if (score >= CLEAN_CONFIDENCE && trial.strokes <= CLEAN_STROKES && tall) return true;
+      if (score >= CLEAN_CONFIDENCE && trial.strokes <= CLEAN_STROKES) return true;
       // A width unusual for the digit read stands for the whole's odds of an error.
       const wholeError = unusual(segments[trial.index]) ? 1 : 1 - sure(pixels);
-      return tall && score >= MIN_SPLIT_CONFIDENCE && 1 - score <= SPLIT_ERROR_RATIO * wholeError;
+      return score >= MIN_SPLIT_CONFIDENCE && 1 - score <= SPLIT_ERROR_RATIO * wholeError;
     };
     const best = new Map<number, { score: number; trial: Trial }>();
     for (const trial of trials) {
