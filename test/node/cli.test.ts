@@ -58,7 +58,7 @@ describe('npm run train', () => {
 
   it('trains a smoke model and writes a loadable model directory with metadata and pictures', async () => {
     const out = path.join(await mkdtemp(path.join(tmpdir(), 'train-')), 'model');
-    const { code, stdout } = await train('--epochs', '1', ...SMOKE_RUN, '--out', out);
+    const { code, stdout } = await train('--epochs', '1', '--average-epochs', '2', ...SMOKE_RUN, '--out', out);
     expect(code).toBe(0);
     expect(stdout).toMatch(/on the wasm backend \(SIMD on/);
     expect(stdout).toMatch(/epoch 1\/1: train loss [\d.]+ acc [\d.]+% \| test loss [\d.]+ acc [\d.]+%/);
@@ -124,8 +124,9 @@ describe('npm run train', () => {
     expect(after.timing.augmentationMsPerStep).toBe(0);
     expect(after.version).not.toBe(metadata.version);
 
-    // The recipe averages its last 10 epochs' weights: here the two there are, the first from the
-    // checkpoint. The model holds their mean (to uint8's step); the checkpoint, epoch 2's own weights.
+    // --average-epochs 2 (given to the first run, kept by its checkpoint's recipe): the first
+    // epoch's weights from the checkpoint, the second's from this run. The model holds their mean
+    // (to uint8's step); the checkpoint, epoch 2's own weights.
     expect(metadata.recipe.weightAveraging).toBeNull();
     expect(after.recipe.weightAveraging).toMatchObject({ epochs: 2 });
     const checkpoint = `${out}.checkpoint`;

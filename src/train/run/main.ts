@@ -49,8 +49,7 @@ Recipes (--recipe):
   augmented (default)  every training digit but a clean 30% distorted before the Worker's own
                        normalisation: rotation, slant, stretch, elastic wobble, stroke thickness,
                        blur, low resolution, NIST's 8×8 thumbnails, contrast; 30 epochs, the
-                       learning rate falling from 1.0 to 0.05 along a half cosine; the model is
-                       the mean of the weights at the ends of the last 10 epochs.
+                       learning rate falling from 1.0 to 0.05 along a half cosine.
   keras                the tutorial exactly: MNIST as it is, 10 epochs, constant learning rate;
                        the committed model is this recipe's (--recipe keras --seed 14).
   Both: Keras's Adadelta (lr 1.0, ρ 0.95, ε 1e-7), batch 128, shuffled every epoch, validated on
@@ -61,7 +60,7 @@ Options:
   --epochs N          epochs (default: the recipe's, 30 or 10)
   --clean-epochs N    the last N of them on MNIST as it is, no augmentation (a clean finish; default 0)
   --average-epochs N  the model is the mean of the weights after each of the last N epochs
-                      (default: the recipe's, 10 or 0; 0 or 1 keeps the last epoch's)
+                      (stochastic weight averaging; default 0: the last epoch's weights)
   --batch-size N      batch size (default 128)
   --train-limit N     train on the first N training images only (default: all 60000)
   --test-limit N      validate on the first N test images only (default: all 10000)
