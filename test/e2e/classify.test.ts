@@ -27,7 +27,7 @@ const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Ma
 
 /** How many test digits each configuration classifies in batches, and how many of those one by one. */
 const SWEEP: Record<ConfigName, { digits: number; singles: number }> = {
-  default: { digits: mnist.count, singles: 1000 },
+  default: { digits: mnist.count, singles: 5 * BLOCK },
   no_nodejs_compat: { digits: 4 * BATCH, singles: 2 * BLOCK },
 };
 const REFERENCE: ConfigName = 'default';
