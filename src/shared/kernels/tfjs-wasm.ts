@@ -2,7 +2,14 @@
 // (src/train/kernels/kernels.ts) and the Worker (src/worker/inference/): tensors are the backend's
 // own, the kernel module works on them in place, nothing is copied out of wasm memory.
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { PLANES, tilesPerImage, transformFilter, type WinogradGeometry, type WinogradKernels } from './winograd.ts';
+import {
+  multiplyTiles,
+  PLANES,
+  tilesPerImage,
+  transformFilter,
+  type WinogradGeometry,
+  type WinogradKernels,
+} from './winograd.ts';
 import { GEMM_COLUMNS } from './winograd-wat.ts';
 
 export type KernelArgs = Parameters<KernelFunc>[0];
@@ -105,19 +112,7 @@ export function winogradProducts(
     for (let n0 = 0; n0 < batch; n0 += step) {
       const count = Math.min(step, batch - n0);
       tiles(n0, count, vAt);
-      kernels.gemm(
-        vAt,
-        uAt,
-        mAt,
-        count * perImage,
-        g.channels,
-        g.outChannels,
-        rows * g.channels * 4,
-        g.channels * g.outChannels * 4,
-        rows * g.outChannels * 4,
-        PLANES,
-        0,
-      );
+      multiplyTiles(kernels, g, count * perImage, vAt, uAt, mAt);
       blocks(n0, count, mAt);
     }
   } else {

@@ -152,6 +152,24 @@ export interface WinogradKernels {
   ): void;
 }
 
+/**
+ * The 36 tile products M = V·U of `tiles` tiles (a plane per element of the 6×6 tile), with the
+ * plane strides of buffers laid out for `g.chunk` images: V at `v`, U (transformed filters) at
+ * `u`, M at `m`, byte offsets in the kernels' memory.
+ */
+export function multiplyTiles(
+  kernels: WinogradKernels,
+  g: WinogradGeometry,
+  tiles: number,
+  v: number,
+  u: number,
+  m: number,
+): void {
+  const rows = g.chunk * tilesPerImage(g);
+  const [vPlane, uPlane, mPlane] = [rows * g.channels * 4, g.channels * g.outChannels * 4, rows * g.outChannels * 4];
+  kernels.gemm(v, u, m, tiles, g.channels, g.outChannels, vPlane, uPlane, mPlane, PLANES, 0);
+}
+
 /** The kernels of `module`, working in `memory` (the tfjs wasm backend's heap). Synchronous. */
 export function instantiateKernels(module: WebAssembly.Module, memory: WebAssembly.Memory): WinogradKernels {
   return new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as WinogradKernels;

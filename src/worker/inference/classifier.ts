@@ -22,7 +22,7 @@ import {
 import { assertNever } from '../../shared/assert-never';
 import { CONV2 } from '../../shared/kernels/prebuilt';
 import { transformedFilter, winogradConvBiasReluPool } from '../../shared/kernels/tfjs-wasm';
-import { PLANES, tilesPerImage } from '../../shared/kernels/winograd';
+import { multiplyTiles, PLANES, tilesPerImage } from '../../shared/kernels/winograd';
 import {
   INPUT_SHAPE,
   LAYERS,
@@ -211,19 +211,7 @@ class SingleDigitGraph {
             const u = info(conv2.u as Tensor).offset;
             winograd = (pooled) => () => {
               kernels.inputTiles(x.offset, v.offset, 1);
-              kernels.gemm(
-                v.offset,
-                u,
-                m.offset,
-                perImage,
-                g.channels,
-                g.outChannels,
-                rows * g.channels * 4,
-                g.channels * g.outChannels * 4,
-                rows * g.outChannels * 4,
-                PLANES,
-                0,
-              );
+              multiplyTiles(kernels, g, perImage, v.offset, u, m.offset);
               kernels.outputPooled(m.offset, bias.offset, pooled, 1);
             };
             winogradFrom = steps.length;
