@@ -5,6 +5,8 @@ import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import {
   multiplyTiles,
   PLANES,
+  planeBytes,
+  planesFloats,
   tilesPerImage,
   transformFilter,
   type WinogradGeometry,
@@ -104,8 +106,8 @@ export function winogradProducts(
   const perImage = tilesPerImage(g);
   const rows = g.chunk * perImage;
   const step = Math.min(perPass, g.chunk);
-  const v = wasm.makeOutput([PLANES * rows * g.channels], 'float32');
-  const m = wasm.makeOutput([PLANES * rows * g.outChannels], 'float32');
+  const v = wasm.makeOutput([planesFloats(g, g.channels)], 'float32');
+  const m = wasm.makeOutput([planesFloats(g, g.outChannels)], 'float32');
   // The GEMM takes n (here O) in multiples of its 8 columns; other sizes go to the backend's.
   if (products === 'gemm' && g.outChannels % GEMM_COLUMNS === 0) {
     const [vAt, uAt, mAt] = [heapOffset(wasm, v), heapOffset(wasm, u), heapOffset(wasm, m)];
@@ -118,9 +120,9 @@ export function winogradProducts(
   } else {
     const batchMatMul = backendBatchMatMul(wasm);
     const views = Array.from({ length: PLANES }, (_, p) => [
-      viewOf(v, p * rows * g.channels, [rows, g.channels], backend),
+      viewOf(v, (p * planeBytes(g, g.channels)) / 4, [rows, g.channels], backend),
       viewOf(u, p * g.channels * g.outChannels, [g.channels, g.outChannels], backend),
-      viewOf(m, p * rows * g.outChannels, [rows, g.outChannels], backend),
+      viewOf(m, (p * planeBytes(g, g.outChannels)) / 4, [rows, g.outChannels], backend),
     ]);
     const ids = views.map((plane) => plane.map((t) => wasm.dataIdMap.get(t.dataId).id));
     const bShape = int32Bytes([1, g.channels, g.outChannels]);

@@ -7,7 +7,7 @@
 //
 // Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A (Lavin & Gray 2015), d a 6×6 input tile, g a 3×3 filter; its
 // gradient with respect to g, dW = Gᵀ[(A dY Aᵀ) ⊙ (Bᵀ d B)]G, summed over tiles.
-import { BLOCK, PLANES, TILE, tilesPerImage, type WinogradGeometry } from './winograd.ts';
+import { BLOCK, PLANES, planeBytes, TILE, tilesPerImage, type WinogradGeometry } from './winograd.ts';
 
 export type SimdVariant = 'relaxed' | 'plain';
 
@@ -148,11 +148,6 @@ function overTiles(g: WinogradGeometry, groups: number, tile: string[], group: s
       ]),
     ]),
   ]).join('\n');
-}
-
-/** Bytes from one plane of the products' left operands (or results) to the next: room for `chunk` images. */
-export function planeBytes(g: WinogradGeometry, channels: number): number {
-  return g.chunk * tilesPerImage(g) * channels * 4;
 }
 
 /** `inputTiles(x, v, n)`: the transformed tiles of images [0, n) at x, into the 36 planes at v. */
@@ -472,7 +467,7 @@ function transpose4(a: string[], b: string[]): string[] {
 /**
  * `gradientBlocks(dy, dyt, bias, n)`: for the filter gradient, A dY Aᵀ of every 4×4 block of dy
  * (n images, [outHeight, width, O] each: at the input's width, as relu's gradient writes it) into
- * 36 planes of [O × n·tiles] at dyt, the left operands of the products: transposed, so four
+ * 36 planes of [O × n·tiles] at dyt (planeStride(O·n·tiles) bytes apart), the left operands of the products: transposed, so four
  * consecutive tiles are transformed together, a lane each, after a 4×4 transpose of each loaded
  * position's four channels. Adds each channel's Σ dy to the O floats at `bias`.
  */
@@ -548,9 +543,9 @@ function gradientBlocksWat(g: WinogradGeometry, madd: Madd): string {
       ...range(TILE * BLOCK).map((i) => t(Math.floor(i / BLOCK), i % BLOCK)),
       ...range(64).map((i) => w(i >> 4, (i >> 2) & 3, i & 3)),
     ])}
-    ;; Bytes between rows (channels) of a plane, and between planes.
+    ;; Bytes between rows (channels) of a plane, and between planes (planeStride: an odd number of lines).
     ${set('row', mul(get('n'), int(tiles * 4)))}
-    ${set('plane', mul(get('row'), int(g.outChannels)))}
+    ${set('plane', `(i32.or (i32.and ${plus(mul(get('row'), int(g.outChannels)), int(63))} ${int(-64)}) ${int(64)})`)}
     ${loop('img', get('n'), loop('quad', int(tiles / 4), group)).join('\n')}
   )`;
 }

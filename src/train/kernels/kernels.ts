@@ -42,6 +42,9 @@ import {
   BLOCK,
   filterFromProducts,
   PLANES,
+  planeBytes,
+  planeStride,
+  planesFloats,
   tilesPerImage,
   transformFilter,
   winogradFits,
@@ -897,8 +900,9 @@ function winogradFilterBiasGrad(
   const perImage = tilesPerImage(g);
   const rows = chunk * perImage;
   const pairs = channels * outChannels;
-  const v = wasm.makeOutput([PLANES * rows * channels], 'float32');
-  const dyt = wasm.makeOutput([PLANES * outChannels * rows], 'float32');
+  const v = wasm.makeOutput([planesFloats(g, channels)], 'float32');
+  // dy's planes as gradientBlocks lays them out for a whole chunk (planeStride: fewer images, closer).
+  const dyt = wasm.makeOutput([(PLANES * planeStride(outChannels * rows)) / 4], 'float32');
   const sums = wasm.makeOutput([PLANES * pairs], 'float32');
   const dBias = wasm.makeOutput([outChannels], 'float32');
   wasm.typedArrayFromHeap(sums).fill(0);
@@ -929,8 +933,8 @@ function winogradFilterBiasGrad(
         outChannels,
         k,
         channels,
-        outChannels * k * 4,
-        rows * channels * 4,
+        planeStride(outChannels * k),
+        planeBytes(g, channels),
         pairs * 4,
         PLANES,
         1,
@@ -940,9 +944,9 @@ function winogradFilterBiasGrad(
     const aShape = int32Bytes([1, outChannels, k]);
     const bShape = int32Bytes([1, k, channels]);
     for (let p = 0; p < PLANES; p++) {
-      const a = viewOf(dyt, p * outChannels * k, [outChannels, k], backend);
+      const a = viewOf(dyt, (p * planeStride(outChannels * k)) / 4, [outChannels, k], backend);
       // A fresh id per chunk: the matmul caches its packed right operand by tensor id.
-      const b = viewOf(v, p * rows * channels, [k, channels], backend);
+      const b = viewOf(v, (p * planeBytes(g, channels)) / 4, [k, channels], backend);
       batchMatMul(id(a), aShape, 3, id(b), bShape, 3, 0, 0, id(productViews[p]));
       releaseView(a, backend);
       releaseView(b, backend);

@@ -22,7 +22,7 @@ import {
 import { assertNever } from '../../shared/assert-never';
 import { CONV2 } from '../../shared/kernels/prebuilt';
 import { transformedFilter, winogradConvBiasReluPool } from '../../shared/kernels/tfjs-wasm';
-import { multiplyTiles, PLANES, tilesPerImage } from '../../shared/kernels/winograd';
+import { multiplyTiles, planesFloats, tilesPerImage } from '../../shared/kernels/winograd';
 import {
   INPUT_SHAPE,
   LAYERS,
@@ -205,9 +205,8 @@ class SingleDigitGraph {
             const { kernels } = conv2;
             const g = CONV2;
             const perImage = tilesPerImage(g);
-            const rows = g.chunk * perImage;
-            const v = buffer([PLANES * rows * g.channels]);
-            const m = buffer([PLANES * rows * g.outChannels]);
+            const v = buffer([planesFloats(g, g.channels)]);
+            const m = buffer([planesFloats(g, g.outChannels)]);
             const u = info(conv2.u as Tensor).offset;
             winograd = (pooled) => () => {
               kernels.inputTiles(x.offset, v.offset, 1);
