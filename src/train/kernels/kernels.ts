@@ -539,6 +539,68 @@ function withExplicitTransposes(stock: KernelConfig): KernelConfig {
 }
 
 /**
+ * While set, _FusedMatMul runs the stock kernel (XNNPACK): the exact recomputation of near ties
+ * (network.ts) measures what stock tfjs measures. See `withStockProducts`.
+ */
+let stockProducts = false;
+
+/** Runs `f` with the fused dense products on the stock kernel, as stock tfjs computes them. */
+export function withStockProducts<T>(f: () => T): T {
+  const before = stockProducts;
+  stockProducts = true;
+  try {
+    return f();
+  } finally {
+    stockProducts = before;
+  }
+}
+
+/**
+ * The stock _FusedMatMul (outside gradients: the test passes' dense layers) with a·b, no transposes,
+ * b's columns a multiple of 8, a bias of b's columns and no activation or relu, on the trainer's
+ * GEMM (ownMatMul), then bias and relu in one pass; anything else on the stock kernel.
+ */
+function withOwnFusedMatMul(stock: KernelConfig): KernelConfig {
+  const kernelFunc: KernelFunc = (args) => {
+    const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, TensorInfo | undefined>;
+    const { transposeA, transposeB, activation } = args.attrs as unknown as {
+      transposeA: boolean;
+      transposeB: boolean;
+      activation?: string;
+    };
+    const n = b?.shape.at(-1) ?? 0;
+    if (
+      stockProducts ||
+      transposeA ||
+      transposeB ||
+      preluActivationWeights ||
+      !a ||
+      !b ||
+      (activation !== undefined && activation !== 'linear' && activation !== 'relu') ||
+      (bias !== undefined && (bias.dtype !== 'float32' || size(bias.shape) !== n))
+    ) {
+      return stock.kernelFunc(args);
+    }
+    const out = ownMatMul(a, b, false, args.backend);
+    if (!out) return stock.kernelFunc(args);
+    const wasm = wasmBackend(args.backend);
+    const values = wasm.typedArrayFromHeap(out);
+    const biasValues = bias ? wasm.typedArrayFromHeap(bias) : undefined;
+    if (biasValues || activation === 'relu') {
+      const relu = activation === 'relu';
+      for (let i = 0; i < values.length; i += n) {
+        for (let j = 0; j < n; j++) {
+          const v = biasValues ? Math.fround(values[i + j] + biasValues[j]) : values[i + j];
+          values[i + j] = relu && v < 0 ? 0 : v;
+        }
+      }
+    }
+    return out;
+  };
+  return { ...stock, kernelFunc };
+}
+
+/**
  * Sum over leading axes (bias gradients: Σ over n,h,w of an NHWC tensor) in one pass over wasm
  * memory. The stock kernel first transposes the reduced axes innermost: 10× slower at conv2's size.
  */
@@ -1275,6 +1337,7 @@ export function registerTrainingKernels(): void {
   unregisterKernel('Conv2DBackpropInput', BACKEND);
   registerKernel({ kernelName: 'Conv2DBackpropInput', backendName: BACKEND, kernelFunc: conv2DBackpropInput });
   wrapStock('BatchMatMul', withExplicitTransposes);
+  wrapStock('_FusedMatMul', withOwnFusedMatMul);
   wrapStock('Sum', withLeadingAxesSum);
   registerKernel({ kernelName: RELU_GRAD, backendName: BACKEND, kernelFunc: reluGrad });
   registerKernel({ kernelName: CONV_FILTER_BIAS_GRAD, backendName: BACKEND, kernelFunc: convFilterBiasGrad });

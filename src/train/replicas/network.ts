@@ -16,6 +16,7 @@ import {
   MAX_POOL_RELU_GRAD,
   RELU_GRAD,
   takeReluOutput,
+  withStockProducts,
 } from '../kernels/kernels.ts';
 
 export interface ParamSpec {
@@ -395,7 +396,8 @@ function exactNearTies(params: readonly tf.Tensor[], set: DigitSet, indices: num
     set,
     rows.map((i) => indices[i]),
   );
-  const exact = logits(params, x, undefined, true).dataSync();
+  // conv2 and the dense products as stock tfjs runs them (XNNPACK).
+  const exact = withStockProducts(() => logits(params, x, undefined, true).dataSync());
   x.dispose();
   const patched = values.slice();
   for (const [r, i] of rows.entries()) {
