@@ -39,14 +39,11 @@ function gemmWat(madd: Madd): string {
     const cAt = (r: number) => plus(get('cp'), mul(get('rowC'), int(r)));
     const lines: string[] = [];
     for (let r = 0; r < rows; r++) {
-      lines.push(set(`a${r}p`, plus(get('apk'), mul(get('rowAk'), int(r)))));
+      lines.push(set(`a${r}p`, plus(get('apk'), mul(get('rowAk'), int(r)))), set('cr', cAt(r)));
       for (let q = 0; q < 2; q++) {
-        lines.push(
-          set(
-            acc(r, q),
-            `(if (result v128) ${get('accumulate')} (then (v128.load offset=${q * 16} ${cAt(r)})) (else ${get('zero')}))`,
-          ),
-        );
+        // C's values, or zeros (keep all bits zero): no branch, so that V8 can revectorize the block
+        // (winograd-wat.ts's gemm).
+        lines.push(set(acc(r, q), `(v128.and (v128.load offset=${q * 16} ${get('cr')}) ${get('keep')})`));
       }
     }
     lines.push(set('bq', get('bj')), set('l', int(0)));
@@ -63,7 +60,8 @@ function gemmWat(madd: Madd): string {
       '(br $l_next)))',
     );
     for (let r = 0; r < rows; r++) {
-      for (let q = 0; q < 2; q++) lines.push(`(v128.store offset=${q * 16} ${cAt(r)} ${get(acc(r, q))})`);
+      lines.push(set('cr', cAt(r)));
+      for (let q = 0; q < 2; q++) lines.push(`(v128.store offset=${q * 16} ${get('cr')} ${get(acc(r, q))})`);
     }
     return lines;
   };
@@ -84,8 +82,9 @@ function gemmWat(madd: Madd): string {
     (local $apk i32) (local $rowAk i32) (local $stepAk i32) (local $r i32)
     (local $i i32) (local $l i32) (local $ap i32) (local $ci i32) (local $bj i32) (local $cp i32)
     (local $bq i32) (local $bEnd i32) (local $a0p i32) (local $a1p i32) (local $a2p i32) (local $a3p i32)
-    (local $zero v128) (local $av v128) (local $b0 v128) (local $b1 v128)
+    (local $cr i32) (local $keep v128) (local $av v128) (local $b0 v128) (local $b1 v128)
     ${v128Locals(range(8).map((x) => acc(x >> 1, x & 1)))}
+    ${set('keep', `(i32x4.splat (i32.sub ${int(0)} (i32.ne ${get('accumulate')} ${int(0)})))`)}
     ${set('bEnd', plus(get('b'), mul(get('n'), int(4))))}
     ${set('ap', get('a'))}
     ${set('ci', get('c'))}

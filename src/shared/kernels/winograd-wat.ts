@@ -583,14 +583,10 @@ function gemmWat(madd: Madd): string {
     const cAt = (r: number) => plus(get('cp'), mul(get('rowC'), int(r)));
     const lines: string[] = [];
     for (let r = 0; r < rows; r++) {
-      lines.push(set(`a${r}p`, rowPointer(r)));
+      lines.push(set(`a${r}p`, rowPointer(r)), set('cr', cAt(r)));
       for (let q = 0; q < 2; q++) {
-        lines.push(
-          set(
-            acc(r, q),
-            `(if (result v128) ${get('accumulate')} (then (v128.load offset=${q * 16} ${cAt(r)})) (else ${get('zero')}))`,
-          ),
-        );
+        // C's values, or zeros (keep all bits zero): no branch, so the block stays one basic block.
+        lines.push(set(acc(r, q), `(v128.and (v128.load offset=${q * 16} ${get('cr')}) ${get('keep')})`));
       }
     }
     lines.push(set('bq', get('bj')), set('end', plus(get('a0p'), get('rowA'))));
@@ -607,7 +603,8 @@ function gemmWat(madd: Madd): string {
       '(br $k_next)))',
     );
     for (let r = 0; r < rows; r++) {
-      for (let q = 0; q < 2; q++) lines.push(`(v128.store offset=${q * 16} ${cAt(r)} ${get(acc(r, q))})`);
+      lines.push(set('cr', cAt(r)));
+      for (let q = 0; q < 2; q++) lines.push(`(v128.store offset=${q * 16} ${get('cr')} ${get(acc(r, q))})`);
     }
     return lines;
   };
@@ -628,9 +625,10 @@ function gemmWat(madd: Madd): string {
     (param $accumulate i32)
     (local $p i32) (local $i i32) (local $ap i32) (local $bp i32) (local $ci i32) (local $bj i32)
     (local $cp i32) (local $bq i32) (local $end i32) (local $bEnd i32) (local $rowA i32) (local $rowB i32)
-    (local $rowC i32) (local $a0p i32) (local $a1p i32) (local $a2p i32) (local $a3p i32)
-    (local $zero v128) (local $av v128) (local $b0 v128) (local $b1 v128)
+    (local $rowC i32) (local $cr i32) (local $a0p i32) (local $a1p i32) (local $a2p i32) (local $a3p i32)
+    (local $keep v128) (local $av v128) (local $b0 v128) (local $b1 v128)
     ${v128Locals(range(GEMM_ROWS * 2).map((x) => acc(x >> 1, x & 1)))}
+    ${set('keep', `(i32x4.splat (i32.sub ${int(0)} (i32.ne ${get('accumulate')} ${int(0)})))`)}
     ${set('rowA', mul(get('k'), int(4)))}
     ${set('rowB', mul(get('n'), int(4)))}
     ${set('rowC', mul(get('n'), int(4)))}

@@ -50,8 +50,31 @@ export function kernelVariant(): SimdVariant {
       // An engine without the flag: plain SIMD.
     }
   }
+  if (!chosen) revectorize();
   chosen ??= chooseVariant();
   return chosen;
+}
+
+/** Environment variable: `0` leaves V8's revectorization off (to compare). */
+export const REVECTORIZE_ENV = 'MNIST_EDGE_REVECTORIZE';
+
+/**
+ * V8 13 (Node 24) can fuse pairs of 128-bit SIMD operations on adjacent memory into 256-bit AVX2
+ * ones, behind --experimental-wasm-revectorize; the GEMMs are written so that it applies (each
+ * register block one basic block, the two column vectors of a row stored at offsets 0 and 16 of one
+ * address). Turned on here, before the kernel modules are compiled, for the whole process (worker
+ * threads included). V8 compiles a function so only on a CPU with AVX2; older V8s (Node 20, 22)
+ * lack the flag, or an earlier form of it, and keep 128-bit code.
+ */
+function revectorize(): void {
+  if (process.env[REVECTORIZE_ENV] === '0') return;
+  const major = Number(process.versions.v8.split('.')[0]);
+  if (major < 13) return;
+  try {
+    setFlagsFromString('--experimental-wasm-revectorize');
+  } catch {
+    // An engine without the flag: 128-bit code.
+  }
 }
 
 const modules = new Map<string, WebAssembly.Module>();
