@@ -37,9 +37,9 @@ describe('the prebuilt kernel modules', () => {
     expect(chooseVariant()).toBe(relaxedSimdSupported() ? 'relaxed' : 'plain');
   });
 
-  const variants = relaxedSimdSupported() ? (['plain', 'relaxed'] as const) : (['plain'] as const);
+  const variants = relaxedSimdSupported() ? (['plain', 'relaxed', 'wide'] as const) : (['plain'] as const);
   for (const variant of variants) {
-    it(`multiply 36-plane products right (${variant}): tails of rows, accumulation, strides`, async () => {
+    it(`multiply 36-plane products right (${variant}): tails of rows and columns, accumulation, strides`, async () => {
       const memory = new WebAssembly.Memory({ initial: 64 });
       const k = instantiateKernels(new WebAssembly.Module(await assemble(CONV2, variant)), memory);
       const f = new Float32Array(memory.buffer);
@@ -47,6 +47,7 @@ describe('the prebuilt kernel modules', () => {
         [7, 5, 16, 3, 0],
         [13, 32, 64, 2, 1],
         [64, 288, 32, 1, 0],
+        [9, 7, 24, 2, 1],
       ]) {
         const [aPlane, bPlane, cPlane] = [m * kk + 3, kk * n + 5, m * n + 7];
         const [b0, c0] = [aPlane * planes, aPlane * planes + bPlane * planes];

@@ -49,7 +49,7 @@ export const CONV1: Conv1Geometry = { height: IMAGE_SIZE, width: IMAGE_SIZE, out
 /** The trainer's module (dense GEMM, conv1's filter gradient): wasm/train.<variant>.wasm. */
 export const TRAIN_MODULE = 'train';
 
-export const VARIANTS: readonly SimdVariant[] = ['relaxed', 'plain'];
+export const VARIANTS: readonly SimdVariant[] = ['relaxed', 'plain', 'wide'];
 
 /** File name, in src/shared/kernels/wasm/, of a prebuilt module. */
 export const wasmFileName = (name: string, variant: SimdVariant) => `${name}.${variant}.wasm`;

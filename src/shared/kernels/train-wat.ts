@@ -3,7 +3,7 @@
 // and both their gradients, and conv1's filter and bias gradient. Two variants as for Winograd's
 // module: `relaxed` multiplies and adds with one f32x4.relaxed_madd (one vfmadd on x86 with FMA),
 // `plain` with f32x4.mul then f32x4.add.
-import { type Madd, madds, type SimdVariant } from './winograd-wat.ts';
+import { gemmVectors, type Madd, madds, type SimdVariant } from './winograd-wat.ts';
 
 const get = (name: string) => `(local.get $${name})`;
 const set = (name: string, value: string) => `(local.set $${name} ${value})`;
@@ -33,24 +33,24 @@ export interface Conv1Geometry {
  * there: A stored transposed has its 4 values of a step in one cache line, but k lines a whole
  * row of the stored matrix apart, which the cache cannot keep across the column blocks.
  */
-function gemmWat(madd: Madd): string {
+function gemmWat(madd: Madd, vectors: number): string {
   const acc = (r: number, q: number) => `acc${r}${q}`;
-  const block = (rows: number) => {
+  const block = (rows: number, width: number) => {
     const cAt = (r: number) => plus(get('cp'), mul(get('rowC'), int(r)));
     const lines: string[] = [];
     for (let r = 0; r < rows; r++) {
       lines.push(set(`a${r}p`, plus(get('apk'), mul(get('rowAk'), int(r)))), set('cr', cAt(r)));
-      for (let q = 0; q < 2; q++) {
+      for (let q = 0; q < width; q++) {
         // C's values, or zeros (keep all bits zero): no branch, so that V8 can revectorize the block
         // (winograd-wat.ts's gemm).
         lines.push(set(acc(r, q), `(v128.and (v128.load offset=${q * 16} ${get('cr')}) ${get('keep')})`));
       }
     }
     lines.push(set('bq', get('bj')), set('l', int(0)));
-    const step: string[] = [set('b0', `(v128.load ${get('bq')})`), set('b1', `(v128.load offset=16 ${get('bq')})`)];
+    const step = range(width).map((q) => set(`b${q}`, `(v128.load offset=${q * 16} ${get('bq')})`));
     for (let r = 0; r < rows; r++) {
       step.push(set('av', `(v128.load32_splat ${get(`a${r}p`)})`));
-      for (let q = 0; q < 2; q++) step.push(set(acc(r, q), madd(get('av'), get(`b${q}`), get(acc(r, q)))));
+      for (let q = 0; q < width; q++) step.push(set(acc(r, q), madd(get('av'), get(`b${q}`), get(acc(r, q)))));
       step.push(set(`a${r}p`, plus(get(`a${r}p`), get('stepAk'))));
     }
     step.push(set('bq', plus(get('bq'), get('rowB'))), set('l', plus(get('l'), int(1))));
@@ -61,20 +61,26 @@ function gemmWat(madd: Madd): string {
     );
     for (let r = 0; r < rows; r++) {
       lines.push(set('cr', cAt(r)));
-      for (let q = 0; q < 2; q++) lines.push(`(v128.store offset=${q * 16} ${get('cr')} ${get(acc(r, q))})`);
+      for (let q = 0; q < width; q++) lines.push(`(v128.store offset=${q * 16} ${get('cr')} ${get(acc(r, q))})`);
     }
     return lines;
   };
-  const columns = (rows: number) => [
-    set('bj', get('b')),
-    set('cp', get('ci')),
-    `(block $j_end${rows} (loop $j_next${rows}`,
-    `(br_if $j_end${rows} (i32.ge_u ${get('bj')} ${get('bEnd')}))`,
-    ...block(rows),
-    set('bj', plus(get('bj'), int(32))),
-    set('cp', plus(get('cp'), int(32))),
-    `(br $j_next${rows})))`,
-  ];
+  /** Column blocks `vectors` vectors wide while they fit, then of 8 columns (winograd-wat.ts's gemm). */
+  const columns = (rows: number) => {
+    const lines = [set('bj', get('b')), set('cp', get('ci'))];
+    for (const width of vectors > 2 ? [vectors, 2] : [2]) {
+      const label = `${rows}_${width}`;
+      lines.push(
+        `(block $j_end${label} (loop $j_next${label}`,
+        `(br_if $j_end${label} (i32.gt_u ${plus(get('bj'), int(width * 16))} ${get('bEnd')}))`,
+        ...block(rows, width),
+        set('bj', plus(get('bj'), int(width * 16))),
+        set('cp', plus(get('cp'), int(width * 16))),
+        `(br $j_next${label})))`,
+      );
+    }
+    return lines;
+  };
   return `
   (func (export "gemm") (param $a i32) (param $b i32) (param $c i32) (param $m i32) (param $k i32)
     (param $n i32) (param $rowA i32) (param $stepA i32) (param $rowB i32) (param $rowC i32)
@@ -82,8 +88,8 @@ function gemmWat(madd: Madd): string {
     (local $apk i32) (local $rowAk i32) (local $stepAk i32) (local $r i32)
     (local $i i32) (local $l i32) (local $ap i32) (local $ci i32) (local $bj i32) (local $cp i32)
     (local $bq i32) (local $bEnd i32) (local $a0p i32) (local $a1p i32) (local $a2p i32) (local $a3p i32)
-    (local $cr i32) (local $keep v128) (local $av v128) (local $b0 v128) (local $b1 v128)
-    ${v128Locals(range(8).map((x) => acc(x >> 1, x & 1)))}
+    (local $cr i32) (local $keep v128) (local $av v128) ${v128Locals(range(vectors).map((q) => `b${q}`))}
+    ${v128Locals(range(4).flatMap((r) => range(vectors).map((q) => acc(r, q))))}
     ${set('keep', `(i32x4.splat (i32.sub ${int(0)} (i32.ne ${get('accumulate')} ${int(0)})))`)}
     ${set('bEnd', plus(get('b'), mul(get('n'), int(4))))}
     ${set('ap', get('a'))}
@@ -315,7 +321,7 @@ export function trainWat(conv1: Conv1Geometry, variant: SimdVariant): string {
   const madd = madds[variant];
   return `(module
   (memory (import "env" "memory") 1)
-  ${gemmWat(madd)}
+  ${gemmWat(madd, gemmVectors(variant))}
   ${conv1FilterWat(conv1, madd)}
   ${reluGradWat}
   ${maxPoolReluGradWat}

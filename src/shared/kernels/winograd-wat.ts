@@ -9,7 +9,16 @@
 // gradient with respect to g, dW = Gᵀ[(A dY Aᵀ) ⊙ (Bᵀ d B)]G, summed over tiles.
 import { BLOCK, PLANES, planeBytes, TILE, tilesPerImage, type WinogradGeometry } from './winograd.ts';
 
-export type SimdVariant = 'relaxed' | 'plain';
+/**
+ * `relaxed`: f32x4.relaxed_madd; `plain`: f32x4.mul then add; `wide`: relaxed, with the GEMMs'
+ * register blocks 16 columns wide (4 vectors a row, 16 accumulators) for engines that revectorize
+ * them to 256-bit AVX2 (V8 13 with --experimental-wasm-revectorize: 8 registers of 8 floats) or have
+ * 32 vector registers (arm64); on 16 128-bit registers they would spill.
+ */
+export type SimdVariant = 'relaxed' | 'plain' | 'wide';
+
+/** Vectors of 4 floats per row of the GEMMs' widest register block in `variant`. */
+export const gemmVectors = (variant: SimdVariant) => (variant === 'wide' ? 4 : 2);
 
 const get = (name: string) => `(local.get $${name})`;
 const set = (name: string, value: string) => `(local.set $${name} ${value})`;
@@ -28,6 +37,7 @@ export type Madd = (a: string, b: string, c: string) => string;
 export const madds: Record<SimdVariant, Madd> = {
   relaxed: (a, b, c) => `(f32x4.relaxed_madd ${a} ${b} ${c})`,
   plain: (a, b, c) => add(`(f32x4.mul ${a} ${b})`, c),
+  wide: (a, b, c) => `(f32x4.relaxed_madd ${a} ${b} ${c})`,
 };
 
 /** for (name = 0; name < limit; name++) body */
@@ -573,27 +583,28 @@ export const GEMM_COLUMNS = 8;
  * C_p [m × n], row-major, plane p of each at its base + p·(its plane stride, bytes); n a multiple
  * of 8. Blocks of 4 rows × 8 columns, 8 accumulators in registers (x86 has 16 vector registers:
  * 8 + 2 of B + 1 splat of A leave room), each step of k one multiply-add per accumulator; the
- * rows past a multiple of 4 one at a time.
+ * rows past a multiple of 4 one at a time. In the `wide` variant, blocks of 4 rows × 16 columns
+ * first (16 accumulators: 8 AVX2 registers once V8 revectorizes them), then of 8.
  */
-function gemmWat(madd: Madd): string {
+function gemmWat(madd: Madd, vectors: number): string {
   const acc = (r: number, q: number) => `acc${r}${q}`;
-  /** One register block of `rows` rows starting at row i, columns j…j+7. */
-  const block = (rows: number) => {
+  /** One register block of `rows` rows starting at row i, columns j…j+4·width−1. */
+  const block = (rows: number, width: number) => {
     const rowPointer = (r: number) => plus(get('ap'), mul(get('rowA'), int(r)));
     const cAt = (r: number) => plus(get('cp'), mul(get('rowC'), int(r)));
     const lines: string[] = [];
     for (let r = 0; r < rows; r++) {
       lines.push(set(`a${r}p`, rowPointer(r)), set('cr', cAt(r)));
-      for (let q = 0; q < 2; q++) {
+      for (let q = 0; q < width; q++) {
         // C's values, or zeros (keep all bits zero): no branch, so the block stays one basic block.
         lines.push(set(acc(r, q), `(v128.and (v128.load offset=${q * 16} ${get('cr')}) ${get('keep')})`));
       }
     }
     lines.push(set('bq', get('bj')), set('end', plus(get('a0p'), get('rowA'))));
-    const step: string[] = [set('b0', `(v128.load ${get('bq')})`), set('b1', `(v128.load offset=16 ${get('bq')})`)];
+    const step = range(width).map((q) => set(`b${q}`, `(v128.load offset=${q * 16} ${get('bq')})`));
     for (let r = 0; r < rows; r++) {
       step.push(set('av', `(v128.load32_splat ${get(`a${r}p`)})`));
-      for (let q = 0; q < 2; q++) step.push(set(acc(r, q), madd(get('av'), get(`b${q}`), get(acc(r, q)))));
+      for (let q = 0; q < width; q++) step.push(set(acc(r, q), madd(get('av'), get(`b${q}`), get(acc(r, q)))));
       step.push(set(`a${r}p`, plus(get(`a${r}p`), int(4))));
     }
     step.push(set('bq', plus(get('bq'), get('rowB'))));
@@ -604,21 +615,30 @@ function gemmWat(madd: Madd): string {
     );
     for (let r = 0; r < rows; r++) {
       lines.push(set('cr', cAt(r)));
-      for (let q = 0; q < 2; q++) lines.push(`(v128.store offset=${q * 16} ${get('cr')} ${get(acc(r, q))})`);
+      for (let q = 0; q < width; q++) lines.push(`(v128.store offset=${q * 16} ${get('cr')} ${get(acc(r, q))})`);
     }
     return lines;
   };
-  /** Over the column blocks of `rows` rows from row i: ap, cp at row i. */
-  const columns = (rows: number) => [
-    set('bj', get('bp')),
-    set('cp', plus(get('ci'), int(0))),
-    `(block $j_end${rows} (loop $j_next${rows}`,
-    `(br_if $j_end${rows} (i32.ge_u ${get('bj')} ${get('bEnd')}))`,
-    ...block(rows),
-    set('bj', plus(get('bj'), int(GEMM_COLUMNS * 4))),
-    set('cp', plus(get('cp'), int(GEMM_COLUMNS * 4))),
-    `(br $j_next${rows})))`,
-  ];
+  /**
+   * Over the column blocks of `rows` rows from row i (ap, cp at row i): blocks `vectors` vectors
+   * wide while they fit, then blocks of 8 columns.
+   */
+  const columns = (rows: number) => {
+    const widths = vectors > 2 ? [vectors, 2] : [2];
+    const lines = [set('bj', get('bp')), set('cp', plus(get('ci'), int(0)))];
+    for (const width of widths) {
+      const label = `${rows}_${width}`;
+      lines.push(
+        `(block $j_end${label} (loop $j_next${label}`,
+        `(br_if $j_end${label} (i32.gt_u ${plus(get('bj'), int(width * 16))} ${get('bEnd')}))`,
+        ...block(rows, width),
+        set('bj', plus(get('bj'), int(width * 16))),
+        set('cp', plus(get('cp'), int(width * 16))),
+        `(br $j_next${label})))`,
+      );
+    }
+    return lines;
+  };
   return `
   (func (export "gemm") (param $a i32) (param $b i32) (param $c i32) (param $m i32) (param $k i32)
     (param $n i32) (param $aPlane i32) (param $bPlane i32) (param $cPlane i32) (param $planes i32)
@@ -626,8 +646,8 @@ function gemmWat(madd: Madd): string {
     (local $p i32) (local $i i32) (local $ap i32) (local $bp i32) (local $ci i32) (local $bj i32)
     (local $cp i32) (local $bq i32) (local $end i32) (local $bEnd i32) (local $rowA i32) (local $rowB i32)
     (local $rowC i32) (local $cr i32) (local $a0p i32) (local $a1p i32) (local $a2p i32) (local $a3p i32)
-    (local $keep v128) (local $av v128) (local $b0 v128) (local $b1 v128)
-    ${v128Locals(range(GEMM_ROWS * 2).map((x) => acc(x >> 1, x & 1)))}
+    (local $keep v128) (local $av v128) ${v128Locals(range(vectors).map((q) => `b${q}`))}
+    ${v128Locals(range(GEMM_ROWS).flatMap((r) => range(vectors).map((q) => acc(r, q))))}
     ${set('keep', `(i32x4.splat (i32.sub ${int(0)} (i32.ne ${get('accumulate')} ${int(0)})))`)}
     ${set('rowA', mul(get('k'), int(4)))}
     ${set('rowB', mul(get('n'), int(4)))}
@@ -668,9 +688,9 @@ export function winogradWat(g: WinogradGeometry, variant: SimdVariant): string {
   ${exactBlocks(g) && g.outHeight % 2 === 0 && g.outWidth % 2 === 0 ? outputBiasWat(g, madd) + constantPatchesWat(g, madd) + nearTiesWat(g) : ''}
   ${tilesPerImage(g) % 4 === 0 ? gradientBlocksWat(g, madd) : ''}
   ${accumulateWat}
-  ${gemmWat(madd)}
+  ${gemmWat(madd, gemmVectors(variant))}
 )`;
 }
 
 /** wabt's features for `variant`. */
-export const watFeatures = (variant: SimdVariant) => ({ simd: true, relaxed_simd: variant === 'relaxed' });
+export const watFeatures = (variant: SimdVariant) => ({ simd: true, relaxed_simd: variant !== 'plain' });

@@ -50,8 +50,11 @@ export function kernelVariant(): SimdVariant {
       // An engine without the flag: plain SIMD.
     }
   }
-  if (!chosen) revectorize();
-  chosen ??= chooseVariant();
+  if (!chosen) {
+    const variant = chooseVariant();
+    // The wide GEMMs where V8 revectorizes them (x64) or 32 vector registers hold them (arm64).
+    chosen = variant === 'relaxed' && revectorize() ? 'wide' : variant;
+  }
   return chosen;
 }
 
@@ -61,19 +64,23 @@ export const REVECTORIZE_ENV = 'MNIST_EDGE_REVECTORIZE';
 /**
  * V8 13 (Node 24) can fuse pairs of 128-bit SIMD operations on adjacent memory into 256-bit AVX2
  * ones, behind --experimental-wasm-revectorize; the GEMMs are written so that it applies (each
- * register block one basic block, the two column vectors of a row stored at offsets 0 and 16 of one
- * address). Turned on here, before the kernel modules are compiled, for the whole process (worker
- * threads included). V8 compiles a function so only on a CPU with AVX2; older V8s (Node 20, 22)
- * lack the flag, or an earlier form of it, and keep 128-bit code.
+ * register block one basic block, a row's column vectors stored at consecutive offsets of one
+ * address), and the `wide` variant's 4 × 16 blocks then hold their 16 accumulators in 8 AVX2
+ * registers. Turned on here, before the kernel modules are compiled, for the whole process (worker
+ * threads included), where the engine runs relaxed SIMD. Older V8s (Node 20, 22) lack the flag,
+ * or an earlier form of it, and keep the 4 × 8 blocks in 128-bit code. (V8 revectorizes only on a
+ * CPU with AVX2: x64 without it would spill the wide blocks' registers.)
  */
-function revectorize(): void {
-  if (process.env[REVECTORIZE_ENV] === '0') return;
+function revectorize(): boolean {
+  if (process.env[REVECTORIZE_ENV] === '0') return false;
   const major = Number(process.versions.v8.split('.')[0]);
-  if (major < 13) return;
+  if (major < 13) return false;
   try {
     setFlagsFromString('--experimental-wasm-revectorize');
+    return process.arch === 'x64' || process.arch === 'arm64';
   } catch {
     // An engine without the flag: 128-bit code.
+    return false;
   }
 }
 
