@@ -2,8 +2,8 @@
 // the client exactly as the server would reduce the canvas itself (reduce.js: gray, composited,
 // box-averaged to at most 256 px a side; 280×280 → 140×140) and sent to POST /classify as a small
 // opaque PNG: the same digit and probabilities as the full canvas, for a fraction of the CPU.
-import { askForKey, authHeaders } from './api-key.js';
 import { drawingPad } from './pad.js';
+import { postPng, refusal } from './post.js';
 
 const canvas = document.getElementById('pad');
 const clearButton = document.getElementById('clear');
@@ -71,22 +71,12 @@ async function classify() {
   setBusy(true);
   try {
     const { blob: body } = await pad.toPng();
-    const response = await fetch('/classify', {
-      method: 'POST',
-      headers: { 'Content-Type': 'image/png', ...authHeaders() },
-      body,
-    });
-    const answer = await response.json().catch(() => null);
+    const { response, answer } = await postPng('/classify', body);
     if (seq !== requestSeq) return;
     if (!response.ok) {
-      const code = answer?.error?.code;
-      if (response.status === 401) askForKey(classify);
-      const message =
-        code === 'no_ink'
-          ? 'Nothing to read yet: draw a digit.'
-          : (answer?.error?.message ?? `The server answered ${response.status}.`);
+      const { text, isError } = refusal(response, answer, 'Nothing to read yet: draw a digit.', classify);
       resetResult();
-      setStatus(message, code !== 'no_ink');
+      setStatus(text, isError);
       return;
     }
     predictionEl.textContent = String(answer.digit);

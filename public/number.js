@@ -2,8 +2,8 @@
 // would reduce it for POST /read (reduce.js, up to 384 px a side: 840×280 → 280×94) and posted
 // there as a PNG. The answer's boxes (in pixels of the picture sent) are drawn over the canvas,
 // each with the digit read in it.
-import { askForKey, authHeaders } from './api-key.js';
 import { drawingPad } from './pad.js';
+import { postPng, refusal } from './post.js';
 
 /** POST /read's working size (READ_WORK_SIDE in src/worker/input/read-number.ts). */
 const READ_SIDE = 384;
@@ -66,24 +66,13 @@ async function read() {
   setBusy(true);
   try {
     const { blob: body, width: sentWidth } = await pad.toPng(READ_SIDE);
-    const response = await fetch('/read', {
-      method: 'POST',
-      headers: { 'Content-Type': 'image/png', ...authHeaders() },
-      body,
-    });
-    const answer = await response.json().catch(() => null);
+    const { response, answer } = await postPng('/read', body);
     if (seq !== requestSeq) return;
     if (!response.ok) {
-      const code = answer?.error?.code;
-      if (response.status === 401) askForKey(read);
+      const { text, isError } = refusal(response, answer, 'Nothing to read yet: write a number.', read);
       boxesEl.replaceChildren();
       numberEl.textContent = '?';
-      setStatus(
-        code === 'no_ink'
-          ? 'Nothing to read yet: write a number.'
-          : (answer?.error?.message ?? `The server answered ${response.status}.`),
-        code !== 'no_ink',
-      );
+      setStatus(text, isError);
       return;
     }
     numberEl.textContent = answer.number;
