@@ -149,19 +149,56 @@ function transform2D(
  * Loops over images, tile rows and tile columns, then `groups` groups of four channels: `tile` runs
  * once per tile, `group` once per group, after which the pointers in `advance` move 16 bytes on.
  */
-function overTiles(g: WinogradGeometry, groups: number, tile: string[], group: string[], advance: string[]): string {
+function overTiles(
+  g: WinogradGeometry,
+  groups: number,
+  tile: string[],
+  group: string[],
+  advance: string[],
+  pair?: string[],
+): string {
+  // Two groups at a time where `pair` names the group's v128 locals (their copies end in _b).
+  const paired = pair !== undefined && groups % 2 === 0;
+  // Statement by statement, A's then B's: no other store between the two of a pair.
+  const second = paired ? secondGroup(group, pair, advance) : [];
+  const body = paired ? group.flatMap((line, i) => [line, second[i]]) : group;
+  const bytes = paired ? 32 : 16;
   return loop('img', get('n'), [
     ...loop('ty', int((g.height - 2) / BLOCK), [
       ...loop('tx', int((g.width - 2) / BLOCK), [
         ...tile,
-        ...loop('cg', int(groups), [...group, ...advance.map((p) => set(p, plus(get(p), int(16))))]),
+        ...loop('cg', int(paired ? groups / 2 : groups), [
+          ...body,
+          ...advance.map((p) => set(p, plus(get(p), int(bytes)))),
+        ]),
       ]),
     ]),
   ]).join('\n');
 }
 
+/**
+ * The next group of four channels' copy of `group`: its v128 locals `names` renamed with _b, every
+ * vector load or store through one of `pointers` 16 bytes further on. Both copies in one basic
+ * block, V8's revectorizer can fuse each pair of operations into one of 8 floats (the wide variant).
+ */
+function secondGroup(group: string[], names: string[], pointers: string[]): string[] {
+  const local = new RegExp(`\\$(${names.join('|')})(?![\\w])`, 'g');
+  const access = new RegExp(
+    `\\(v128\\.(load|store)(?: offset=(\\d+))? \\(local\\.get \\$(${pointers.join('|')})\\)`,
+    'g',
+  );
+  return group.map((line) =>
+    line
+      .replace(local, (_, name) => `$${name}_b`)
+      .replace(
+        access,
+        (_, op, offset, pointer) => `(v128.${op} offset=${Number(offset ?? 0) + 16} (local.get $${pointer})`,
+      ),
+  );
+}
+
 /** `inputTiles(x, v, n)`: the transformed tiles of images [0, n) at x, into the 36 planes at v. */
-function inputTilesWat(g: WinogradGeometry, madd: Madd): string {
+function inputTilesWat(g: WinogradGeometry, madd: Madd, pair: boolean): string {
   const plane = planeBytes(g, g.channels);
   // Bᵀ d B, each of the 36 results to its plane.
   const body = transform2D(
@@ -172,6 +209,7 @@ function inputTilesWat(g: WinogradGeometry, madd: Madd): string {
     (i, j) => `(v128.load offset=${(i * g.width + j) * g.channels * 4} ${get('s')})`,
     (k, l, value) => `(v128.store offset=${(k * TILE + l) * plane} ${get('o')} ${value})`,
   );
+  const names = [...SCRATCH, ...range(PLANES).map((p) => t(Math.floor(p / TILE), p % TILE))];
   const tileCorner = set(
     's',
     plus(
@@ -188,9 +226,9 @@ function inputTilesWat(g: WinogradGeometry, madd: Madd): string {
   return `
   (func (export "inputTiles") (param $x i32) (param $v i32) (param $n i32)
     (local $img i32) (local $ty i32) (local $tx i32) (local $cg i32) (local $s i32) (local $o i32)
-    ${v128Locals([...SCRATCH, ...range(PLANES).map((p) => t(Math.floor(p / TILE), p % TILE))])}
+    ${v128Locals(names)} ${pair ? v128Locals(names.map((name) => `${name}_b`)) : ''}
     ${set('o', get('v'))}
-    ${overTiles(g, g.channels / 4, [tileCorner], body, ['s', 'o'])}
+    ${overTiles(g, g.channels / 4, [tileCorner], body, ['s', 'o'], pair ? names : undefined)}
   )`;
 }
 
@@ -207,11 +245,15 @@ function outputBlock(g: WinogradGeometry, madd: Madd, finish: (value: string) =>
   );
 }
 
-const outputLocals = v128Locals([
+const outputNames = [
   ...SCRATCH,
   ...range(BLOCK * TILE).map((p) => t(Math.floor(p / TILE), p % TILE)),
   ...range(16).map((p) => y(p >> 2, p & 3)),
-]);
+];
+const outputLocals = v128Locals(outputNames);
+/** With `pair`, the output kernels' locals for a second group of channels too (`extra`: their own). */
+const pairedLocals = (pair: boolean, extra: string[]) =>
+  pair ? v128Locals([...outputNames, ...extra].map((name) => `${name}_b`)) : '';
 
 /** Byte offset of output position (row, column) of image `img` in an [n, rows, columns, O] tensor. */
 function position(g: WinogradGeometry, base: string, rows: number, columns: number, row: string, column: string) {
@@ -225,7 +267,7 @@ function position(g: WinogradGeometry, base: string, rows: number, columns: numb
  * `outputPooled(m, bias, pooled, n)`: maxPool₂ₓ₂(relu(block + bias)) from the 36 product planes at
  * m, for images [0, n): the forward layer. Max-pooling commutes with nothing here: bias and relu first.
  */
-function outputPooledWat(g: WinogradGeometry, madd: Madd): string {
+function outputPooledWat(g: WinogradGeometry, madd: Madd, pair: boolean): string {
   const [pooledHeight, pooledWidth] = [g.outHeight / 2, g.outWidth / 2];
   const body = [
     set('bv', `(v128.load ${get('bp')})`),
@@ -245,9 +287,9 @@ function outputPooledWat(g: WinogradGeometry, madd: Madd): string {
   return `
   (func (export "outputPooled") (param $m i32) (param $bias i32) (param $pooled i32) (param $n i32)
     (local $img i32) (local $ty i32) (local $tx i32) (local $cg i32) (local $s i32) (local $bp i32)
-    (local $p i32) (local $bv v128) (local $zero v128) ${outputLocals}
+    (local $p i32) (local $bv v128) (local $zero v128) ${outputLocals} ${pairedLocals(pair, ['bv'])}
     ${set('s', get('m'))}
-    ${overTiles(g, g.outChannels / 4, tile, body, ['s', 'bp', 'p'])}
+    ${overTiles(g, g.outChannels / 4, tile, body, ['s', 'bp', 'p'], pair ? [...outputNames, 'bv'] : undefined)}
   )`;
 }
 
@@ -287,7 +329,7 @@ function outputCroppedWat(g: WinogradGeometry, madd: Madd): string {
  * [n, outHeight, outWidth, O] at y: the training forward pass before relu (nearTies applies it),
  * whose gradient needs the relu output before pooling. Only where the blocks tile the output exactly.
  */
-function outputBiasWat(g: WinogradGeometry, madd: Madd): string {
+function outputBiasWat(g: WinogradGeometry, madd: Madd, pair: boolean): string {
   const body = [
     set('bv', `(v128.load ${get('bp')})`),
     ...outputBlock(g, madd, (value) => `(f32x4.add ${value} ${get('bv')})`),
@@ -304,9 +346,9 @@ function outputBiasWat(g: WinogradGeometry, madd: Madd): string {
   return `
   (func (export "outputBias") (param $m i32) (param $bias i32) (param $y i32) (param $n i32)
     (local $img i32) (local $ty i32) (local $tx i32) (local $cg i32) (local $s i32) (local $bp i32)
-    (local $p i32) (local $bv v128) ${outputLocals}
+    (local $p i32) (local $bv v128) ${outputLocals} ${pairedLocals(pair, ['bv'])}
     ${set('s', get('m'))}
-    ${overTiles(g, g.outChannels / 4, tile, body, ['s', 'bp', 'p'])}
+    ${overTiles(g, g.outChannels / 4, tile, body, ['s', 'bp', 'p'], pair ? [...outputNames, 'bv'] : undefined)}
   )`;
 }
 
@@ -680,12 +722,14 @@ const exactBlocks = (g: WinogradGeometry) => g.outHeight === g.height - 2 && g.o
 /** The module's text for geometry `g` in `variant`. */
 export function winogradWat(g: WinogradGeometry, variant: SimdVariant): string {
   const madd = madds[variant];
+  // The wide variant's tile transforms two groups of four channels at a time (overTiles).
+  const pair = variant === 'wide';
   return `(module
   (memory (import "env" "memory") 1)
-  ${inputTilesWat(g, madd)}
-  ${g.outHeight % 2 === 0 && g.outWidth % 2 === 0 ? outputPooledWat(g, madd) : ''}
+  ${inputTilesWat(g, madd, pair)}
+  ${g.outHeight % 2 === 0 && g.outWidth % 2 === 0 ? outputPooledWat(g, madd, pair) : ''}
   ${outputCroppedWat(g, madd)}
-  ${exactBlocks(g) && g.outHeight % 2 === 0 && g.outWidth % 2 === 0 ? outputBiasWat(g, madd) + constantPatchesWat(g, madd) + nearTiesWat(g) : ''}
+  ${exactBlocks(g) && g.outHeight % 2 === 0 && g.outWidth % 2 === 0 ? outputBiasWat(g, madd, pair) + constantPatchesWat(g, madd) + nearTiesWat(g) : ''}
   ${tilesPerImage(g) % 4 === 0 ? gradientBlocksWat(g, madd) : ''}
   ${accumulateWat}
   ${gemmWat(madd, gemmVectors(variant))}
