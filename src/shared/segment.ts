@@ -506,6 +506,8 @@ async function splitWide(
     const read = answers.get(pixels);
     return read !== undefined && widthOf(box) > USUAL_WIDTH[read.digit] * Math.max(lineHeight, heightOf(box));
   };
+  // More than one digit whatever the recogniser thinks.
+  const tooWide = (box: Box) => widthOf(box) > SPLIT_RATIO * Math.max(lineHeight, heightOf(box));
   for (let round = 0; round < MAX_SPLIT_ROUNDS; round++) {
     type Trial = { index: number; sides: [DigitSegment, DigitSegment]; pieces: [Piece, Piece]; strokes: number };
     const trials: Trial[] = [];
@@ -514,8 +516,8 @@ async function splitWide(
       const height = Math.max(lineHeight, heightOf(box));
       // A piece too wide to be one digit is always tried; one a digit could be, only when the
       // recogniser is unsure of it (most digits are nearly as wide as high: a 0, a 2, a 5).
-      const tooWide = widthOf(box) > SPLIT_RATIO * height;
-      if (!tooWide && (widthOf(box) <= TRY_SPLIT * height || (sure(pixels) >= SURE_WHOLE && !unusual(segments[index]))))
+      const wide = tooWide(box);
+      if (!wide && (widthOf(box) <= TRY_SPLIT * height || (sure(pixels) >= SURE_WHOLE && !unusual(segments[index]))))
         return;
       const tight = { ...piece, box };
       const { columns, strokeWidth } = cutColumns(ink, labels, tight);
@@ -528,7 +530,7 @@ async function splitWide(
         if (!left || !right || isSliver(left.box, lineHeight) || isSliver(right.box, lineHeight)) continue;
         // Below SPLIT_RATIO only a cut leaving two sides of nearly the whole's height may be kept:
         // the others are not worth classifying.
-        if (!tooWide && [left, right].some((side) => heightOf(side.box) < SIDE_HEIGHT * heightOf(box))) continue;
+        if (!wide && [left, right].some((side) => heightOf(side.box) < SIDE_HEIGHT * heightOf(box))) continue;
         trials.push({ index, sides: [left, right], pieces: sides, strokes });
       }
     });
@@ -541,15 +543,20 @@ async function splitWide(
     // cut through) or make far fewer errors than the whole (odds, not a bare comparison).
     const acceptable = (trial: Trial, score: number) => {
       const { box, pixels } = segments[trial.index];
-      if (widthOf(box) > SPLIT_RATIO * Math.max(lineHeight, heightOf(box))) return true;
+      if (tooWide(box)) return true;
       if (score >= CLEAN_CONFIDENCE && trial.strokes <= CLEAN_STROKES) return true;
       // A width unusual for the digit read stands for the whole's odds of an error.
       const wholeError = unusual(segments[trial.index]) ? 1 : 1 - sure(pixels);
       return score >= MIN_SPLIT_CONFIDENCE && 1 - score <= SPLIT_ERROR_RATIO * wholeError;
     };
+    // A side itself too wide to be one digit is cut again in the next round: how sure the network
+    // is of it as one digit says nothing, so a cut of a piece too wide is judged by its other side
+    // (the two digits of "02" read as a 2 at 0.6 must not outweigh a clean 0 beside them).
+    const sideScore = (trial: Trial, side: DigitSegment) =>
+      tooWide(segments[trial.index].box) && tooWide(side.box) ? 1 : sure(side.pixels);
     const best = new Map<number, { score: number; trial: Trial }>();
     for (const trial of trials) {
-      const score = sure(trial.sides[0].pixels) * sure(trial.sides[1].pixels);
+      const score = sideScore(trial, trial.sides[0]) * sideScore(trial, trial.sides[1]);
       const current = best.get(trial.index);
       if (!current || score > current.score) best.set(trial.index, { score, trial });
     }

@@ -26,12 +26,12 @@ beforeAll(async () => {
   classifier = await loadServedClassifier();
 });
 
-// Measured on these first 60 pictures (2026-12-07): apart 55 of 56 readable (98.2%), 55 of 60 in
-// all (91.7%); broken 51 of 56 (91.1%); touching 38 of 56 (67.9%). One number more misread fails.
+// Measured on these first 60 pictures (2026-12-08): apart 55 of 56 readable (98.2%), 55 of 60 in
+// all (91.7%); broken 51 of 56 (91.1%); touching 40 of 56 (71.4%). One number more misread fails.
 const APART_READABLE_FLOOR = 0.98;
 const APART_ALL_FLOOR = 0.91;
 const BROKEN_READABLE_FLOOR = 0.9;
-const TOUCH_READABLE_FLOOR = 0.67;
+const TOUCH_READABLE_FLOOR = 0.7;
 
 async function score(set: keyof typeof READ_SETS) {
   const s = scoreOf(await readSet(mnist, numberSet(mnist, PICTURES, SEED, READ_SETS[set]), classify, aloneRight));
