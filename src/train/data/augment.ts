@@ -173,7 +173,10 @@ function sampleField(field: ElasticField, x: number, y: number, out: Float32Arra
   const fx = gx - ix;
   const fy = gy - iy;
   const i = iy * field.side + ix;
-  const [w00, w01, w10, w11] = [(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy];
+  const w00 = (1 - fx) * (1 - fy);
+  const w01 = fx * (1 - fy);
+  const w10 = (1 - fx) * fy;
+  const w11 = fx * fy;
   const { dx, dy, side } = field;
   out[0] = w00 * dx[i] + w01 * dx[i + 1] + w10 * dx[i + side] + w11 * dx[i + side + 1];
   out[1] = w00 * dy[i] + w01 * dy[i + 1] + w10 * dy[i + side] + w11 * dy[i + side + 1];
@@ -212,6 +215,7 @@ function warp(pixels: Uint8Array, angle: number, shear: number, aspect: number, 
   const height = (Math.ceil(bottom + margin) - upper) * SCALE;
   const data = new Float32Array(width * height);
   const offset = new Float32Array(2);
+  padSource(pixels);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       // Canvas pixel centre, in 28-px units relative to the frame's centre.
@@ -222,7 +226,7 @@ function warp(pixels: Uint8Array, angle: number, shear: number, aspect: number, 
         ox += offset[0];
         oy += offset[1];
       }
-      data[y * width + x] = bilinear(pixels, i00 * ox + i01 * oy + CENTER - 0.5, i10 * ox + i11 * oy + CENTER - 0.5);
+      data[y * width + x] = bilinear(i00 * ox + i01 * oy + CENTER - 0.5, i10 * ox + i11 * oy + CENTER - 0.5);
     }
   }
   return { width, height, data };
@@ -243,19 +247,30 @@ function sourceBox(pixels: Uint8Array) {
   return x1 < 0 ? { x0: 0, y0: 0, x1: IMAGE_SIZE - 1, y1: IMAGE_SIZE - 1 } : { x0, y0, x1, y1 };
 }
 
-function bilinear(pixels: Uint8Array, u: number, v: number): number {
+/**
+ * The source digit with a border of paper, so that bilinear() reads its four neighbours without a
+ * bounds check each (samples from x, y = −1 to 28). One per thread: warp() fills it, then samples it.
+ */
+const PADDED_SIDE = IMAGE_SIZE + 2;
+const padded = new Float64Array(PADDED_SIDE * PADDED_SIDE);
+
+function padSource(pixels: Uint8Array): void {
+  for (let y = 0; y < IMAGE_SIZE; y++) {
+    for (let x = 0; x < IMAGE_SIZE; x++) padded[(y + 1) * PADDED_SIDE + x + 1] = pixels[y * IMAGE_SIZE + x];
+  }
+}
+
+/** The padded source at (u, v), bilinearly, 0–1; paper outside it. */
+function bilinear(u: number, v: number): number {
   const x0 = Math.floor(u);
   const y0 = Math.floor(v);
   if (x0 < -1 || y0 < -1 || x0 >= IMAGE_SIZE || y0 >= IMAGE_SIZE) return 0;
   const fx = u - x0;
   const fy = v - y0;
-  const top = (1 - fx) * pixelAt(pixels, x0, y0) + fx * pixelAt(pixels, x0 + 1, y0);
-  const bottom = (1 - fx) * pixelAt(pixels, x0, y0 + 1) + fx * pixelAt(pixels, x0 + 1, y0 + 1);
+  const i = (y0 + 1) * PADDED_SIDE + x0 + 1;
+  const top = (1 - fx) * padded[i] + fx * padded[i + 1];
+  const bottom = (1 - fx) * padded[i + PADDED_SIDE] + fx * padded[i + PADDED_SIDE + 1];
   return ((1 - fy) * top + fy * bottom) / MAX_PIXEL_VALUE;
-}
-
-function pixelAt(pixels: Uint8Array, x: number, y: number): number {
-  return x < 0 || y < 0 || x >= IMAGE_SIZE || y >= IMAGE_SIZE ? 0 : pixels[y * IMAGE_SIZE + x];
 }
 
 /**
