@@ -137,6 +137,12 @@ export const DIGITS: Record<number, Stroke[]> = {
 };
 
 /**
+ * Pointer moves per segment of a stroke: each is a round trip to the browser, and the pen joins
+ * successive points with straight lines, so more moves draw the same digit, only slower.
+ */
+const MOVE_STEPS = 2;
+
+/**
  * Draws `strokes` with the mouse on the canvas `testId`, in its columns `slot` (fractions of its
  * width: a number's digits each get their own slot on the wide canvas).
  */
@@ -149,13 +155,10 @@ export async function draw(page: Page, strokes: Stroke[], testId = 'canvas', slo
     const at = ([x, y]: [number, number]) => [left + x * width, box.y + y * box.height] as const;
     await page.mouse.move(...at(stroke[0]));
     await page.mouse.down();
-    for (let i = 1; i < stroke.length; i++) await page.mouse.move(...at(stroke[i]), { steps: 8 });
+    for (let i = 1; i < stroke.length; i++) await page.mouse.move(...at(stroke[i]), { steps: MOVE_STEPS });
     await page.mouse.up();
   }
 }
-
-/** Touch moves per segment of a stroke: each is a round trip to the browser, and the pen joins them straight. */
-const TOUCH_STEPS = 3;
 
 /**
  * Draws `strokes` with a finger on the canvas `testId` of a page opened with `hasTouch`: touch
@@ -175,8 +178,8 @@ export async function drawByTouch(page: Page, strokes: Stroke[], testId = 'canva
     await touch('touchStart', stroke[0]);
     for (let i = 1; i < stroke.length; i++) {
       const [[x0, y0], [x1, y1]] = [stroke[i - 1], stroke[i]];
-      for (let k = 1; k <= TOUCH_STEPS; k++) {
-        await touch('touchMove', [x0 + ((x1 - x0) * k) / TOUCH_STEPS, y0 + ((y1 - y0) * k) / TOUCH_STEPS]);
+      for (let k = 1; k <= MOVE_STEPS; k++) {
+        await touch('touchMove', [x0 + ((x1 - x0) * k) / MOVE_STEPS, y0 + ((y1 - y0) * k) / MOVE_STEPS]);
       }
     }
     await touch('touchEnd');
