@@ -126,7 +126,11 @@ describe('corrections from the edge, pulled, fine-tuned', () => {
       '--share',
       '0.15',
     ]);
-    expect(tune.stdout).toMatch(/Before: MNIST test 99\.\d\d%.*, held-out corrections 0\.00%/);
+    // A kind the served model mostly gets wrong (the Keras recipe's model read none of the held-out
+    // ten; the augmented one reads a few): the fine-tune has something to learn.
+    const before = /Before: MNIST test 99\.\d\d%.*, held-out corrections (\d+\.\d\d)%/.exec(tune.stdout);
+    expect(before, tune.stdout).not.toBeNull();
+    expect(Number(before?.[1])).toBeLessThanOrEqual(50);
     expect(tune.stdout).toMatch(/After: {2}MNIST test/);
     const tuned = JSON.parse(await readFile(path.join(out, 'metadata.json'), 'utf8')) as {
       version: string;
