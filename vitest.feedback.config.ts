@@ -20,8 +20,8 @@ export default defineConfig(async () => {
       deps: optimizeTfjs,
       setupFiles: ['test/worker-feedback/apply-migrations.ts'],
       globalSetup: ['test/worker-feedback/global-setup.ts'],
-      testTimeout: 15_000, // the whole file: ~0.5 s
-      hookTimeout: 30_000,
+      testTimeout: 5_000, // the whole file: ~0.5 s
+      hookTimeout: 10_000, // the migrations, applied before each file
     },
   };
 });
