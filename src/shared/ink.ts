@@ -45,8 +45,55 @@ export const BOX_INK_LEVEL = 0.2;
 /** Ink strength 1 is reached at this percentile of the ink's contrast; darker pixels saturate. */
 const INK_LEVEL_PERCENTILE = 0.9;
 
+/**
+ * The temporaries of one extraction are reused from call to call (extractInk is synchronous: one
+ * call at a time per isolate or thread) for pictures up to this many pixels, such as the trainer's
+ * augmented digits (64×64 at most); larger pictures allocate their own, so ~0.25 MB stays allocated.
+ */
+const REUSE_PIXELS = 64 * 64;
+const reused = {
+  hist: new Uint32Array(511),
+  residuals: new Uint32Array(511),
+  deviations: new Uint32Array(511),
+  strong: new Uint32Array(256),
+  contrastOf: new Uint8Array(256),
+  maskOf: new Uint8Array(256),
+  inkOf: new Float64Array(256),
+  /** Signed contrast by pixel value against one paper colour, as float32 (what a float32 array holds). */
+  rawOf: new Float32Array(256),
+  ink: new Float32Array(REUSE_PIXELS),
+  raw: new Float32Array(REUSE_PIXELS),
+  map: new Float32Array(REUSE_PIXELS),
+  /** The paper map's cell histograms for a 64×64 picture (11×11 cells of 6×6). */
+  hists: new Uint32Array(11 * 11 * 256),
+  contrast: new Uint8Array(REUSE_PIXELS),
+  mask: new Uint8Array(REUSE_PIXELS),
+  labels: new Int32Array(REUSE_PIXELS),
+  stack: new Int32Array(REUSE_PIXELS),
+  columns: new Int32Array(REUSE_PIXELS),
+};
+
+/** `n` elements of a reused array (as they were left), or a new array of them when `n` is too many. */
+function temporary<T extends Uint8Array | Int32Array | Uint32Array | Float32Array>(
+  array: T,
+  n: number,
+  create: (n: number) => T,
+): T {
+  return n <= array.length ? (array.subarray(0, n) as T) : create(n);
+}
+
+/**
+ * The first value v whose count of values up to v exceeds p · (total − 1), where `total` is the
+ * histogram's count (the sum of its bins). Percentiles above the median are found from the top
+ * (the last v whose count up to v exceeds it: the same v), where light paper lies.
+ */
 function percentileOfHistogram(hist: Uint32Array, total: number, p: number): number {
   const target = p * (total - 1);
+  if (p >= 0.5) {
+    let v = hist.length - 1;
+    for (let upTo = total; v > 0 && upTo - hist[v] > target; v--) upTo -= hist[v];
+    return v;
+  }
   let seen = 0;
   for (let v = 0; v < hist.length; v++) {
     seen += hist[v];
@@ -75,7 +122,7 @@ function forBorder(width: number, height: number, visit: (i: number) => void): v
 /** Median and robust spread (1.4826·MAD ≈ σ for Gaussian noise) of values in −255…255. */
 function robustStats(hist: Uint32Array, total: number): { median: number; sigma: number } {
   const median = percentileOfHistogram(hist, total, 0.5) - 255;
-  const deviations = new Uint32Array(511);
+  const deviations = reused.deviations.fill(0);
   for (let v = 0; v < 511; v++) deviations[Math.abs(v - 255 - median)] += hist[v];
   return { median, sigma: 1.4826 * percentileOfHistogram(deviations, total, 0.5) };
 }
@@ -94,17 +141,18 @@ const PAPER_PERCENTILE = 0.75;
  * The paper's brightness at every pixel. Photos of paper are rarely evenly lit: measuring ink
  * against one paper colour turns the shaded side into "ink" (or hides the digit in the noise
  * estimate). The map follows smooth lighting (cells of 1/12 of the short side, bilinear between
- * cell centres) and ignores the ink, which only ever moves pixels away from the paper.
+ * cell centres) and ignores the ink, which only ever moves pixels away from the paper. Returns
+ * the map's one value instead when the paper is even.
  */
-function paperMap(image: GrayImage, lightPaper: boolean, paper: number): Float32Array {
+function paperMap(image: GrayImage, lightPaper: boolean): Float32Array | number {
   const { width, height, data } = image;
-  const map = new Float32Array(width * height);
-  if (Math.min(width, height) < MIN_PAPER_MAP_SIDE) return map.fill(paper);
+  const map = temporary(reused.map, width * height, (k) => new Float32Array(k));
 
   const cell = Math.ceil(Math.min(width, height) / PAPER_CELLS);
   const cols = Math.ceil(width / cell);
   const rows = Math.ceil(height / cell);
-  const hists = new Uint32Array(cols * rows * 256);
+  // The reused histograms are all zeros between calls: the counts are taken back out below.
+  const hists = temporary(reused.hists, cols * rows * 256, (k) => new Uint32Array(k));
   for (let y = 0, i = 0; y < height; y++) {
     const rowBase = Math.floor(y / cell) * cols;
     // A run of `cell` pixels per cell, into that cell's histogram.
@@ -124,6 +172,13 @@ function paperMap(image: GrayImage, lightPaper: boolean, paper: number): Float32
         total,
         lightPaper ? PAPER_PERCENTILE : 1 - PAPER_PERCENTILE,
       );
+    }
+  }
+  for (let y = 0, i = 0; y < height; y++) {
+    const rowBase = Math.floor(y / cell) * cols;
+    for (let c = 0, x = 0; c < cols; c++) {
+      const hist = (rowBase + c) * 256;
+      for (const end = Math.min(width, x + cell); x < end; x++, i++) hists[hist + data[i]]--;
     }
   }
   const spread = new Float32Array(cols * rows);
@@ -154,6 +209,9 @@ function paperMap(image: GrayImage, lightPaper: boolean, paper: number): Float32
       smooth[r * cols + c] = sum / count;
     }
   }
+  // Even paper (all cells alike, as on canvases and NIST's thumbnails): every pixel's bilinear mix
+  // of c is c within a few units of the double's last place, which float32 rounds back to c.
+  if (smooth.every((v) => v === smooth[0])) return smooth[0];
   // Bilinear between cell centres: each row of cells interpolated across the width once (in
   // doubles, so every pixel gets the same sums as interpolating it whole), then each pixel row
   // mixes the two cell rows around it.
@@ -183,34 +241,39 @@ function paperMap(image: GrayImage, lightPaper: boolean, paper: number): Float32
  * with each region's area and peak contrast.
  */
 function components(mask: Uint8Array, contrast: Uint8Array, width: number, height: number) {
-  const labels = new Int32Array(mask.length);
+  const n = width * height;
+  const labels = temporary(reused.labels, n, (k) => new Int32Array(k)).fill(0);
   const areas: number[] = [0];
   const peaks: number[] = [0];
-  const stack = new Int32Array(mask.length);
-  for (let seed = 0; seed < mask.length; seed++) {
+  const stack = temporary(reused.stack, n, (k) => new Int32Array(k));
+  // Each stacked pixel's column beside it, so that no pixel needs a division to find its neighbours.
+  const columns = temporary(reused.columns, n, (k) => new Int32Array(k));
+  for (let seed = 0; seed < n; seed++) {
     if (!mask[seed] || labels[seed]) continue;
     const id = areas.length;
     let area = 0;
     let peak = 0;
     let top = 0;
-    stack[top++] = seed;
+    stack[top] = seed;
+    columns[top++] = seed % width;
     labels[seed] = id;
     while (top > 0) {
       const p = stack[--top];
+      const px = columns[top];
       area++;
       if (contrast[p] > peak) peak = contrast[p];
-      const px = p % width;
-      const py = (p - px) / width;
+      const rowStart = p - px;
       for (let dy = -1; dy <= 1; dy++) {
-        const ny = py + dy;
-        if (ny < 0 || ny >= height) continue;
+        const row = rowStart + dy * width;
+        if (row < 0 || row >= n) continue;
         for (let dx = -1; dx <= 1; dx++) {
           const nx = px + dx;
           if (nx < 0 || nx >= width) continue;
-          const q = ny * width + nx;
+          const q = row + nx;
           if (mask[q] && !labels[q]) {
             labels[q] = id;
-            stack[top++] = q;
+            stack[top] = q;
+            columns[top++] = nx;
           }
         }
       }
@@ -228,13 +291,27 @@ function components(mask: Uint8Array, contrast: Uint8Array, width: number, heigh
  * qualifies.
  */
 export function extractInk(image: GrayImage): InkMap {
+  return findInk(image, false);
+}
+
+/**
+ * extractInk's map in an array that the next call reuses (pictures up to REUSE_PIXELS): for a
+ * caller done with it by then, such as normalizeDigit, which copies the ink out of it.
+ */
+export function extractInkTransient(image: GrayImage): InkMap {
+  return findInk(image, true);
+}
+
+function findInk(image: GrayImage, transient: boolean): InkMap {
   const { width, height, data } = image;
   if (width < 1 || height < 1 || data.length < width * height) {
     throw new RangeError(`gray image ${width}×${height} needs ${width * height} pixels, got ${data.length}`);
   }
   const { contrast, mask, threshold, floor, inverted } = contrastAgainstPaper(image);
   const keep = digitRegions(mask, contrast, threshold, width, height);
-  return inkStrength(keep, contrast, threshold, floor, width, height, inverted);
+  const n = width * height;
+  const ink = transient && n <= reused.ink.length ? reused.ink.subarray(0, n).fill(0) : new Float32Array(n);
+  return inkStrength(keep, contrast, threshold, floor, width, height, inverted, ink);
 }
 
 interface Contrast {
@@ -253,7 +330,7 @@ interface Contrast {
 function contrastAgainstPaper(image: GrayImage): Contrast {
   const { width, height, data } = image;
   const n = width * height;
-  const borderHist = new Uint32Array(511);
+  const borderHist = reused.hist.fill(0);
   let borderCount = 0;
   forBorder(width, height, (i) => {
     borderHist[255 + data[i]]++;
@@ -261,32 +338,68 @@ function contrastAgainstPaper(image: GrayImage): Contrast {
   });
   const paperLevel = robustStats(borderHist, borderCount).median;
   const inverted = paperLevel >= 128;
-  const paper = paperMap(image, inverted, paperLevel);
-
+  const contrast = temporary(reused.contrast, n, (k) => new Uint8Array(k));
+  const mask = temporary(reused.mask, n, (k) => new Uint8Array(k));
   // Signed contrast against the paper map; on the border it is paper and noise, which gives the
   // map's offset from the paper's middle and the noise level.
-  const raw = new Float32Array(n);
+  const residuals = reused.residuals.fill(0);
+  const paper = Math.min(width, height) < MIN_PAPER_MAP_SIDE ? paperLevel : paperMap(image, inverted);
+  if (typeof paper === 'number') {
+    // One paper colour (a float32 value): every pixel's signed contrast, as a float32 array held
+    // it, is a function of the pixel's value v alone. So the border's residuals count the border's
+    // values, and contrast and mask are looked up by value in tables made by the same arithmetic
+    // as the per-pixel loops below.
+    const rawOf = reused.rawOf;
+    for (let v = 0; v < 256; v++) rawOf[v] = inverted ? paper - v : v - paper;
+    for (let v = 0; v < 256; v++) {
+      const count = borderHist[255 + v];
+      if (count > 0) residuals[255 + Math.max(-255, Math.min(255, Math.round(rawOf[v])))] += count;
+    }
+    const { offset, threshold, floor } = noiseLevels(residuals, borderCount);
+    const contrastOf = reused.contrastOf;
+    const maskOf = reused.maskOf;
+    for (let v = 0; v < 256; v++) {
+      const d = roundHalfUp(rawOf[v] - offset);
+      contrastOf[v] = clipContrast(d);
+      maskOf[v] = +(d > floor);
+    }
+    for (let i = 0; i < n; i++) {
+      contrast[i] = contrastOf[data[i]];
+      mask[i] = maskOf[data[i]];
+    }
+    return { contrast, mask, threshold, floor, inverted };
+  }
+
+  const raw = temporary(reused.raw, n, (k) => new Float32Array(k));
   if (inverted) for (let i = 0; i < n; i++) raw[i] = paper[i] - data[i];
   else for (let i = 0; i < n; i++) raw[i] = data[i] - paper[i];
-  const residuals = new Uint32Array(511);
   forBorder(width, height, (i) => {
     residuals[255 + Math.max(-255, Math.min(255, Math.round(raw[i])))]++;
   });
-  const { median: offset, sigma } = robustStats(residuals, borderCount);
-  const threshold = Math.max(MIN_INK_CONTRAST, 5 * sigma);
-  const floor = Math.min(threshold / 2, Math.max(MIN_NOISE_FLOOR, 3 * sigma));
-
-  const contrast = new Uint8Array(n);
-  const mask = new Uint8Array(n);
+  const { offset, threshold, floor } = noiseLevels(residuals, borderCount);
   for (let i = 0; i < n; i++) {
-    // Math.round(raw[i] - offset), exactly (see roundHalfUp), and clipped to 0–255 without
-    // branches: on paper d is noise around 0, and a branch on its sign is a coin toss.
     const d = roundHalfUp(raw[i] - offset);
-    const positive = d & ~(d >> 31);
-    contrast[i] = positive | ((255 - positive) >> 31); // -1 (stored as 255) above 255
+    contrast[i] = clipContrast(d);
     mask[i] = +(d > floor);
   }
   return { contrast, mask, threshold, floor, inverted };
+}
+
+/** The paper's offset from the border's residuals, and the contrasts that count as ink and as paper. */
+function noiseLevels(residuals: Uint32Array, count: number): { offset: number; threshold: number; floor: number } {
+  const { median: offset, sigma } = robustStats(residuals, count);
+  const threshold = Math.max(MIN_INK_CONTRAST, 5 * sigma);
+  const floor = Math.min(threshold / 2, Math.max(MIN_NOISE_FLOOR, 3 * sigma));
+  return { offset, threshold, floor };
+}
+
+/**
+ * A signed contrast d (an integer: Math.round(raw − offset), exactly, see roundHalfUp) clipped to
+ * 0–255 without branches: on paper d is noise around 0, and a branch on its sign is a coin toss.
+ */
+function clipContrast(d: number): number {
+  const positive = d & ~(d >> 31);
+  return positive | ((255 - positive) >> 31); // -1 (stored as 255) above 255
 }
 
 /**
@@ -308,7 +421,7 @@ function digitRegions(mask: Uint8Array, contrast: Uint8Array, threshold: number,
   return { labels, kept };
 }
 
-/** Ink strength 0–1 of the kept regions, saturating at the ink's typical contrast, and its bounding box. */
+/** Ink strength 0–1 of the kept regions (into `ink`, all zeros), saturating at the ink's typical contrast, and its bounding box. */
 function inkStrength(
   { labels, kept }: ReturnType<typeof digitRegions>,
   contrast: Uint8Array,
@@ -317,9 +430,10 @@ function inkStrength(
   width: number,
   height: number,
   inverted: boolean,
+  ink: Float32Array,
 ): InkMap {
   const n = width * height;
-  const strong = new Uint32Array(256);
+  const strong = reused.strong.fill(0);
   let strongCount = 0;
   for (let i = 0; i < n; i++) {
     if (kept[labels[i]] && contrast[i] >= threshold) {
@@ -329,8 +443,14 @@ function inkStrength(
   }
   const inkLevel = Math.max(floor + 1, percentileOfHistogram(strong, strongCount, INK_LEVEL_PERCENTILE));
 
-  const ink = new Float32Array(n);
+  // A pixel's strength depends on its contrast (a byte) alone: one division per value, not per
+  // pixel, and none at or below the floor (0) or from the ink level on (1), where (c − floor) / span
+  // is ≤ 0 or ≥ 1 and the clamps give those exactly.
   const span = inkLevel - floor;
+  const inkOf = reused.inkOf;
+  for (let c = 0; c < 256; c++) {
+    inkOf[c] = c <= floor ? 0 : c >= inkLevel ? 1 : Math.min(1, Math.max(0, (c - floor) / span));
+  }
   let x0 = width;
   let y0 = height;
   let x1 = -1;
@@ -339,7 +459,7 @@ function inkStrength(
     for (let x = 0; x < width; x++) {
       const i = y * width + x;
       if (!kept[labels[i]]) continue;
-      const v = Math.min(1, Math.max(0, (contrast[i] - floor) / span));
+      const v = inkOf[contrast[i]];
       ink[i] = v;
       if (v < BOX_INK_LEVEL) continue;
       if (x < x0) x0 = x;

@@ -2,10 +2,10 @@
 // scale to fit 20×20 keeping the aspect ratio (anti-aliased), then place it in the 28×28 frame
 // with its centre of mass at the centre. Pure TypeScript: runs in Node (trainer, tests) and workerd.
 
-import { extractInk, type GrayImage } from './ink.ts';
+import { extractInkTransient, type GrayImage } from './ink.ts';
 import { IMAGE_SIZE, MAX_PIXEL_VALUE, PIXEL_COUNT } from './model-spec.ts';
 import { type FloatImage, resample } from './resample.ts';
-import { roundHalfUp } from './round.ts';
+import { roundHalfUp, roundNonNegative } from './round.ts';
 import { strokeWidth, thinStrokes } from './stroke.ts';
 
 export { type GrayImage, NoInkError } from './ink.ts';
@@ -65,10 +65,16 @@ export function reduceForWork(image: GrayImage, maxSide = MAX_WORK_SIDE): GrayIm
   return { width, height, data };
 }
 
-function crop(image: FloatImage, x0: number, y0: number, x1: number, y1: number): FloatImage {
+/** normalizeInk's crops of the ink, reused up to this many pixels: none leaves normalizeInk. */
+const REUSE_PIXELS = 64 * 64;
+const crops = [new Float32Array(REUSE_PIXELS), new Float32Array(REUSE_PIXELS)];
+
+/** `image`'s pixels x0…x1 of rows y0…y1, in crops[slot] when they fit there (else a new array). */
+function crop(image: FloatImage, x0: number, y0: number, x1: number, y1: number, slot: number): FloatImage {
   const width = x1 - x0 + 1;
   const height = y1 - y0 + 1;
-  const data = new Float32Array(width * height);
+  const n = width * height;
+  const data = n <= REUSE_PIXELS ? crops[slot].subarray(0, n) : new Float32Array(n);
   for (let y = 0; y < height; y++) {
     const from = (y0 + y) * image.width + x0;
     data.set(image.data.subarray(from, from + width), y * width);
@@ -124,7 +130,7 @@ function placeByCenterOfMass(digit: FloatImage): Uint8Array {
       const tx = x + offsetX;
       if (tx < 0 || tx >= IMAGE_SIZE) continue;
       const v = digit.data[y * digit.width + x];
-      out[ty * IMAGE_SIZE + tx] = Math.round(Math.min(1, Math.max(0, v)) * MAX_PIXEL_VALUE);
+      out[ty * IMAGE_SIZE + tx] = roundNonNegative(Math.min(1, Math.max(0, v)) * MAX_PIXEL_VALUE);
     }
   }
   return out;
@@ -135,7 +141,8 @@ function placeByCenterOfMass(digit: FloatImage): Uint8Array {
  * white ink on black, 0–255, row-major 28×28. Throws NoInkError when there is no ink.
  */
 export function normalizeDigit(image: GrayImage, options: NormalizeOptions = {}): Uint8Array {
-  const ink = extractInk(reduceForWork(image, options.maxWorkSide));
+  // normalizeInk copies the ink out (crop), so the map may live in extractInk's reused array.
+  const ink = extractInkTransient(reduceForWork(image, options.maxWorkSide));
   return normalizeInk(ink, ink.box, options);
 }
 
@@ -149,7 +156,7 @@ export function normalizeInk(
   options: NormalizeOptions = {},
 ): Uint8Array {
   const { x0, y0, x1, y1 } = box;
-  return placeByCenterOfMass(fitToBox(normalizeStrokes(crop(ink, x0, y0, x1, y1), options)));
+  return placeByCenterOfMass(fitToBox(normalizeStrokes(crop(ink, x0, y0, x1, y1, 0), options)));
 }
 
 export interface NormalizeOptions {
@@ -172,7 +179,7 @@ function normalizeStrokes(ink: FloatImage, options: NormalizeOptions): FloatImag
   const thinned = thinStrokes(ink, ((width - targetStrokeWidth) / 2) * pxPerBoxPx);
   // Box of the eroded strokes proper; the faint one-pixel fringe outside it is cropped away.
   const box = boxOf(thinned, 0.5);
-  return box ? crop(thinned, box.x0, box.y0, box.x1, box.y1) : ink;
+  return box ? crop(thinned, box.x0, box.y0, box.x1, box.y1, 1) : ink;
 }
 
 /** Inclusive box of the pixels with at least `level` ink, or undefined when there are none. */

@@ -9,3 +9,12 @@
  * coarser grids near ½. (A zero result may come out as 0 where Math.round gives −0.)
  */
 export const roundHalfUp = (x: number): number => Math.floor(x + 0.5);
+
+/** The one double that roundHalfUp rounds differently from Math.round: ½ − 2^-54. */
+const BELOW_HALF = 0.5 - 2 ** -54;
+
+/**
+ * Math.round(x) for x ≥ 0, exactly, for any such double (roundHalfUp with its one exception
+ * handled): for loops whose values are arbitrary products, such as ink × level × 255.
+ */
+export const roundNonNegative = (x: number): number => (x === BELOW_HALF ? 0 : Math.floor(x + 0.5));
