@@ -3,7 +3,7 @@
 // and both their gradients, and conv1's filter and bias gradient. Two variants as for Winograd's
 // module: `relaxed` multiplies and adds with one f32x4.relaxed_madd (one vfmadd on x86 with FMA),
 // `plain` with f32x4.mul then f32x4.add.
-import { gemmVectors, type Madd, madds, type SimdVariant } from './winograd-wat.ts';
+import { columnBlocks, gemmVectors, type Madd, madds, type SimdVariant } from './winograd-wat.ts';
 
 const get = (name: string) => `(local.get $${name})`;
 const set = (name: string, value: string) => `(local.set $${name} ${value})`;
@@ -65,22 +65,8 @@ function gemmWat(madd: Madd, vectors: number): string {
     }
     return lines;
   };
-  /** Column blocks `vectors` vectors wide while they fit, then of 8 columns (winograd-wat.ts's gemm). */
-  const columns = (rows: number) => {
-    const lines = [set('bj', get('b')), set('cp', get('ci'))];
-    for (const width of vectors > 2 ? [vectors, 2] : [2]) {
-      const label = `${rows}_${width}`;
-      lines.push(
-        `(block $j_end${label} (loop $j_next${label}`,
-        `(br_if $j_end${label} (i32.gt_u ${plus(get('bj'), int(width * 16))} ${get('bEnd')}))`,
-        ...block(rows, width),
-        set('bj', plus(get('bj'), int(width * 16))),
-        set('cp', plus(get('cp'), int(width * 16))),
-        `(br $j_next${label})))`,
-      );
-    }
-    return lines;
-  };
+  /** Column blocks `vectors` vectors wide while they fit, then of 8 columns (as winograd-wat.ts's gemm). */
+  const columns = (rows: number) => columnBlocks(rows, vectors, block, get('b'), get('ci'));
   return `
   (func (export "gemm") (param $a i32) (param $b i32) (param $c i32) (param $m i32) (param $k i32)
     (param $n i32) (param $rowA i32) (param $stepA i32) (param $rowB i32) (param $rowC i32)

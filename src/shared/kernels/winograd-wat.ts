@@ -32,6 +32,34 @@ const mul = (a: string, b: string) => `(i32.mul ${a} ${b})`;
 const range = (n: number) => [...Array(n).keys()];
 const v128Locals = (names: string[]) => names.map((n) => `(local $${n} v128)`).join(' ');
 
+/**
+ * A GEMM's loop over the column blocks of `rows` rows (this file's and train-wat.ts's): blocks
+ * `vectors` vectors wide while they fit, then blocks of 2 vectors (8 columns), each `block(rows,
+ * width)`; locals bj (B's column) and cp (C's) start at `bStart` and `cStart` and move a block at a
+ * time, until bj + the block's bytes would pass bEnd.
+ */
+export function columnBlocks(
+  rows: number,
+  vectors: number,
+  block: (rows: number, width: number) => string[],
+  bStart: string,
+  cStart: string,
+): string[] {
+  const lines = [set('bj', bStart), set('cp', cStart)];
+  for (const width of vectors > 2 ? [vectors, 2] : [2]) {
+    const label = `${rows}_${width}`;
+    lines.push(
+      `(block $j_end${label} (loop $j_next${label}`,
+      `(br_if $j_end${label} (i32.gt_u ${plus(get('bj'), int(width * 16))} ${get('bEnd')}))`,
+      ...block(rows, width),
+      set('bj', plus(get('bj'), int(width * 16))),
+      set('cp', plus(get('cp'), int(width * 16))),
+      `(br $j_next${label})))`,
+    );
+  }
+  return lines;
+}
+
 /** The variant's a·b + c. */
 export type Madd = (a: string, b: string, c: string) => string;
 export const madds: Record<SimdVariant, Madd> = {
@@ -661,26 +689,8 @@ function gemmWat(madd: Madd, vectors: number): string {
     }
     return lines;
   };
-  /**
-   * Over the column blocks of `rows` rows from row i (ap, cp at row i): blocks `vectors` vectors
-   * wide while they fit, then blocks of 8 columns.
-   */
-  const columns = (rows: number) => {
-    const widths = vectors > 2 ? [vectors, 2] : [2];
-    const lines = [set('bj', get('bp')), set('cp', plus(get('ci'), int(0)))];
-    for (const width of widths) {
-      const label = `${rows}_${width}`;
-      lines.push(
-        `(block $j_end${label} (loop $j_next${label}`,
-        `(br_if $j_end${label} (i32.gt_u ${plus(get('bj'), int(width * 16))} ${get('bEnd')}))`,
-        ...block(rows, width),
-        set('bj', plus(get('bj'), int(width * 16))),
-        set('cp', plus(get('cp'), int(width * 16))),
-        `(br $j_next${label})))`,
-      );
-    }
-    return lines;
-  };
+  /** Over the column blocks of `rows` rows from row i (ap, cp at row i). */
+  const columns = (rows: number) => columnBlocks(rows, vectors, block, get('bp'), plus(get('ci'), int(0)));
   return `
   (func (export "gemm") (param $a i32) (param $b i32) (param $c i32) (param $m i32) (param $k i32)
     (param $n i32) (param $aPlane i32) (param $bPlane i32) (param $cPlane i32) (param $planes i32)
