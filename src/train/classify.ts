@@ -9,11 +9,13 @@ import { ApiError } from '../worker/errors.ts';
 // The Worker's modules (paths as of this writing; src/worker is being reorganised).
 import { parseArtifacts } from '../worker/inference/artifacts.ts';
 import { DigitClassifier } from '../worker/inference/classifier.ts';
+import { SegmentVerifier } from '../worker/inference/verifier.ts';
 import { imageToDigit } from '../worker/input/decode-image.ts';
 import { readNumber } from '../worker/input/read-number.ts';
 import { DEFAULT_LIMITS } from '../worker/limits.ts';
 import { readUserFile, runCli, UsageError, UserError } from './cli/cli.ts';
 import { readModelDir } from './formats/model-dir.ts';
+import { readVerifierDir } from './formats/verifier-dir.ts';
 
 const HELP = `Usage: npm run classify -- FILE.png [FILE.jpg …] [--read] [--model DIR]
 
@@ -21,8 +23,8 @@ Classifies pictures of single digits (PNG or JPEG, any size, either polarity) ex
 POST /classify does: the Worker's decoding and normalisation, then its inference engine on the
 weights in DIR (default ${MODEL_DIR}). Prints the digit and confidence per file.
 
-  --read   each picture is a handwritten number on one line: read it as POST /read does
-           (at most ${DEFAULT_LIMITS.maxDigits} digits, the default MAX_DIGITS) and print the number,
+  --read   each picture is a handwritten number on one line: read it as POST /read does, with
+           its segment verifier (models/segment-verifier) (at most ${DEFAULT_LIMITS.maxDigits} digits, the default MAX_DIGITS) and print the number,
            then each digit with its confidence and box (x,y width×height in the picture).
 `;
 
@@ -43,13 +45,21 @@ await runCli(async () => {
   ) as ArrayBuffer;
   const classifier = DigitClassifier.load(parseArtifacts(JSON.parse(stored.modelJson), stored.metadata, weights));
   const width = Math.max(...positionals.map((f) => f.length));
+  // /read's segment verifier (models/segment-verifier), loaded on the first number.
+  let verifier: SegmentVerifier | undefined;
   let failed = 0;
   for (const file of positionals) {
     try {
       const bytes = await readUserFile(file);
       if (values.read) {
-        const { number, digits } = await readNumber(bytes, undefined, DEFAULT_LIMITS, (pixels, count) =>
-          classifier.classify(pixels, count),
+        verifier ??= SegmentVerifier.load(await readVerifierDir());
+        const v = verifier;
+        const { number, digits } = await readNumber(
+          bytes,
+          undefined,
+          DEFAULT_LIMITS,
+          (pixels, count) => classifier.classify(pixels, count),
+          (inputs, count) => v.verify(inputs, count),
         );
         const each = digits.map(
           ({ digit, confidence, box }) =>

@@ -4,6 +4,7 @@
 // bench/read-accuracy.ts. Node only (the committed model through loadServedClassifier's classifier).
 import type { DigitSet } from '../../src/shared/model-spec.ts';
 import { PIXEL_COUNT } from '../../src/shared/model-spec.ts';
+import type { Verify } from '../../src/shared/segment.ts';
 import { imageToDigit } from '../../src/worker/input/decode-image.ts';
 import { type Classify, readNumber } from '../../src/worker/input/read-number.ts';
 import { type NumberPicture, renderNumber } from './number-images.ts';
@@ -30,16 +31,18 @@ export interface ReadScore {
 export type ReadPicture = (picture: NumberPicture) => Promise<string>;
 
 /**
- * Reads every picture; digits alone are classified once per (digit, size, style), in one batch per
- * picture, by `classify` in this process.
+ * Reads every picture (with the segment verifier `verify` when given); digits alone are classified
+ * once per (digit, size, style), in one batch per picture, by `classify` in this process.
  */
 export async function readSet(
   mnist: DigitSet,
   set: NumberPicture[],
   classify: Classify,
   aloneRight = new Map<string, boolean>(),
-  read: ReadPicture = async (p) => (await readNumber(p.bytes, p.mediaType, READ_LIMITS, classify)).number,
+  read?: ReadPicture,
+  verify?: Verify,
 ): Promise<Reading[]> {
+  read ??= async (p) => (await readNumber(p.bytes, p.mediaType, READ_LIMITS, classify, verify)).number;
   const readings: Reading[] = [];
   for (const picture of set) {
     const start = process.cpuUsage();

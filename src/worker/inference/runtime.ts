@@ -3,15 +3,20 @@
 // workerd allows), so the first request costs what every later one does.
 
 import { PIXEL_COUNT } from '../../shared/model-spec';
+import { VERIFIER_INPUTS } from '../../shared/segment-verifier';
 import { ApiError } from '../errors';
 import type { ModelMetadata } from './artifacts';
 import { bundledArtifacts } from './bundled-model';
+import { bundledVerifierFiles } from './bundled-verifier';
 import { DigitClassifier } from './classifier';
 import { loadConv2Kernels } from './conv2-kernels';
+import { SegmentVerifier } from './verifier';
 import { type BackendInfo, initWasmBackend } from './wasm-adapter';
 
 export interface Runtime {
   classifier: DigitClassifier;
+  /** POST /read's segment verifier (shared/segment-verifier.ts). */
+  verifier: SegmentVerifier;
   metadata: ModelMetadata;
   backend: BackendInfo;
 }
@@ -28,7 +33,10 @@ async function start(): Promise<Runtime> {
   // The batch path too (its Winograd pass and the tfjs ops around it), with two digits.
   await classifier.probabilities(new Float32Array(PIXEL_COUNT), 1);
   await classifier.probabilities(new Float32Array(2 * PIXEL_COUNT), 2);
-  return { classifier, metadata: artifacts.metadata, backend };
+  // The verifier's matMul kernels too, batched as /read asks it.
+  const verifier = SegmentVerifier.load(bundledVerifierFiles());
+  await verifier.verify(new Float32Array(2 * VERIFIER_INPUTS), 2);
+  return { classifier, verifier, metadata: artifacts.metadata, backend };
 }
 
 let runtime: Promise<Runtime> = start();

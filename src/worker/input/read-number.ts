@@ -7,7 +7,7 @@ import { imageSize } from 'image-size';
 import { extractInk } from '../../shared/ink.ts';
 import { PIXEL_COUNT } from '../../shared/model-spec.ts';
 import { reduceForWork } from '../../shared/normalize.ts';
-import { type Box, segmentDigits, TooManyDigitsError } from '../../shared/segment.ts';
+import { type Box, segmentDigits, TooManyDigitsError, type Verify } from '../../shared/segment.ts';
 import { ApiError } from '../errors.ts';
 import type { Prediction } from '../inference/classifier.ts';
 import { decodeToGray, refuseNoInk } from './decode-image.ts';
@@ -56,13 +56,15 @@ function scaleBox(box: Box, sx: number, sy: number, width: number, height: numbe
 
 /**
  * Reads the number in a PNG or JPEG. Throws ApiError as /classify does for bad pictures, 422
- * `no_ink` when nothing is written, 422 `too_many_digits` past `maxDigits`.
+ * `no_ink` when nothing is written, 422 `too_many_digits` past `maxDigits`. `verify`, the segment
+ * verifier, helps choose where touching digits part (without it, the rules alone).
  */
 export async function readNumber(
   bytes: Uint8Array,
   mediaType: string | undefined,
   limits: { maxPicturePixels: number; maxDigits: number },
   classify: Classify,
+  verify?: Verify,
 ): Promise<ReadResult> {
   // A JPEG may come back up to 5/4 of the working side (its DCT scale is nearly free, see
   // jpegDenominator); a number's ink map and segmentation cost by the pixel, so it is held to the
@@ -88,7 +90,7 @@ export async function readNumber(
   };
   let segments: Awaited<ReturnType<typeof segmentDigits>>;
   try {
-    segments = await segmentDigits(ink, { maxDigits: limits.maxDigits, recognize });
+    segments = await segmentDigits(ink, { maxDigits: limits.maxDigits, recognize, verify });
   } catch (error) {
     if (error instanceof TooManyDigitsError) {
       throw new ApiError(

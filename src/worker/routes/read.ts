@@ -81,9 +81,13 @@ export const read = new OpenAPIHono().openapi(
     if (!parser) picture = parseDataUrl(c.req.valid('json').image);
     else if (parser.mediaType === MULTIPART_MEDIA_TYPE) picture = await multipartPicture(c);
     else picture = { bytes: new Uint8Array(await c.req.arrayBuffer()), mediaType: parser.mediaType };
-    const { classifier, metadata } = await getRuntime();
-    const result = await readNumber(picture.bytes, picture.mediaType, limitsOf(c.env), (pixels, count) =>
-      classifier.classify(pixels, count),
+    const { classifier, verifier, metadata } = await getRuntime();
+    const result = await readNumber(
+      picture.bytes,
+      picture.mediaType,
+      limitsOf(c.env),
+      (pixels, count) => classifier.classify(pixels, count),
+      (inputs, count) => verifier.verify(inputs, count),
     );
     return c.json({ ...result, model: metadata.version }, 200);
   },
