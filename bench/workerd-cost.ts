@@ -40,11 +40,11 @@ const FREE_PLAN_MS = 10;
 const batchCpu = new Map<number, number>();
 const digit = (i: number) => mnist.images.subarray(i * PIXEL_COUNT, (i + 1) * PIXEL_COUNT);
 const small = reduceCanvas(renderCanvasRgba(digit(0)), 280, 280);
-const numberPicture = (style: 'scan' | 'jpeg') => {
-  const pic = benchNumberPicture(mnist, style);
+const numberPicture = (style: 'scan' | 'jpeg', touching = false) => {
+  const pic = benchNumberPicture(mnist, style, touching);
   const what = style === 'scan' ? 'RGB PNG scan' : 'JPEG photo';
   return [
-    `/read, 4 digits, ${((pic.width * pic.height) / 1e6).toFixed(2)} MP ${what}`,
+    `/read, 4 ${touching ? 'touching ' : ''}digits, ${((pic.width * pic.height) / 1e6).toFixed(2)} MP ${what}`,
     pic.mediaType,
     pic.bytes,
     '/read',
@@ -78,6 +78,8 @@ const kinds: Array<readonly [string, string | undefined, string | Uint8Array | u
   ['JPEG 1 MP photo', 'image/jpeg', renderPaperDigit(digit(2), 1155, 866, 'jpeg')],
   numberPicture('jpeg'),
   numberPicture('scan'),
+  numberPicture('jpeg', true),
+  numberPicture('scan', true),
 ];
 
 function workerdPids(root: number): number[] {

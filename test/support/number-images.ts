@@ -218,8 +218,10 @@ export function cropDigit(
 
 /**
  * The benchmarks' POST /read picture: MNIST test digits "2026" (indices 1, 3, 35, 11), 170 px
- * tall, about 0.3 MP (~760×374) as a scan (RGB PNG with sensor noise) or a JPEG photo.
+ * tall, about 0.3 MP (~760×374) as a scan (RGB PNG with sensor noise) or a JPEG photo; `touching`:
+ * the same digits touching or overlapping by up to 4 px (cut by the lattice, the dearest case).
  */
-export function benchNumberPicture(mnist: DigitSet, style: 'scan' | 'jpeg'): NumberPicture {
-  return renderNumber(mnist, { indices: [1, 3, 35, 11], gap: [14, 24], height: 170, jitter: 0.05, style, seed: 7 });
+export function benchNumberPicture(mnist: DigitSet, style: 'scan' | 'jpeg', touching = false): NumberPicture {
+  const gap: [number, number] = touching ? [-4, 0] : [14, 24];
+  return renderNumber(mnist, { indices: [1, 3, 35, 11], gap, height: 170, jitter: 0.05, style, seed: 7 });
 }
