@@ -11,7 +11,7 @@ import { distortedSet, ROBUSTNESS_KINDS, robustnessRows } from '../../src/train/
 import { imageToDigit } from '../../src/worker/input/decode-image.ts';
 import { loadMnistTest } from '../support/mnist-files.ts';
 
-const test = take(loadMnistTest(), 120);
+const test = take(loadMnistTest(), 60);
 const first = test.images.subarray(0, PIXEL_COUNT);
 
 describe('robustness report', () => {
