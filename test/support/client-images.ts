@@ -7,6 +7,7 @@ import { encode as encodePng } from 'fast-png';
 import jpeg from 'jpeg-js';
 import type { DigitSet } from '../../src/shared/model-spec.ts';
 import { seededRandom } from '../../src/shared/random.ts';
+import { renderInk } from '../../src/train/data/pen.ts';
 
 export const CLIENT_KINDS = ['scan', 'canvas', 'jpeg', 'small', 'marker'] as const;
 export type ClientKind = (typeof CLIENT_KINDS)[number];
@@ -46,33 +47,6 @@ function dilate28(digit: Uint8Array): Uint8Array {
         }
       }
       out[y * 28 + x] = Math.round(m);
-    }
-  }
-  return out;
-}
-
-/**
- * Ink coverage (0–1) of the digit drawn `size` px wide: bilinear upsampling, then a soft
- * threshold at half coverage so edges are crisp like pen strokes rather than blurry pixels.
- */
-export function renderInk(digit: Uint8Array, size: number, softness: number): Float32Array {
-  const out = new Float32Array(size * size);
-  const ratio = 28 / size;
-  for (let y = 0; y < size; y++) {
-    const fy = Math.min(27, Math.max(0, (y + 0.5) * ratio - 0.5));
-    const y0 = Math.floor(fy);
-    const y1 = Math.min(27, y0 + 1);
-    const wy = fy - y0;
-    for (let x = 0; x < size; x++) {
-      const fx = Math.min(27, Math.max(0, (x + 0.5) * ratio - 0.5));
-      const x0 = Math.floor(fx);
-      const x1 = Math.min(27, x0 + 1);
-      const wx = fx - x0;
-      const v =
-        ((1 - wy) * ((1 - wx) * digit[y0 * 28 + x0] + wx * digit[y0 * 28 + x1]) +
-          wy * ((1 - wx) * digit[y1 * 28 + x0] + wx * digit[y1 * 28 + x1])) /
-        255;
-      out[y * size + x] = Math.min(1, Math.max(0, (v - 0.5) / softness + 0.5));
     }
   }
   return out;

@@ -7,7 +7,8 @@ import { decode as decodePng, encode as encodePng } from 'fast-png';
 import jpeg from 'jpeg-js';
 import type { DigitSet } from '../../src/shared/model-spec.ts';
 import { seededRandom } from '../../src/shared/random.ts';
-import { photograph, renderInk, rgbToRgba } from './client-images.ts';
+import { type DrawnDigit, drawDigit } from '../../src/train/data/pen.ts';
+import { photograph, rgbToRgba } from './client-images.ts';
 
 export type NumberStyle = 'scan' | 'canvas' | 'jpeg';
 
@@ -44,34 +45,8 @@ export interface NumberPicture {
   boxes: Array<{ x0: number; y0: number; x1: number; y1: number }>;
 }
 
-interface Rendered {
-  ink: Float32Array;
-  size: number;
-  x0: number;
-  y0: number;
-  x1: number;
-  y1: number;
-}
-
-/** MNIST digit drawn with its ink about `height` px tall, and its ink box in that square. */
-function renderDigit(digit: Uint8Array, height: number): Rendered {
-  const size = Math.round((height * 28) / 20);
-  const ink = renderInk(digit, size, 0.25);
-  let [x0, y0, x1, y1] = [size, size, -1, -1];
-  for (let y = 0; y < size; y++) {
-    for (let x = 0; x < size; x++) {
-      if (ink[y * size + x] < 0.5) continue;
-      x0 = Math.min(x0, x);
-      x1 = Math.max(x1, x);
-      y0 = Math.min(y0, y);
-      y1 = Math.max(y1, y);
-    }
-  }
-  return { ink, size, x0, y0, x1, y1 };
-}
-
 /** Paper across the digit: a band 2–3 px high somewhere in its middle, as where a pen lifted. */
-function breakStrokes(r: Rendered, rng: () => number): void {
+function breakStrokes(r: DrawnDigit, rng: () => number): void {
   const band = 2 + Math.floor(rng() * 2);
   const at = Math.round(r.y0 + (0.3 + 0.4 * rng()) * (r.y1 - r.y0));
   for (let y = at; y < Math.min(r.size, at + band); y++) r.ink.fill(0, y * r.size, (y + 1) * r.size);
@@ -82,7 +57,7 @@ export function renderNumber(mnist: DigitSet, options: NumberOptions): NumberPic
   const { height } = options;
   const jitter = options.jitter ?? 0;
   const digits = options.indices.map((index) => {
-    const r = renderDigit(mnist.images.subarray(index * 784, (index + 1) * 784), height);
+    const r = drawDigit(mnist.images.subarray(index * 784, (index + 1) * 784), height, 0.25);
     if (rng() < (options.broken ?? 0)) breakStrokes(r, rng);
     return r;
   });

@@ -6,10 +6,11 @@
 // never used here: the test pictures (test/support/number-images.ts) are made of them.
 
 import { BOX_INK_LEVEL, type InkMap } from '../../shared/ink.ts';
-import { type DigitSet, IMAGE_SIZE } from '../../shared/model-spec.ts';
+import type { DigitSet } from '../../shared/model-spec.ts';
 import { seededRandom } from '../../shared/random.ts';
 import { candidatePieces } from '../../shared/segment.ts';
 import { FRAGMENT, MERGED, VERIFIER_INPUTS, verifierInput, WHOLE } from '../../shared/segment-verifier.ts';
+import { drawDigit } from './pen.ts';
 
 /** A candidate is one whole digit when it holds this much of one digit's ink… */
 const WHOLE_COVER = 0.88;
@@ -27,38 +28,6 @@ export interface PieceSet {
   inputs: Float32Array;
   /** count labels: WHOLE, FRAGMENT or MERGED. */
   labels: Uint8Array;
-}
-
-/** MNIST digit drawn with its ink about `height` px tall (bilinear, edges sharpened as a pen's). */
-function renderDigit(digit: Uint8Array, height: number, softness: number) {
-  const size = Math.round((height * 28) / 20);
-  const ink = new Float32Array(size * size);
-  const ratio = IMAGE_SIZE / size;
-  let [x0, y0, x1, y1] = [size, size, -1, -1];
-  for (let y = 0; y < size; y++) {
-    const fy = Math.min(27, Math.max(0, (y + 0.5) * ratio - 0.5));
-    const ya = Math.floor(fy);
-    const yb = Math.min(27, ya + 1);
-    const wy = fy - ya;
-    for (let x = 0; x < size; x++) {
-      const fx = Math.min(27, Math.max(0, (x + 0.5) * ratio - 0.5));
-      const xa = Math.floor(fx);
-      const xb = Math.min(27, xa + 1);
-      const wx = fx - xa;
-      const v =
-        ((1 - wy) * ((1 - wx) * digit[ya * 28 + xa] + wx * digit[ya * 28 + xb]) +
-          wy * ((1 - wx) * digit[yb * 28 + xa] + wx * digit[yb * 28 + xb])) /
-        255;
-      const level = Math.min(1, Math.max(0, (v - 0.5) / softness + 0.5));
-      ink[y * size + x] = level;
-      if (level < 0.5) continue;
-      x0 = Math.min(x0, x);
-      x1 = Math.max(x1, x);
-      y0 = Math.min(y0, y);
-      y1 = Math.max(y1, y);
-    }
-  }
-  return { ink, size, x0, y0, x1, y1 };
 }
 
 /** A pixel inked by two digits: it counts for neither when a candidate is labelled (a 1 overlapping a 4 is still whole without it). */
@@ -83,7 +52,7 @@ export function drawNumber(
 ): NumberInk {
   const { height } = options;
   const digits = indices.map((index) => {
-    const r = renderDigit(mnist.images.subarray(index * 784, (index + 1) * 784), height, 0.2 + 0.15 * random());
+    const r = drawDigit(mnist.images.subarray(index * 784, (index + 1) * 784), height, 0.2 + 0.15 * random());
     if (random() < options.broken) {
       const band = 2 + Math.floor(random() * 2);
       const at = Math.round(r.y0 + (0.3 + 0.4 * random()) * (r.y1 - r.y0));
