@@ -148,7 +148,7 @@ describe('corrections from the edge, pulled, fine-tuned', () => {
     expect(tuned.fineTune.heldOutCorrections.after).toBeGreaterThan(tuned.fineTune.heldOutCorrections.before);
     expect(tuned.fineTune.mnistTest.changePoints).toBeGreaterThanOrEqual(-0.2);
     expect(tuned.testAccuracy).toBeGreaterThanOrEqual(metadata.testAccuracy - 0.002);
-  }, 60_000); // a trainer process: 14 s in .ci/run on a quiet machine, over 30 s at load 10
+  });
 
   // Digits of the same kind the fine-tune never saw (from MNIST's test 7s), through the Worker's
   // engine (so the new directory is one the Worker can serve).

@@ -150,7 +150,7 @@ describe('npm run train', () => {
     const done = await train('--resume', '--epochs', '2', '--out', out);
     expect(done.code).toBe(2);
     expect(done.stderr).toMatch(/already holds 2 epochs/);
-  }, 120_000); // three trainer processes: 32 s in .ci/run on a quiet machine, over 60 s at load 10
+  });
 
   it('says what to do when there is no checkpoint to resume from', async () => {
     const out = path.join(await mkdtemp(path.join(tmpdir(), 'train-')), 'none');
